@@ -1,0 +1,76 @@
+"""Let ``pyttsx3.init(name)`` find drivers that other packages register by entry point.
+
+pyttsx3 imports ``pyttsx3.drivers.<name>``. This finder, placed last on ``sys.meta_path``,
+answers such an import when pyttsx3 has no module of that name and an installed package
+declares ``<name>`` in the ``pyttsx3.drivers`` entry point group. It is installed at
+interpreter start by ``kuhu_driver_hook.pth``, so it must stay cheap: it imports neither
+pyttsx3 nor httpx, and reads the entry points only when such an import happens.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.abc
+import importlib.machinery
+import sys
+from collections.abc import Sequence
+from types import ModuleType
+
+__all__ = ["GROUP", "install"]
+
+GROUP = "pyttsx3.drivers"
+_PREFIX = "pyttsx3.drivers."
+
+
+def _lookup(name: str) -> str | None:
+    """``module[:attr]`` registered for driver ``name``, or ``None``."""
+    import entrypoints  # only now: scanning installed distributions costs time
+
+    try:
+        ep = entrypoints.get_single(GROUP, name)
+    except entrypoints.NoSuchEntryPoint:
+        return None
+    return f"{ep.module_name}:{ep.object_name}" if ep.object_name else ep.module_name
+
+
+class _Loader(importlib.abc.Loader):
+    def __init__(self, target: str) -> None:
+        self.target = target
+
+    def create_module(self, spec: importlib.machinery.ModuleSpec) -> ModuleType | None:
+        return None
+
+    def exec_module(self, module: ModuleType) -> None:
+        module_name, _, attr = self.target.partition(":")
+        real = importlib.import_module(module_name)
+        source = getattr(real, attr) if attr else real
+        # The alias module exposes what pyttsx3 needs (buildDriver) and forwards the rest.
+        module.buildDriver = source.buildDriver  # type: ignore[attr-defined]
+        module.__getattr__ = lambda name: getattr(source, name)  # type: ignore[method-assign]
+        module.__doc__ = source.__doc__
+
+
+class EntryPointDriverFinder(importlib.abc.MetaPathFinder):
+    """Finds ``pyttsx3.drivers.<name>`` in the ``pyttsx3.drivers`` entry point group."""
+
+    def find_spec(
+        self,
+        fullname: str,
+        path: Sequence[str] | None,
+        target: ModuleType | None = None,
+    ) -> importlib.machinery.ModuleSpec | None:
+        if not fullname.startswith(_PREFIX):
+            return None
+        name = fullname[len(_PREFIX) :]
+        if not name or "." in name:
+            return None
+        found = _lookup(name)
+        if found is None:
+            return None
+        return importlib.machinery.ModuleSpec(fullname, _Loader(found))
+
+
+def install() -> None:
+    """Put the finder last on ``sys.meta_path`` (once): pyttsx3's own drivers win."""
+    if not any(isinstance(f, EntryPointDriverFinder) for f in sys.meta_path):
+        sys.meta_path.append(EntryPointDriverFinder())

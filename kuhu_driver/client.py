@@ -1,0 +1,407 @@
+"""HTTP only: build the form, sign it, send it, retry, rate-limit, check the answer."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import logging
+import math
+import random
+import threading
+import time
+from dataclasses import dataclass
+from types import TracebackType
+from urllib.parse import urlencode
+
+import httpx
+
+from .audio import FORMATS, check_audio, pcm_from_answer
+from .config import Settings, resolve_settings
+from .errors import (
+    AuthError,
+    BadRequestError,
+    BadResponseError,
+    CancelledError,
+    ConfigError,
+    KuhuError,
+    ServerError,
+    TransportError,
+    TruncatedResponseError,
+)
+from .ratelimit import RateLimiter, shared_limiter
+from .text import MAX_BILLED_PER_REQUEST, billed_chars, clean_text
+from .voices import DEFAULT_VOICE, resolve_voice_id
+
+__all__ = ["SAMPLE_RATES", "Audio", "KuhuClient", "Request", "build_request"]
+
+logger = logging.getLogger(__name__)
+
+SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
+#: No sane answer is larger: 2000 billed characters of 48 kHz WAV is about 20 MB.
+MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+
+
+@dataclass(frozen=True)
+class Request:
+    """Checked parameters of one synthesis request, in the API's own units."""
+
+    text: str
+    voice: str
+    format: str
+    sample_rate: int
+    volume: int
+    rate: float
+    pitch: float
+
+    @property
+    def billed(self) -> int:
+        return billed_chars(self.text)
+
+    def form(self) -> list[tuple[str, str]]:
+        """The form fields, key excluded, in the order they are sent."""
+        return [
+            ("text", self.text),
+            ("voice", self.voice),
+            ("format", self.format),
+            ("sample_rate", str(self.sample_rate)),
+            ("volume", str(self.volume)),
+            ("rate", _num(self.rate)),
+            ("pitch", _num(self.pitch)),
+        ]
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Audio the API returned: ``data`` is raw PCM at ``sample_rate`` for format ``pcm``."""
+
+    data: bytes
+    format: str
+    sample_rate: int
+
+
+def _num(x: float) -> str:
+    return f"{x:.1f}" if float(x).is_integer() else f"{round(x, 3)}"
+
+
+def _number(name: str, value: object, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number, not {type(value).__name__}")
+    x = float(value)
+    if not math.isfinite(x) or not low <= x <= high:
+        raise ValueError(f"{name} must be between {low:g} and {high:g}, not {value!r}")
+    return x
+
+
+def build_request(
+    text: str,
+    *,
+    voice: str = DEFAULT_VOICE.id,
+    format: str = "pcm",
+    sample_rate: int = 22050,
+    volume: float = 50,
+    rate: float = 1.0,
+    pitch: float = 1.0,
+) -> Request:
+    """Check every parameter (``TypeError``/``ValueError``): nothing invalid is ever sent."""
+    text = clean_text(text)
+    billed = billed_chars(text)
+    if billed > MAX_BILLED_PER_REQUEST:
+        raise ValueError(
+            f"text bills {billed} characters; one request takes at most "
+            f"{MAX_BILLED_PER_REQUEST} (the driver and speak() split long text for you)"
+        )
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, int):
+        raise TypeError(f"sample_rate must be an int, not {type(sample_rate).__name__}")
+    if sample_rate not in SAMPLE_RATES:
+        raise ValueError(
+            f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}, not {sample_rate}"
+        )
+    return Request(
+        text=text,
+        voice=resolve_voice_id(voice),
+        format=format,
+        sample_rate=sample_rate,
+        volume=round(_number("volume", volume, 0, 100)),
+        rate=_number("rate", rate, 0.5, 2),
+        pitch=_number("pitch", pitch, 0.5, 2),
+    )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_url(url: str) -> httpx.URL:
+    """An endpoint we will talk to: https, or plain http on loopback only (the emulator)."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigError("the API URL is not a valid URL") from exc
+    if parsed.scheme == "https" and parsed.host:
+        return parsed
+    if parsed.scheme == "http" and _is_loopback(parsed.host):
+        return parsed
+    raise ConfigError(
+        f"refusing {parsed.scheme or 'a schemeless'} URL for host {parsed.host or '?'}: "
+        "the API must be reached over https (plain http is allowed only for a local "
+        "emulator on 127.0.0.1 or localhost)"
+    )
+
+
+class KuhuClient:
+    """A client of the synthesis API. One ``httpx.Client`` each; close it, or use ``with``.
+
+    Settings not given come from ``KUHU_API_KEY``, ``KUHU_API_SECRET`` and
+    ``KUHU_API_URL``. TLS certificates are always verified; nothing turns that off.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        api_secret: str | None = None,
+        api_url: str | None = None,
+        settings: Settings | None = None,
+        timeout: httpx.Timeout | float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_attempts: int = 3,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 4.0,
+        rate_limiter: RateLimiter | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        if settings is None:
+            settings = resolve_settings(api_key=api_key, api_secret=api_secret, api_url=api_url)
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._key = settings.api_key
+        self._secret = settings.api_secret
+        self.url = check_url(settings.api_url)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_response_bytes = max_response_bytes
+        self._limiter = rate_limiter or shared_limiter()
+        self._http = httpx.Client(
+            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
+            transport=transport or httpx.HTTPTransport(verify=True, retries=0),
+            verify=True,
+            follow_redirects=False,
+            trust_env=False,
+        )
+        self._lock = threading.Lock()
+        #: Billed characters of requests that returned audio.
+        self.billed_chars_sent = 0
+        #: HTTP attempts made, successful or not.
+        self.attempts_made = 0
+
+    def __repr__(self) -> str:
+        return f"KuhuClient(api_url={str(self.url)!r}, signed={self._secret is not None})"
+
+    def __enter__(self) -> KuhuClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str = DEFAULT_VOICE.id,
+        format: str = "mp3",
+        sample_rate: int = 22050,
+        volume: float = 50,
+        rate: float = 1.0,
+        pitch: float = 1.0,
+    ) -> bytes:
+        """Audio bytes for ``text`` (at most 2000 billed characters), in the API's units.
+
+        ``format="pcm"`` gives raw signed 16-bit little-endian mono samples.
+        """
+        req = build_request(
+            text,
+            voice=voice,
+            format=format,
+            sample_rate=sample_rate,
+            volume=volume,
+            rate=rate,
+            pitch=pitch,
+        )
+        return self.send(req).data
+
+    def send(self, req: Request, *, cancel: threading.Event | None = None) -> Audio:
+        """Send a checked request, retrying what may succeed on a second try."""
+        last: KuhuError | None = None
+        for attempt in range(1, self.max_attempts + 1):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("stopped before the request was sent")
+            if not self._limiter.acquire(cancel):
+                raise CancelledError("stopped while waiting for the rate limit")
+            try:
+                audio = self._attempt(req)
+            except KuhuError as exc:
+                last = exc
+                if not exc.retryable or attempt == self.max_attempts:
+                    raise
+                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+                logger.info(
+                    "attempt %d of %d failed (%s); retrying in %.2f s",
+                    attempt,
+                    self.max_attempts,
+                    type(exc).__name__,
+                    delay,
+                )
+                if cancel is not None:
+                    if cancel.wait(delay):
+                        raise CancelledError("stopped while waiting to retry") from exc
+                else:
+                    time.sleep(delay)
+                continue
+            with self._lock:
+                self.billed_chars_sent += req.billed
+            return audio
+        raise AssertionError("unreachable") from last  # pragma: no cover
+
+    def _redact(self, message: str) -> str:
+        for secret in (self._key, self._secret):
+            if secret:
+                message = message.replace(secret, "***")
+        return message
+
+    def _attempt(self, req: Request) -> Audio:
+        body = urlencode([("key", self._key), *req.form()])
+        headers = {"Content-Type": _CONTENT_TYPE}
+        if self._secret:
+            headers["sign"] = hashlib.md5((body + self._secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
+        with self._lock:
+            self.attempts_made += 1
+        logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
+        got_headers = False
+        try:
+            with self._http.stream(
+                "POST", self.url, content=body.encode("ascii"), headers=headers
+            ) as resp:
+                got_headers = True
+                length = resp.headers.get("content-length")
+                if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
+                    raise BadResponseError(
+                        f"the answer announces {int(length)} bytes, more than the "
+                        f"{self.max_response_bytes}-byte cap: not audio we will play"
+                    )
+                chunks: list[bytes] = []
+                size = 0
+                for chunk in resp.iter_bytes():
+                    size += len(chunk)
+                    if size > self.max_response_bytes:
+                        raise BadResponseError(
+                            f"the answer exceeds the {self.max_response_bytes}-byte cap: "
+                            "not audio we will play"
+                        )
+                    chunks.append(chunk)
+                status = resp.status_code
+                content_type = resp.headers.get("content-type", "")
+        except httpx.TimeoutException as exc:
+            raise TransportError(
+                f"the API did not answer in time ({type(exc).__name__}); the network or "
+                "the service is slow"
+            ) from exc
+        except httpx.ConnectError as exc:
+            raise TransportError(
+                f"could not connect to {self.url.host}: check the network or KUHU_API_URL"
+            ) from exc
+        except httpx.RemoteProtocolError as exc:
+            if got_headers:
+                raise TruncatedResponseError(
+                    "the connection closed before the whole answer arrived"
+                ) from exc
+            raise TransportError("the connection closed before an answer arrived") from exc
+        except httpx.TransportError as exc:
+            raise TransportError(
+                f"the connection failed ({type(exc).__name__}): it was reset or dropped"
+            ) from exc
+        data = b"".join(chunks)
+        return self._audio_from(req, status, content_type, data)
+
+    def _audio_from(self, req: Request, status: int, content_type: str, data: bytes) -> Audio:
+        error = _json_error(data) if data[:64].lstrip()[:1] == b"{" else None
+        if status == 200 and error is None:
+            try:
+                check_audio(data, req.format)
+            except KuhuError as exc:
+                exc.status = status
+                raise
+            if req.format == "pcm":
+                pcm, rate = pcm_from_answer(data, req.sample_rate)
+                return Audio(data=pcm, format="pcm", sample_rate=rate)
+            return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
+        code, msg = error if error is not None else (None, "")
+        raise self._error_for(status, code, msg, content_type)
+
+    def _error_for(self, status: int, code: int | None, msg: str, content_type: str) -> KuhuError:
+        effective = code if code is not None else status
+        detail = self._redact(msg)[:200]
+        said = f" (the API said: {detail})" if detail else ""
+        if effective == 403:
+            return AuthError(
+                "403: the key is wrong or lacks permission for this API"
+                " (with signing on, check KUHU_API_SECRET)" + said,
+                status=status,
+                code=code,
+            )
+        if effective == 400:
+            return BadRequestError(
+                "400: the API refused the parameters" + said, status=status, code=code
+            )
+        if effective >= 500 or effective == 429:
+            return ServerError(
+                f"{effective}: the API failed on its side; try again later" + said,
+                status=status,
+                code=code,
+            )
+        if status == 200:
+            return BadResponseError(
+                f"the answer was a JSON error with code {code}, not audio" + said,
+                status=status,
+                code=code,
+            )
+        kind = content_type.split(";")[0] or "no content type"
+        return BadResponseError(
+            f"unexpected HTTP {status} ({kind}) from the API" + said, status=status, code=code
+        )
+
+
+def _json_error(data: bytes) -> tuple[int | None, str] | None:
+    """``(code, msg)`` of a JSON error body, or ``None`` if the body is not JSON."""
+    try:
+        obj = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    if not isinstance(obj, dict):
+        return (None, "")
+    raw = obj.get("code")
+    code: int | None
+    try:
+        code = int(raw) if raw is not None and not isinstance(raw, bool) else None
+    except (TypeError, ValueError):
+        code = None
+    msg = obj.get("msg") or obj.get("message") or ""
+    return code, str(msg)

@@ -1,0 +1,86 @@
+"""Settings, resolved in one place: explicit argument > ``KUHU_*`` environment > default."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+__all__ = ["DEFAULT_API_URL", "DEFAULT_CACHE_MAX_BYTES", "Settings", "resolve_settings"]
+
+DEFAULT_API_URL = "https://api.kuhuyun.com/api/ai/audiosave"
+DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
+_OFF = {"0", "off", "false", "no", "none", "disabled"}
+
+
+def default_cache_dir() -> Path:
+    """The user's cache folder for kuhu_driver, by platform convention."""
+    if sys.platform == "win32":
+        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "kuhu_driver" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "kuhu_driver"
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kuhu_driver"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. The key and secret are kept out of ``repr``."""
+
+    api_key: str = field(repr=False)
+    api_secret: str | None = field(repr=False)
+    api_url: str
+    cache_dir: Path | None
+    cache_max_bytes: int
+
+
+def resolve_settings(
+    *,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    api_url: str | None = None,
+    cache: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    cache_max_bytes: int | None = None,
+    env: Mapping[str, str] | None = None,
+    require_key: bool = True,
+) -> Settings:
+    """Resolve every setting once; raise :class:`ConfigError` naming what is missing."""
+    env = os.environ if env is None else env
+    key = api_key if api_key is not None else env.get("KUHU_API_KEY", "")
+    if not isinstance(key, str):
+        raise TypeError("api_key must be a string")
+    key = key.strip()
+    if not key and require_key:
+        raise ConfigError(
+            "no API key: set the KUHU_API_KEY environment variable (console → 密钥管理), "
+            "or pass api_key=...; to try without a key, use the emulator (kuhu-say --emulator)"
+        )
+    secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
+    url = api_url if api_url is not None else env.get("KUHU_API_URL") or DEFAULT_API_URL
+    if cache is None:
+        cache = env.get("KUHU_CACHE", "on").strip().lower() not in _OFF
+    folder: Path | None = None
+    if cache:
+        raw_dir = cache_dir if cache_dir is not None else env.get("KUHU_CACHE_DIR")
+        folder = Path(raw_dir).expanduser() if raw_dir else default_cache_dir()
+    if cache_max_bytes is None:
+        raw_max = env.get("KUHU_CACHE_MAX_MB")
+        try:
+            cache_max_bytes = (
+                int(float(raw_max) * 1024 * 1024) if raw_max else DEFAULT_CACHE_MAX_BYTES
+            )
+        except ValueError:
+            raise ConfigError("KUHU_CACHE_MAX_MB must be a number of megabytes") from None
+    return Settings(
+        api_key=key,
+        api_secret=secret,
+        api_url=url,
+        cache_dir=folder,
+        cache_max_bytes=cache_max_bytes,
+    )

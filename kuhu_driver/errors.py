@@ -1,0 +1,88 @@
+"""Every error kuhu_driver raises on purpose.
+
+    KuhuError                      base; carries ``status`` (HTTP) and ``code`` (API)
+    ├── ConfigError                a setting is missing or unusable (no key, bad URL)
+    ├── AuthError                  403: the key is wrong or lacks permission
+    ├── BadRequestError            400: the API refused the parameters
+    ├── ServerError                5xx, or a JSON error code >= 500 (retried)
+    ├── TransportError             connect, reset, timeout (retried)
+    ├── BadResponseError           the answer is not audio of the asked format
+    │   └── TruncatedResponseError the body ended early (retried)
+    ├── AudioDeviceError           no sound device, or playback failed
+    └── CancelledError             stop() ended the work before it was done
+
+Messages name the likely cause; none ever contains the API key or signing secret.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AudioDeviceError",
+    "AuthError",
+    "BadRequestError",
+    "BadResponseError",
+    "CancelledError",
+    "ConfigError",
+    "KuhuError",
+    "ServerError",
+    "TransportError",
+    "TruncatedResponseError",
+]
+
+
+class KuhuError(Exception):
+    """Base class of kuhu_driver's errors."""
+
+    #: Whether trying the same request again may succeed.
+    retryable: bool = False
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.code = code
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
+
+
+class ConfigError(KuhuError):
+    """A setting is missing or cannot be used."""
+
+
+class AuthError(KuhuError):
+    """The API answered 403: the key is wrong, or lacks permission, or the signature is."""
+
+
+class BadRequestError(KuhuError):
+    """The API answered 400: it refused the parameters."""
+
+
+class ServerError(KuhuError):
+    """The API failed on its side (5xx, or a JSON code >= 500)."""
+
+    retryable = True
+
+
+class TransportError(KuhuError):
+    """The request did not complete: no connection, reset, or timeout."""
+
+    retryable = True
+
+
+class BadResponseError(KuhuError):
+    """The answer is not audio of the requested format."""
+
+
+class TruncatedResponseError(BadResponseError):
+    """The answer ended before its announced length."""
+
+    retryable = True
+
+
+class AudioDeviceError(KuhuError):
+    """No audio device could be opened, or playback failed."""
+
+
+class CancelledError(KuhuError):
+    """The work was stopped before it finished."""
