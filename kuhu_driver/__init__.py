@@ -10,9 +10,9 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from . import _hook
+import kuhu_driver_hook
 
-_hook.install()
+kuhu_driver_hook.install()
 
 if TYPE_CHECKING:
     from .client import KuhuClient
@@ -61,7 +61,27 @@ _LAZY = {
     },
 }
 
-__all__ = sorted(_LAZY)
+__all__ = [
+    "VOICES",
+    "AudioDeviceError",
+    "AuthError",
+    "BadRequestError",
+    "BadResponseError",
+    "CancelledError",
+    "ConfigError",
+    "Estimate",
+    "KuhuClient",
+    "KuhuError",
+    "ServerError",
+    "TransportError",
+    "TruncatedResponseError",
+    "Voice",
+    "billed_chars",
+    "chunk_text",
+    "estimate",
+    "find_voice",
+    "speak",
+]
 
 
 def __getattr__(name: str) -> Any:

@@ -262,7 +262,8 @@ class KuhuClient:
                 last = exc
                 if not exc.retryable or attempt == self.max_attempts:
                     raise
-                delay = random.uniform(0, min(self.backoff_cap, self.backoff_base * 2**attempt))
+                cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
+                delay = random.uniform(0, cap)  # noqa: S311 - jitter, not a secret
                 logger.info(
                     "attempt %d of %d failed (%s); retrying in %.2f s",
                     attempt,
@@ -302,7 +303,11 @@ class KuhuClient:
             ) as resp:
                 got_headers = True
                 length = resp.headers.get("content-length")
-                if length is not None and length.isdigit() and int(length) > self.max_response_bytes:
+                if (
+                    length is not None
+                    and length.isdigit()
+                    and int(length) > self.max_response_bytes
+                ):
                     raise BadResponseError(
                         f"the answer announces {int(length)} bytes, more than the "
                         f"{self.max_response_bytes}-byte cap: not audio we will play"

@@ -9,6 +9,8 @@
     ├── BadResponseError           the answer is not audio of the asked format
     │   └── TruncatedResponseError the body ended early (retried)
     ├── AudioDeviceError           no sound device, or playback failed
+    ├── InvalidInputError          text or a property value is unusable (a ValueError too)
+    ├── UnknownPropertyError       no such pyttsx3 property (a KeyError too)
     └── CancelledError             stop() ended the work before it was done
 
 Messages name the likely cause; none ever contains the API key or signing secret.
@@ -23,10 +25,12 @@ __all__ = [
     "BadResponseError",
     "CancelledError",
     "ConfigError",
+    "InvalidInputError",
     "KuhuError",
     "ServerError",
     "TransportError",
     "TruncatedResponseError",
+    "UnknownPropertyError",
 ]
 
 
@@ -43,7 +47,9 @@ class KuhuError(Exception):
         self.code = code
 
     def __repr__(self) -> str:
-        return f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
+        return (
+            f"{type(self).__name__}({self.message!r}, status={self.status!r}, code={self.code!r})"
+        )
 
 
 class ConfigError(KuhuError):
@@ -86,3 +92,14 @@ class AudioDeviceError(KuhuError):
 
 class CancelledError(KuhuError):
     """The work was stopped before it finished."""
+
+
+class InvalidInputError(KuhuError, ValueError):
+    """Text or a property value cannot be used (also a ``ValueError``)."""
+
+
+class UnknownPropertyError(KuhuError, KeyError):
+    """No such pyttsx3 property (also a ``KeyError``, as pyttsx3 documents)."""
+
+    def __str__(self) -> str:
+        return self.message

@@ -136,7 +136,9 @@ class KuhuEmulator:
         server.emulator = self
         self._server = server
         self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True,
+            target=server.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            daemon=True,
             name="kuhu-emulator",
         )
         self._thread.start()
@@ -368,9 +370,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _handle(self, method: str, raw: str) -> None:
         emu = self.server.emulator
         try:
-            params = dict(
-                parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict")
-            )
+            params = dict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
         except UnicodeDecodeError:
             params = None
         rec = emu._arrive(method, params or {})
@@ -432,7 +432,9 @@ class _Handler(BaseHTTPRequestHandler):
         elif fault == "json403":
             self._json(200, 403, _MESSAGES[403])
         elif fault == "html":
-            self._send(200, "text/html", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>")
+            self._send(
+                200, "text/html", b"<!DOCTYPE html><html><body>502 Bad Gateway</body></html>"
+            )
         elif fault == "text":
             self._send(200, "text/plain", "服务繁忙，请稍后再试".encode())
         elif fault == "empty":

@@ -13,6 +13,7 @@ __all__ = [
     "MAX_BILLED_PER_REQUEST",
     "Estimate",
     "billed_chars",
+    "char_costs",
     "chunk_spans",
     "chunk_text",
     "clean_text",
@@ -53,7 +54,8 @@ def billed_chars(text: str) -> int:
     return len(text) + len(_HAN_RE.findall(text))
 
 
-def _costs(text: str) -> list[int]:
+def char_costs(text: str) -> list[int]:
+    """The billed cost of each character of ``text``."""
     return [2 if _is_han(ch) else 1 for ch in text]
 
 
@@ -117,7 +119,7 @@ def chunk_spans(
     if first_limit is not None and first_limit < 2:
         raise ValueError("first_limit must be at least 2 billed characters")
     n = len(text)
-    prefix = [0, *accumulate(_costs(text))]
+    prefix = [0, *accumulate(char_costs(text))]
     # glue[p]: a cut at p would split a character (base + combining mark, ZWJ sequences).
     glue = bytearray(n + 1)
     for i in range(1, n):

@@ -1,5 +1,9 @@
 """Let ``pyttsx3.init(name)`` find drivers that other packages register by entry point.
 
+This is a top-level module, not part of the ``kuhu_driver`` package, so that loading it
+at interpreter start imports nothing else of ours (and pytest can still rewrite our
+plugin's asserts).
+
 pyttsx3 imports ``pyttsx3.drivers.<name>``. This finder, placed last on ``sys.meta_path``,
 answers such an import when pyttsx3 has no module of that name and an installed package
 declares ``<name>`` in the ``pyttsx3.drivers`` entry point group. It is installed at
@@ -53,6 +57,8 @@ class _Loader(importlib.abc.Loader):
 class EntryPointDriverFinder(importlib.abc.MetaPathFinder):
     """Finds ``pyttsx3.drivers.<name>`` in the ``pyttsx3.drivers`` entry point group."""
 
+    is_pyttsx3_entry_point_finder = True
+
     def find_spec(
         self,
         fullname: str,
@@ -72,5 +78,5 @@ class EntryPointDriverFinder(importlib.abc.MetaPathFinder):
 
 def install() -> None:
     """Put the finder last on ``sys.meta_path`` (once): pyttsx3's own drivers win."""
-    if not any(isinstance(f, EntryPointDriverFinder) for f in sys.meta_path):
+    if not any(getattr(f, "is_pyttsx3_entry_point_finder", False) for f in sys.meta_path):
         sys.meta_path.append(EntryPointDriverFinder())

@@ -1,0 +1,411 @@
+"""The pyttsx3 driver: ``pyttsx3.init("kuhu")``. Maps pyttsx3's calls onto the speech
+pipeline; no HTTP here.
+
+Threads: pyttsx3 calls ``say``/``setProperty``/``stop``… on the thread that pumps its
+queue; one worker thread per engine fetches and plays utterances in order and posts
+events to a queue; the thread that runs the loop (``runAndWait``, ``startLoop`` or
+``iterate``) takes the events from that queue and hands them to pyttsx3. So callbacks
+always run on the loop's thread, and every worker failure reaches it as an event.
+
+pyttsx3's proxy may call ``endLoop`` before ``startLoop`` (``runAndWait`` when idle, after
+a first round); we remember that, so ``startLoop`` returns at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import tempfile
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .audio import wav_header
+from .config import Settings, resolve_settings
+from .errors import CancelledError, InvalidInputError, KuhuError
+from .playback import Player, SimpleaudioPlayer
+from .properties import Properties, Voicing
+from .speech import Job, Synthesizer, play_job
+from .voices import VOICES
+
+__all__ = ["KuhuDriver", "buildDriver"]
+
+logger = logging.getLogger(__name__)
+
+SAVE_FORMATS = {".wav": "pcm", ".mp3": "mp3", ".pcm": "pcm", ".raw": "pcm"}
+_JOIN_SECONDS = 2.0
+
+
+def buildDriver(proxy: Any) -> KuhuDriver:
+    """pyttsx3's entry point: build the driver for a ``DriverProxy``."""
+    return KuhuDriver(proxy)
+
+
+@dataclass(eq=False)
+class _Task:
+    kind: str  # "say" or "save"
+    text: object
+    name: str | None
+    voicing: Voicing
+    path: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    job: Job | None = None
+
+
+@dataclass(frozen=True)
+class _Event:
+    task: _Task
+    topic: str | None  # None: the task is done
+    args: dict[str, Any]
+
+
+class KuhuDriver:
+    """A pyttsx3 driver speaking with the kuhuyun voices. See the module docstring."""
+
+    def __init__(
+        self,
+        proxy: Any,
+        *,
+        settings: Settings | None = None,
+        player: Player | None = None,
+        synthesizer: Synthesizer | None = None,
+    ) -> None:
+        self._proxy = proxy
+        self._synth = synthesizer or Synthesizer.from_settings(settings or resolve_settings())
+        self._player = player or SimpleaudioPlayer()
+        self._props = Properties()
+        self._events: queue.Queue[_Event] = queue.Queue()
+        self._work: queue.Queue[_Task | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._current: _Task | None = None
+        self._prefetched: tuple[str, Voicing, Job] | None = None
+        self._looping = False
+        self._end_pending = False
+        # Sound starts only while a loop runs, as pyttsx3 programs expect.
+        self._loop_running = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"KuhuDriver(url={str(self._synth.client.url)!r})"
+
+    # -- pyttsx3's driver interface --------------------------------------------------
+    def destroy(self) -> None:
+        self._shutdown()
+        self._synth.close()
+
+    def say(self, text: object) -> None:
+        self._begin(_Task("say", text, self._proxy_name(), self._props.voicing()))
+
+    def save_to_file(self, text: object, filename: object) -> None:
+        self._begin(
+            _Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
+        )
+
+    def stop(self) -> None:
+        with self._lock:
+            task = self._current
+            if task is not None:
+                task.cancel.set()
+                if task.job is not None:
+                    task.job.cancel()
+            pre, self._prefetched = self._prefetched, None
+        if pre is not None:
+            pre[2].cancel()
+
+    def startLoop(self) -> None:
+        if self._end_pending:
+            self._end_pending = False
+            return
+        self._looping = True
+        self._loop_running.set()
+        try:
+            if self._current is None:
+                self._proxy.setBusy(False)
+            while self._looping:
+                self._dispatch(timeout=0.1)
+            self._drain_current()
+        except BaseException:
+            self._looping = False
+            self._shutdown()
+            raise
+        finally:
+            self._loop_running.clear()
+
+    def endLoop(self) -> None:
+        if self._looping:
+            self._looping = False
+        else:
+            self._end_pending = True
+
+    def iterate(self) -> Iterator[None]:
+        self._loop_running.set()
+        if self._current is None:
+            self._proxy.setBusy(False)
+        while True:
+            while self._dispatch(timeout=None):
+                pass
+            yield
+
+    def getProperty(self, name: str) -> object:
+        if name == "voices":
+            return [_pyttsx3_voice(v) for v in VOICES]
+        if name == "billed_chars":
+            return self._synth.billed_chars_sent
+        if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
+            return getattr(self._props, name)
+        return self._props.with_value(name, None)  # raises UnknownPropertyError
+
+    def setProperty(self, name: str, value: object) -> None:
+        try:
+            self._props = self._props.with_value(name, value)
+        except KuhuError as exc:
+            if not self._has_listeners("error"):
+                logger.warning("setProperty(%r) failed: %s", name, exc)
+            raise
+
+    # -- internals ---------------------------------------------------------------------
+    def _proxy_name(self) -> str | None:
+        # pyttsx3 sets the name of the command it is running; events carry it.
+        name = getattr(self._proxy, "_name", None)
+        return name if isinstance(name, str) or name is None else str(name)
+
+    def _has_listeners(self, topic: str) -> bool:
+        try:
+            return bool(self._proxy._engine._connects.get(topic))
+        except (AttributeError, ReferenceError):
+            return False
+
+    def _begin(self, task: _Task) -> None:
+        self._proxy.setBusy(True)
+        with self._lock:
+            self._current = task
+        self._ensure_worker()
+        self._work.put(task)
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._work_loop, name="kuhu-speaker", daemon=True
+            )
+            self._worker.start()
+
+    def _dispatch(self, timeout: float | None) -> bool:
+        try:
+            ev = (
+                self._events.get(timeout=timeout)
+                if timeout is not None
+                else self._events.get_nowait()
+            )
+        except queue.Empty:
+            return False
+        if ev.topic is None:
+            with self._lock:
+                if self._current is ev.task:
+                    self._current = None
+            if self._looping or self._loop_running.is_set():
+                self._proxy.setBusy(False)
+            return True
+        if ev.topic == "error" and not self._has_listeners("error"):
+            exc = ev.args.get("exception")
+            logger.warning("utterance %r failed: %s", ev.task.name, exc)
+        self._proxy.notify(ev.topic, name=ev.task.name, **ev.args)
+        return True
+
+    def _drain_current(self) -> None:
+        """After endLoop: deliver what the stopped utterance still has to say."""
+        with self._lock:
+            task = self._current
+        if task is None:
+            return
+        waited = 0.0
+        while waited < _JOIN_SECONDS:
+            with self._lock:
+                if self._current is not task:
+                    return
+            if not self._dispatch(timeout=0.05):
+                waited += 0.05
+
+    def _shutdown(self) -> None:
+        """Stop everything and let no thread stay behind."""
+        self.stop()
+        self._synth.shutdown()
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            self._work.put(None)
+            if worker is not threading.current_thread():
+                worker.join(_JOIN_SECONDS)
+        self._worker = None
+
+    def _post(self, task: _Task, topic: str | None, **args: Any) -> None:
+        self._events.put(_Event(task, topic, args))
+
+    def _work_loop(self) -> None:
+        while True:
+            task = self._work.get()
+            if task is None:
+                return
+            try:
+                self._run(task)
+            except BaseException as exc:  # a bug of ours: hand it to the loop, keep going
+                logger.exception("internal error while speaking")
+                self._post(task, "error", exception=exc)
+                self._post(task, "finished-utterance", completed=False)
+            finally:
+                self._post(task, None)
+
+    def _adopt_job(self, task: _Task, fmt: str, window: int) -> Job:
+        voicing = task.voicing
+        with self._lock:
+            pre, self._prefetched = self._prefetched, None
+        job: Job | None = None
+        if pre is not None:
+            if fmt == "pcm" and pre[0] == task.text and pre[1] == voicing:
+                job = pre[2]
+            else:
+                pre[2].cancel()
+        if job is None:
+            if not isinstance(task.text, str):
+                raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
+            job = self._synth.start(task.text, voicing, format=fmt, window=window)
+        with self._lock:
+            task.job = job
+            if task.cancel.is_set():
+                job.cancel()
+        return job
+
+    def _run(self, task: _Task) -> None:
+        started = False
+
+        def start() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self._post(task, "started-utterance")
+
+        completed = False
+        try:
+            if task.cancel.is_set():
+                raise CancelledError("stopped before it began")
+            if task.kind == "say":
+                completed = self._speak(task, start)
+            else:
+                start()
+                completed = self._save(task)
+        except CancelledError:
+            completed = False
+        except KuhuError as exc:
+            start()
+            self._post(task, "error", exception=exc)
+        start()
+        self._post(task, "finished-utterance", completed=completed)
+
+    def _speak(self, task: _Task, start: Any) -> bool:
+        job = self._adopt_job(task, "pcm", window=6)
+
+        def on_start() -> None:
+            start()
+            self._prefetch_next()
+
+        def gate() -> None:
+            # Synthesis may run ahead of the loop; sound waits for it.
+            while not self._loop_running.wait(0.05):
+                if job.cancelled:
+                    return
+
+        return play_job(
+            job,
+            self._player,
+            on_start=on_start,
+            on_word=lambda loc, n: self._post(task, "started-word", location=loc, length=n),
+            before_play=gate,
+        )
+
+    def _prefetch_next(self) -> None:
+        """Start fetching the next queued say() with the properties it will have."""
+        try:
+            pending = list(self._proxy._queue)
+        except (AttributeError, ReferenceError):
+            return
+        props = self._props
+        for mtd, args, _name in pending:
+            if mtd == self.setProperty:
+                with contextlib.suppress(KuhuError):
+                    props = props.with_value(*args)
+                continue
+            if mtd == self.say and args and isinstance(args[0], str):
+                try:
+                    job = self._synth.start(args[0], props.voicing())
+                except KuhuError:
+                    return
+                with self._lock:
+                    old, self._prefetched = self._prefetched, (args[0], props.voicing(), job)
+                if old is not None:
+                    old[2].cancel()
+            return
+
+    def _save(self, task: _Task) -> bool:
+        assert task.path is not None
+        path = Path(task.path)
+        fmt = SAVE_FORMATS.get(path.suffix.lower())
+        if fmt is None:
+            raise InvalidInputError(
+                f"cannot save {path.name!r}: use a file name ending in "
+                f"{', '.join(SAVE_FORMATS)} (the format follows the extension)"
+            )
+        job = self._adopt_job(task, fmt, window=3)
+        return write_job(job, path, wav=path.suffix.lower() == ".wav")
+
+
+def write_job(job: Job, path: Path, *, wav: bool) -> bool:
+    """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled."""
+    path = path.expanduser()
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if wav:
+                f.write(b"\0" * 44)
+            size = 0
+            rate = job.voicing.sample_rate
+            for piece in job:
+                data = piece.audio.data
+                if piece.index == 0:
+                    rate = piece.audio.sample_rate
+                elif job.format == "mp3":
+                    data = _strip_id3(data)
+                f.write(data)
+                size += len(data)
+            if wav:
+                f.seek(0)
+                f.write(wav_header(rate, size))
+        tmp.replace(path)
+        return True
+    except CancelledError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _strip_id3(mp3: bytes) -> bytes:
+    """Drop a leading ID3v2 tag: the joined file keeps only the first piece's tag."""
+    if len(mp3) >= 10 and mp3[:3] == b"ID3":
+        b = mp3[6:10]
+        size = (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
+        footer = 10 if mp3[5] & 0x10 else 0
+        return mp3[10 + size + footer :]
+    return mp3
+
+
+def _pyttsx3_voice(v: Any) -> Any:
+    from pyttsx3.voice import Voice
+
+    return Voice(v.id, v.name, list(v.languages), v.gender, v.age)

@@ -1,0 +1,284 @@
+"""From text to sound: chunk, fetch pieces concurrently (cache first), play them in order.
+
+``Synthesizer.start()`` returns a :class:`Job` that begins fetching at once: the first
+piece is short (one sentence) so that first sound comes after one short round trip,
+and the rest are fetched by a small pool of workers within the process-wide rate
+limit, at most ``window`` pieces ahead of playback so that memory stays bounded.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from itertools import accumulate
+from types import TracebackType
+
+from .cache import AudioCache
+from .client import Audio, KuhuClient, build_request
+from .config import Settings, resolve_settings
+from .errors import CancelledError, InvalidInputError, KuhuError
+from .playback import Player, SimpleaudioPlayer, wait_playback
+from .properties import Properties, Voicing
+from .text import (
+    FIRST_PIECE_LIMIT,
+    MAX_BILLED_PER_REQUEST,
+    char_costs,
+    chunk_spans,
+    clean_text,
+    word_spans,
+)
+
+__all__ = ["Job", "Piece", "Synthesizer", "play_job", "speak"]
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    start: int
+    end: int
+    audio: Audio
+
+
+class Synthesizer:
+    """Client + cache + a small worker pool, shared by every job of one engine."""
+
+    def __init__(
+        self, client: KuhuClient, cache: AudioCache | None = None, *, workers: int = 4
+    ) -> None:
+        self.client = client
+        self.cache = cache
+        self.workers = workers
+        self._pool: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
+        #: Billed characters sent to the API (cache hits count 0).
+        self.billed_chars_sent = 0
+        self.requests_sent = 0
+
+    @classmethod
+    def from_settings(cls, settings: Settings | None = None, **client_kw: object) -> Synthesizer:
+        settings = settings or resolve_settings()
+        client = KuhuClient(settings=settings, **client_kw)  # type: ignore[arg-type]
+        cache = (
+            AudioCache(settings.cache_dir, settings.cache_max_bytes)
+            if settings.cache_dir is not None
+            else None
+        )
+        return cls(client, cache)
+
+    def __enter__(self) -> Synthesizer:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self.shutdown()
+        self.client.close()
+
+    def shutdown(self) -> None:
+        """Drop queued fetches; requests under way finish (bounded by the timeouts)."""
+        with self._lock:
+            pool, self._pool = self._pool, None
+        if pool is not None:
+            pool.shutdown(wait=False, cancel_futures=True)
+
+    def _submit(self, fn: Callable[[], Audio]) -> Future[Audio]:
+        with self._lock:
+            if self._pool is None:
+                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="kuhu-fetch")
+            return self._pool.submit(fn)
+
+    def start(
+        self,
+        text: str,
+        voicing: Voicing,
+        *,
+        format: str = "pcm",
+        first_limit: int | None = FIRST_PIECE_LIMIT,
+        window: int = 6,
+    ) -> Job:
+        """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text."""
+        return Job(self, text, voicing, format=format, first_limit=first_limit, window=window)
+
+    def fetch(self, text: str, voicing: Voicing, format: str, cancel: threading.Event) -> Audio:
+        """One piece: from the cache, or from the API (then cached)."""
+        if cancel.is_set():
+            raise CancelledError("stopped before the request was sent")
+        try:
+            req = build_request(
+                text,
+                voice=voicing.voice,
+                format=format,
+                sample_rate=voicing.sample_rate,
+                volume=voicing.volume,
+                rate=voicing.rate,
+                pitch=voicing.pitch,
+            )
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(str(exc)) from None
+        key = AudioCache.key(str(self.client.url), req) if self.cache is not None else ""
+        if self.cache is not None:
+            hit = self.cache.get(key)
+            if hit is not None:
+                return hit
+        audio = self.client.send(req, cancel=cancel)
+        with self._lock:
+            self.billed_chars_sent += req.billed
+            self.requests_sent += 1
+        if self.cache is not None:
+            self.cache.put(key, audio)
+        return audio
+
+
+class Job:
+    """The pieces of one text, fetched ahead and handed out strictly in order."""
+
+    def __init__(
+        self,
+        synth: Synthesizer,
+        text: str,
+        voicing: Voicing,
+        *,
+        format: str,
+        first_limit: int | None,
+        window: int,
+    ) -> None:
+        try:
+            self.text = clean_text(text)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(str(exc)) from None
+        self.voicing = voicing
+        self.format = format
+        self.spans = chunk_spans(self.text, limit=MAX_BILLED_PER_REQUEST, first_limit=first_limit)
+        self.cancel_event = threading.Event()
+        self._synth = synth
+        self._window = max(1, window)
+        self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
+        self._next = 0
+        self._changed = threading.Event()
+        for _ in range(min(self._window, len(self.spans))):
+            self._submit_next()
+
+    def _submit_next(self) -> None:
+        i = self._next
+        a, b = self.spans[i]
+        piece = self.text[a:b]
+        fut = self._synth._submit(
+            lambda: self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
+        )
+        fut.add_done_callback(lambda _f: self._changed.set())
+        self._futures[i] = fut
+        self._next += 1
+
+    def cancel(self) -> None:
+        """Stop: pending requests are dropped, waiting and playback end."""
+        self.cancel_event.set()
+        self._changed.set()
+        for fut in self._futures:
+            if fut is not None:
+                fut.cancel()
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def __iter__(self) -> Iterator[Piece]:
+        for i, (a, b) in enumerate(self.spans):
+            fut = self._futures[i]
+            assert fut is not None
+            while not fut.done():
+                if self.cancel_event.is_set():
+                    raise CancelledError("stopped")
+                self._changed.wait(0.5)
+                self._changed.clear()
+            if self.cancel_event.is_set():
+                raise CancelledError("stopped")
+            try:
+                audio = fut.result()
+            except KuhuError:
+                self.cancel()  # nothing more of this text will be played
+                raise
+            self._futures[i] = None  # the consumer owns the audio now
+            if self._next < len(self.spans):
+                self._submit_next()
+            yield Piece(index=i, start=a, end=b, audio=audio)
+
+
+def play_job(
+    job: Job,
+    player: Player,
+    *,
+    on_start: Callable[[], None] | None = None,
+    on_word: Callable[[int, int], None] | None = None,
+    before_play: Callable[[], None] | None = None,
+) -> bool:
+    """Play ``job``'s pieces in order as each arrives; True if all of it played.
+
+    ``on_start`` runs before the first sound, ``on_word(location, length)`` as each word
+    is reached in the audio. Returns False if the job was cancelled; raises
+    :class:`KuhuError` on failure (nothing more of the job is played then).
+    """
+    words = word_spans(job.text)
+    started = False
+    try:
+        for piece in job:
+            if before_play is not None:
+                before_play()
+            if job.cancelled:
+                return False
+            if not started:
+                started = True
+                if on_start is not None:
+                    on_start()
+            pcm, rate = piece.audio.data, piece.audio.sample_rate
+            duration = len(pcm) / 2 / rate
+            mine = [(loc, n) for loc, n in words if piece.start <= loc < piece.end]
+            prefix = [0, *accumulate(char_costs(job.text[piece.start : piece.end]))]
+            total = prefix[-1] or 1
+            marks = [duration * prefix[loc - piece.start] / total for loc, _ in mine]
+            handle = player.play(pcm, rate)
+
+            def mark(i: int, mine: list[tuple[int, int]] = mine) -> None:
+                if on_word is not None:
+                    on_word(*mine[i])
+
+            if not wait_playback(handle, duration, job.cancel_event, marks, mark):
+                return False
+    except CancelledError:
+        return False
+    return True
+
+
+def speak(
+    text: str,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+) -> None:
+    """Speak ``text`` and return when it has been spoken; raise :class:`KuhuError` on failure.
+
+    Units are pyttsx3's: ``rate`` in words per minute (200 is normal), ``volume``
+    0.0–1.0, ``pitch`` a multiplier; ``voice`` an id or a name such as ``"小婉"``.
+    """
+    props = Properties()
+    for name, value in (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch)):
+        if value is not None:
+            props = props.with_value(name, value)
+    with Synthesizer.from_settings() as synth:
+        job = synth.start(text, props.voicing())
+        try:
+            play_job(job, SimpleaudioPlayer())
+        finally:
+            job.cancel()

@@ -1,0 +1,336 @@
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+import httpx
+import pytest
+
+from kuhu_driver.client import KuhuClient, build_request
+from kuhu_driver.errors import (
+    AuthError,
+    BadRequestError,
+    BadResponseError,
+    ConfigError,
+    KuhuError,
+    ServerError,
+    TransportError,
+    TruncatedResponseError,
+)
+from kuhu_driver.ratelimit import RateLimiter
+from kuhu_driver.testing import KuhuEmulator
+from kuhu_driver.voices import DEFAULT_VOICE
+
+XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
+PCM = b"\x01\x02" * 100
+
+
+def mock_client(handler: Callable[[httpx.Request], httpx.Response], **kw: object) -> KuhuClient:
+    return KuhuClient(
+        "k",
+        api_url="https://api.example.com/api/ai/audiosave",
+        transport=httpx.MockTransport(handler),
+        backoff_base=0.001,
+        rate_limiter=RateLimiter(1000, 1.0),
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def recorder(
+    sent: list[httpx.Request], response: Callable[[], httpx.Response]
+) -> Callable[[httpx.Request], httpx.Response]:
+    def handler(req: httpx.Request) -> httpx.Response:
+        sent.append(req)
+        return response()
+
+    return handler
+
+
+def test_post_form_body_and_sign_header_match_a_hand_computed_vector() -> None:
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        return httpx.Response(200, content=PCM)
+
+    client = mock_client(handler, api_secret="secret")
+    client.synthesize("你好", voice="小婉", format="pcm")
+    (req,) = seen
+    assert req.method == "POST"
+    assert req.url == "https://api.example.com/api/ai/audiosave"  # no key in the URL
+    assert req.headers["content-type"] == "application/x-www-form-urlencoded;charset=utf-8"
+    assert req.content == (
+        b"key=k&text=%E4%BD%A0%E5%A5%BD&voice=v3-voice-b197c9912001439d890cf2a5a0b29226"
+        b"&format=pcm&sample_rate=22050&volume=50&rate=1.0&pitch=1.0"
+    )
+    # md5 of that body + "secret", computed with md5sum.
+    assert req.headers["sign"] == "9e64b32f7c7eeb6aeba4f1d4ea115b59"
+    assert b"secret" not in req.content
+
+
+def test_no_sign_header_without_a_secret() -> None:
+    seen: list[httpx.Request] = []
+    client = mock_client(recorder(seen, lambda: httpx.Response(200, content=PCM)))
+    client.synthesize("hi", format="pcm")
+    assert "sign" not in seen[0].headers
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error"),
+    [
+        ({"text": ""}, ValueError),
+        ({"text": "   "}, ValueError),
+        ({"text": None}, TypeError),
+        ({"text": "你" * 1001}, ValueError),
+        ({"voice": "nobody"}, ValueError),
+        ({"format": "ogg"}, ValueError),
+        ({"sample_rate": 11025}, ValueError),
+        ({"sample_rate": "22050"}, TypeError),
+        ({"volume": 101}, ValueError),
+        ({"volume": float("nan")}, ValueError),
+        ({"rate": 0.4}, ValueError),
+        ({"rate": True}, TypeError),
+        ({"pitch": float("inf")}, ValueError),
+        ({"pitch": "1"}, TypeError),
+    ],
+)
+def test_invalid_parameters_are_refused_before_sending(
+    kwargs: dict[str, object], error: type
+) -> None:
+    sent: list[httpx.Request] = []
+    client = mock_client(recorder(sent, lambda: httpx.Response(200, content=PCM)))
+    args: dict[str, object] = {"text": "hi", "format": "pcm", **kwargs}
+    text = args.pop("text")
+    with pytest.raises(error):
+        client.synthesize(text, **args)  # type: ignore[arg-type]
+    assert sent == []
+
+
+def test_2000_billed_chars_is_allowed() -> None:
+    assert build_request("你" * 1000).billed == 2000
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://api.kuhuyun.com/api/ai/audiosave", "ftp://x", "http://10.0.0.1/x", "not a url"],
+)
+def test_plain_http_is_refused_except_on_loopback(url: str) -> None:
+    with pytest.raises(ConfigError, match="https"):
+        KuhuClient("k", api_url=url)
+
+
+@pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]/x"])
+def test_plain_http_on_loopback_is_allowed(url: str) -> None:
+    KuhuClient("k", api_url=url).close()
+
+
+@pytest.mark.parametrize(
+    ("fmt", "body", "ok"),
+    [
+        ("wav", b"RIFF\x00\x00\x00\x00WAVE", False),  # no data chunk
+        ("mp3", b"ID3\x03\x00\x00\x00\x00\x00\x00abc", True),
+        ("mp3", b"\xff\xfb\x90\xc0" + b"\0" * 100, True),
+        ("mp3", b"\x00\x01\x02\x03", False),
+        ("pcm", b"\x00\x01", True),
+        ("pcm", b"\x00\x01\x02", False),
+        ("pcm", b"", False),
+        ("pcm", b'{"code":403,"msg":"x"}', False),
+        ("pcm", b"<html><body>oops</body></html>", False),
+        ("pcm", "服务繁忙".encode(), False),
+        ("wav", b"<!DOCTYPE html>", False),
+    ],
+)
+def test_only_audio_of_the_asked_format_is_audio(fmt: str, body: bytes, ok: bool) -> None:
+    client = mock_client(lambda r: httpx.Response(200, content=body), max_attempts=1)
+    if ok:
+        assert client.synthesize("hi", format=fmt) == body
+    else:
+        with pytest.raises(KuhuError):
+            client.synthesize("hi", format=fmt)
+
+
+def test_pcm_answer_wrapped_in_wav_is_unwrapped() -> None:
+    from kuhu_driver.audio import wav_header
+
+    client = mock_client(lambda r: httpx.Response(200, content=wav_header(16000, 4) + b"abcd"))
+    req = build_request("hi", format="pcm", sample_rate=22050)
+    audio = client.send(req)
+    assert (audio.data, audio.sample_rate) == (b"abcd", 16000)
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "error"),
+    [
+        (403, b'{"code":403,"msg":"\xe6\xb2\xa1\xe6\x9c\x89\xe6\x9d\x83\xe9\x99\x90"}', AuthError),
+        (200, b'{"code":403,"msg":"no"}', AuthError),
+        (400, b'{"code":400}', BadRequestError),
+        (200, b'{"code":400}', BadRequestError),
+        (500, b"", ServerError),
+        (200, b'{"code":500}', ServerError),
+        (502, b"<html>bad gateway</html>", ServerError),
+        (404, b"not found", BadResponseError),
+    ],
+)
+def test_errors_map_to_subclasses(status: int, body: bytes, error: type) -> None:
+    client = mock_client(lambda r: httpx.Response(status, content=body))
+    with pytest.raises(error) as info:
+        client.synthesize("hi")
+    assert isinstance(info.value, KuhuError)
+
+
+def test_403_message_names_the_cause() -> None:
+    client = mock_client(lambda r: httpx.Response(403, content=b'{"code":403}'))
+    with pytest.raises(AuthError, match="key is wrong"):
+        client.synthesize("hi")
+
+
+def _counting(
+    responses: list[httpx.Response | Exception],
+) -> tuple[Callable[[httpx.Request], httpx.Response], list[int]]:
+    calls = [0]
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        item = responses[min(calls[0], len(responses) - 1)]
+        calls[0] += 1
+        if isinstance(item, Exception):
+            raise item
+        return item
+
+    return handler, calls
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        httpx.Response(500),
+        httpx.Response(200, content=b'{"code":500}'),
+        httpx.ConnectError("refused"),
+        httpx.ReadTimeout("slow"),
+        httpx.ReadError("reset"),
+        httpx.Response(200, content=b"\x01"),  # odd length: truncated pcm
+    ],
+)
+def test_retryable_failures_are_retried(first: httpx.Response | Exception) -> None:
+    handler, calls = _counting([first, httpx.Response(200, content=PCM)])
+    assert mock_client(handler).synthesize("hi", format="pcm") == PCM
+    assert calls[0] == 2
+
+
+@pytest.mark.parametrize("status", [400, 403])
+def test_400_and_403_are_never_retried(status: int) -> None:
+    handler, calls = _counting([httpx.Response(status), httpx.Response(200, content=PCM)])
+    with pytest.raises((AuthError, BadRequestError)):
+        mock_client(handler).synthesize("hi", format="pcm")
+    assert calls[0] == 1
+
+
+def test_at_most_three_attempts_with_backoff() -> None:
+    handler, calls = _counting([httpx.Response(500)])
+    client = mock_client(handler)
+    client.backoff_base = 0.02
+    t0 = time.monotonic()
+    with pytest.raises(ServerError):
+        client.synthesize("hi")
+    assert calls[0] == 3
+    assert time.monotonic() - t0 < 0.02 * (2 + 4) + 0.5  # full jitter never exceeds the cap
+
+
+def test_response_size_is_capped_while_streaming() -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=iter([b"\0" * 1024] * 100))  # no length announced
+
+    client = mock_client(handler, max_response_bytes=10 * 1024)
+    with pytest.raises(BadResponseError, match="cap"):
+        client.synthesize("hi", format="pcm")
+
+
+def test_repr_hides_key_and_secret() -> None:
+    client = KuhuClient("CANARY-KEY", api_secret="CANARY-SECRET", api_url="https://x.example/")
+    assert "CANARY" not in repr(client)
+
+
+def test_transport_errors_become_kuhu_errors() -> None:
+    client = KuhuClient("k", api_url="http://127.0.0.1:9/x", max_attempts=1)
+    with pytest.raises(TransportError, match="could not connect"):
+        client.synthesize("hi")
+
+
+# -- against the emulator, over real HTTP -------------------------------------------------
+
+
+def test_emulator_round_trip_gives_the_emulators_audio(kuhu_emulator: KuhuEmulator) -> None:
+    with KuhuClient() as client:  # settings from KUHU_* set by the fixture
+        for fmt in ("pcm", "wav", "mp3"):
+            got = client.synthesize("你好，世界", voice="小婉", format=fmt)
+            assert got == kuhu_emulator.render("你好，世界", voice=XIAOWAN, format=fmt)
+    assert [r.outcome for r in kuhu_emulator.requests] == ["ok"] * 3
+    assert all("key" not in r.params for r in kuhu_emulator.requests)
+
+
+def test_signed_requests_against_the_emulator() -> None:
+    with KuhuEmulator(api_secret="s3cret") as emu:
+        with KuhuClient(emu.api_key, api_secret="s3cret", api_url=emu.url) as good:
+            assert good.synthesize("hi", format="pcm")
+        with (
+            KuhuClient(emu.api_key, api_secret="wrong", api_url=emu.url) as bad,
+            pytest.raises(AuthError),
+        ):
+            bad.synthesize("hi")
+        with KuhuClient(emu.api_key, api_url=emu.url) as unsigned, pytest.raises(AuthError):
+            unsigned.synthesize("hi")
+
+
+@pytest.mark.parametrize("style", ["status", "json"])
+def test_wrong_key_is_auth_error_in_both_styles(style: str) -> None:
+    with KuhuEmulator(error_style=style) as emu:  # type: ignore[arg-type]
+        with KuhuClient("wrong-key", api_url=emu.url) as client, pytest.raises(AuthError):
+            client.synthesize("hi")
+        assert len(emu.requests) == 1  # never retried
+
+
+@pytest.mark.parametrize(
+    ("fault", "error"),
+    [
+        ("500", ServerError),
+        ("reset", TransportError),
+        ("json_error", ServerError),
+        ("truncated", TruncatedResponseError),
+        ("slow", TransportError),
+    ],
+)
+def test_emulator_faults_are_retried_then_raised(fault: str, error: type) -> None:
+    with (
+        KuhuEmulator(slow_seconds=0.6) as emu,
+        KuhuClient(
+            emu.api_key, api_url=emu.url, backoff_base=0.01, timeout=httpx.Timeout(2.0, read=0.3)
+        ) as client,
+    ):
+        emu.fail_next(fault)
+        assert client.synthesize("hi", format="pcm") == emu.render("hi", voice=DEFAULT_VOICE.id)
+        emu.fail_next(fault, fault, fault)
+        with pytest.raises(error):
+            client.synthesize("hi", format="pcm")
+        assert [r.attempt for r in emu.requests] == [1, 2, 3, 4, 5]
+
+
+def test_rate_limit_holds_for_100_requests_from_8_threads(kuhu_emulator: KuhuEmulator) -> None:
+    errors: list[BaseException] = []
+
+    def worker(i: int) -> None:
+        try:
+            with KuhuClient() as client:
+                for j in range(i, 100, 8):
+                    client.synthesize(f"第{j}句", format="pcm")
+        except BaseException as exc:  # handed to the test below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert len(kuhu_emulator.requests) == 100
+    assert kuhu_emulator.rate_limit_breaches == 0
+    assert kuhu_emulator.max_requests_in_window <= 20
