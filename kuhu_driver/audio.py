@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import struct
 from dataclasses import dataclass
 
@@ -75,11 +76,20 @@ def parse_wav(body: bytes) -> Wav:
 
 
 def _looks_like_text(body: bytes) -> str | None:
+    """What kind of non-audio ``body`` is (JSON, HTML, text), or None if it may be audio.
+
+    Raw PCM can begin with any byte, so JSON must parse, HTML must open with a tag
+    name, and text must be printable UTF-8 throughout its first 512 bytes.
+    """
     head = body[:64].lstrip()
-    if head[:1] in (b"{", b"["):
-        return "JSON"
-    low = head[:15].lower()
-    if low.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+    if head[:1] in (b"{", b"[") and len(body) < 1_000_000:
+        try:
+            json.loads(body.decode("utf-8"))
+        except (UnicodeDecodeError, ValueError):
+            pass
+        else:
+            return "JSON"
+    if head[:15].lower().startswith((b"<!doctype", b"<html", b"<?xml", b"<head", b"<body")):
         return "HTML"
     try:
         sample = body[:512].decode("utf-8")

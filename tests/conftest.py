@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -23,3 +25,42 @@ def _isolated_env(
         if name.startswith("KUHU_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("KUHU_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def capture_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Point ALSA (for this process and its children) at the capture rig."""
+    from rig import make_capture_home
+
+    home = tmp_path_factory.mktemp("alsa-home")
+    path = make_capture_home(home)
+    old = os.environ.get("HOME")
+    os.environ["HOME"] = str(home)
+    yield path
+    if old is not None:
+        os.environ["HOME"] = old
+
+
+@pytest.fixture
+def capture(capture_file: Path) -> object:
+    """Bytes played through simpleaudio during this test (see tests/rig.py)."""
+    from rig import Capture
+
+    cap = Capture(capture_file)
+    cap.mark()
+    return cap
+
+
+@pytest.fixture(scope="session")
+def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """The paced PulseAudio null-sink rig; fails in CI if it cannot start."""
+    from rig import PulseRig
+
+    if not PulseRig.available():
+        if os.environ.get("CI"):
+            pytest.fail("pulseaudio/parec missing: ./dev.sh test installs them")
+        pytest.skip("pulseaudio not installed (./dev.sh test installs it)")
+    rig = PulseRig(tmp_path_factory.mktemp("pulse"))
+    rig.start()
+    yield rig
+    rig.stop()

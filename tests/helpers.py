@@ -1,0 +1,70 @@
+"""Helpers shared by the driver tests."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from kuhu_driver.testing import KuhuEmulator
+from kuhu_driver.text import FIRST_PIECE_LIMIT, chunk_text
+from kuhu_driver.voices import DEFAULT_VOICE
+
+TOPICS = ("started-utterance", "started-word", "finished-utterance", "error")
+
+
+def expected_pcm(
+    emu: KuhuEmulator,
+    text: str,
+    *,
+    voice: str = DEFAULT_VOICE.id,
+    sample_rate: int = 22050,
+    volume: int = 50,
+    rate: float = 1.0,
+    pitch: float = 1.0,
+) -> bytes:
+    """The bytes the driver must play for ``text``: the emulator's PCM of each piece."""
+    return b"".join(
+        emu.render(
+            piece,
+            voice=voice,
+            format="pcm",
+            sample_rate=sample_rate,
+            volume=volume,
+            rate=rate,
+            pitch=pitch,
+        )
+        for piece in chunk_text(text, first_limit=FIRST_PIECE_LIMIT)
+    )
+
+
+@dataclass
+class Recorder:
+    """Every pyttsx3 event, with the thread it ran on."""
+
+    events: list[tuple[Any, ...]] = field(default_factory=list)
+    threads: set[int] = field(default_factory=set)
+
+    def connect(self, engine: Any) -> None:
+        for topic in TOPICS:
+            engine.connect(topic, self._cb(topic))
+
+    def _cb(self, topic: str) -> Any:
+        def cb(**kw: Any) -> None:
+            self.threads.add(threading.get_ident())
+            if topic == "started-word":
+                self.events.append((topic, kw["name"], kw["location"], kw["length"]))
+            elif topic == "finished-utterance":
+                self.events.append((topic, kw["name"], kw["completed"]))
+            elif topic == "error":
+                self.events.append((topic, kw["name"], type(kw["exception"]).__name__))
+            else:
+                self.events.append((topic, kw["name"]))
+
+        return cb
+
+    def topics(self, name: str | None = None) -> list[str]:
+        return [e[0] for e in self.events if name is None or e[1] == name]
+
+    def utterances(self) -> list[tuple[Any, ...]]:
+        return [e for e in self.events if e[0] != "started-word"]
