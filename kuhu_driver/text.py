@@ -185,7 +185,7 @@ def chunk_text(
 
 
 _WORD_RE = re.compile(
-    rf"[{_HAN_CLASS}]|(?:(?![{_HAN_CLASS}])[^\W_])+(?:['’.\-](?:(?![{_HAN_CLASS}])[^\W_])+)*"
+    rf"[{_HAN_CLASS}]|(?:(?![{_HAN_CLASS}])[^\W_])+(?:['’._\-](?:(?![{_HAN_CLASS}])[^\W_])+)*"
 )
 
 

@@ -1,0 +1,93 @@
+"""Loading by name, in fresh interpreters that never import kuhu_driver."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from helpers import expected_pcm
+
+from kuhu_driver.testing import KuhuEmulator
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(
+    code: str, env: dict[str, str] | None = None, **kw: Any
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        **kw,
+    )
+
+
+def test_interpreter_start_loads_only_the_tiny_hook() -> None:
+    proc = run(
+        "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in "
+        "('kuhu_driver', 'kuhu_driver_hook', 'pyttsx3', 'httpx', 'entrypoints', 'simpleaudio')))"
+    )
+    assert proc.stdout.strip() == "['kuhu_driver_hook']"
+
+
+def test_init_by_name_in_a_program_that_never_imports_kuhu_driver(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    proc = run(
+        "import sys, pyttsx3\n"
+        "assert 'kuhu_driver' not in sys.modules\n"
+        "e = pyttsx3.init('kuhu')\n"
+        "print(type(e.proxy._driver).__name__)\n"
+        "e.say('加载')\n"
+        "e.runAndWait()\n"
+        "print(pyttsx3.init('dummy').proxy._driver.__class__.__name__)\n",
+        env=kuhu_emulator.env(),
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["KuhuDriver", "DummyDriver"]  # pyttsx3's own still win
+    assert capture.read() == expected_pcm(kuhu_emulator, "加载")
+
+
+def test_any_package_can_register_a_driver_by_entry_point(tmp_path: Path) -> None:
+    (tmp_path / "fakedriver.py").write_text(
+        "class D:\n"
+        "    def __init__(self, proxy): self.proxy = proxy\n"
+        "def buildDriver(proxy):\n"
+        "    return D(proxy)\n"
+    )
+    dist = tmp_path / "fakedriver-1.0.dist-info"
+    dist.mkdir()
+    (dist / "METADATA").write_text("Metadata-Version: 2.1\nName: fakedriver\nVersion: 1.0\n")
+    (dist / "entry_points.txt").write_text("[pyttsx3.drivers]\nfake = fakedriver\n")
+    proc = run(
+        "import pyttsx3; print(type(pyttsx3.init('fake').proxy._driver).__module__)",
+        env={"PYTHONPATH": str(tmp_path)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "fakedriver"
+
+
+def test_unknown_driver_is_still_an_import_error() -> None:
+    proc = run("import pyttsx3; pyttsx3.init('no_such_driver_xyz')")
+    assert proc.returncode != 0
+    assert "ModuleNotFoundError" in proc.stderr
+
+
+def test_missing_key_fails_at_init_naming_the_variable() -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KUHU_")}
+    proc = subprocess.run(
+        [sys.executable, "-c", "import pyttsx3; pyttsx3.init('kuhu')"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode != 0
+    assert "KUHU_API_KEY" in proc.stderr
+    assert "ConfigError" in proc.stderr

@@ -1,0 +1,77 @@
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import expected_pcm
+
+from kuhu_driver import AuthError, speak
+from kuhu_driver.testing import KuhuEmulator
+
+XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
+
+
+def test_speak_blocks_until_spoken(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    speak("你好。这是第二句，稍长一些。", voice="小婉", rate=300, volume=1.0, pitch=1.5)
+    got = capture.read()
+    assert got == expected_pcm(
+        kuhu_emulator,
+        "你好。这是第二句，稍长一些。",
+        voice=XIAOWAN,
+        rate=1.5,
+        volume=100,
+        pitch=1.5,
+    )
+    assert [r.text for r in kuhu_emulator.requests] == ["你好。", "这是第二句，稍长一些。"]
+
+
+def test_speak_raises_kuhu_errors(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    kuhu_emulator.fail_next("json403")
+    with pytest.raises(AuthError):
+        speak("不行")
+    assert capture.read() == b""
+
+
+@pytest.mark.parametrize("bad", ["", "   ", None, 42])
+def test_speak_refuses_empty_or_non_text(kuhu_emulator: KuhuEmulator, bad: Any) -> None:
+    with pytest.raises((ValueError, TypeError)):
+        speak(bad)
+    assert kuhu_emulator.requests == []
+
+
+def test_no_sound_device_is_a_clear_error(kuhu_emulator: KuhuEmulator, tmp_path: Path) -> None:
+    from rig import make_broken_home
+
+    make_broken_home(tmp_path)
+    code = (
+        "import pyttsx3\n"
+        "e = pyttsx3.init('kuhu')\n"
+        "errs = []\n"
+        "e.connect('error', lambda name, exception: errs.append(exception))\n"
+        "e.connect('finished-utterance', lambda name, completed: print('completed', completed))\n"
+        "e.say('没有声卡')\n"
+        "e.runAndWait()\n"
+        "print(type(errs[0]).__name__, '|', errs[0])\n"
+        "from kuhu_driver import speak\n"
+        "try:\n"
+        "    speak('没有声卡')\n"
+        "except Exception as exc:\n"
+        "    print('speak:', type(exc).__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        env={**os.environ, **kuhu_emulator.env(), "HOME": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    assert lines[0] == "completed False"
+    assert lines[1].startswith("AudioDeviceError |")
+    assert "save_to_file" in lines[1]
+    assert lines[2] == "speak: AudioDeviceError"
