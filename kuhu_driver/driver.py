@@ -19,7 +19,7 @@ import os
 import queue
 import tempfile
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -360,7 +360,9 @@ class KuhuDriver:
         return write_job(job, path, wav=path.suffix.lower() == ".wav")
 
 
-def write_job(job: Job, path: Path, *, wav: bool) -> bool:
+def write_job(
+    job: Job, path: Path, *, wav: bool, on_piece: Callable[[int], None] | None = None
+) -> bool:
     """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled."""
     path = path.expanduser()
     fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
@@ -379,6 +381,8 @@ def write_job(job: Job, path: Path, *, wav: bool) -> bool:
                     data = _strip_id3(data)
                 f.write(data)
                 size += len(data)
+                if on_piece is not None:
+                    on_piece(piece.index)
             if wav:
                 f.seek(0)
                 f.write(wav_header(rate, size))

@@ -221,6 +221,7 @@ def play_job(
     on_start: Callable[[], None] | None = None,
     on_word: Callable[[int, int], None] | None = None,
     before_play: Callable[[], None] | None = None,
+    on_piece: Callable[[int], None] | None = None,
 ) -> bool:
     """Play ``job``'s pieces in order as each arrives; True if all of it played.
 
@@ -254,6 +255,8 @@ def play_job(
 
             if not wait_playback(handle, duration, job.cancel_event, marks, mark):
                 return False
+            if on_piece is not None:
+                on_piece(piece.index)
     except CancelledError:
         return False
     return True

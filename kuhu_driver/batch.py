@@ -1,0 +1,79 @@
+"""Many short texts to many files, in parallel within the rate limit, resumable."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from .driver import write_job
+from .errors import KuhuError
+from .properties import Voicing
+from .speech import Synthesizer
+
+__all__ = ["BatchResult", "run_batch"]
+
+_FORMAT = {"wav": "pcm", "pcm": "pcm", "mp3": "mp3"}
+
+
+@dataclass
+class BatchResult:
+    written: list[Path]
+    skipped: list[Path]
+    failed: list[tuple[Path, KuhuError]]
+
+
+def run_batch(
+    items: Sequence[tuple[int, str]],
+    out_dir: Path,
+    synth: Synthesizer,
+    voicing: Voicing,
+    *,
+    fmt: str = "wav",
+    workers: int = 8,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Write ``out_dir/NNNN.fmt`` for each ``(number, text)``; existing files are kept.
+
+    Files appear atomically, so a file that exists is complete: running again after an
+    interruption only does what is missing.
+    """
+    if fmt not in _FORMAT:
+        raise ValueError(f"format must be one of {', '.join(_FORMAT)}, not {fmt!r}")
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width = max(4, len(str(max((n for n, _ in items), default=0))))
+    result = BatchResult([], [], [])
+    todo: list[tuple[Path, str]] = []
+    for number, text in items:
+        path = out_dir / f"{number:0{width}d}.{fmt}"
+        if path.exists():
+            result.skipped.append(path)
+        else:
+            todo.append((path, text))
+    done = len(result.skipped)
+    total = len(items)
+    lock = threading.Lock()
+    if on_progress is not None:
+        on_progress(done, total)
+
+    def one(path: Path, text: str) -> None:
+        job = synth.start(text, voicing, format=_FORMAT[fmt], window=2)
+        write_job(job, path, wav=fmt == "wav")
+
+    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="kuhu-batch") as pool:
+        futures = {pool.submit(one, path, text): path for path, text in todo}
+        for fut in as_completed(futures):
+            path = futures[fut]
+            try:
+                fut.result()
+                result.written.append(path)
+            except KuhuError as exc:
+                result.failed.append((path, exc))
+            with lock:
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, total)
+    result.written.sort()
+    return result

@@ -1,0 +1,330 @@
+"""kuhu-say: speak text, or write it to audio files, with the kuhuyun voices.
+
+Thin by design: parse, call the library, turn a KuhuError into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import math
+import os
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .client import SAMPLE_RATES
+from .config import resolve_settings
+from .errors import KuhuError
+from .properties import Voicing
+from .text import estimate
+from .voices import DEFAULT_VOICE, VOICES, resolve_voice_id
+
+__all__ = ["main"]
+
+EMULATOR_NOTICE = (
+    "note: --emulator: this is the built-in emulator's test signal (tones), not a voice"
+)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def _range(low: float, high: float, kind: Callable[[str], float] = float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        try:
+            value = kind(raw)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{raw!r} is not a number") from None
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{raw} is outside {low:g}–{high:g}")
+        return value
+
+    return parse
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(
+        prog="kuhu-say",
+        description="Speak text with the kuhuyun cloud voices (声音合成V2), or save it as audio. "
+        "Needs KUHU_API_KEY (and KUHU_API_SECRET if signing is on), except with "
+        "--emulator, --dry-run and --list-voices.",
+    )
+    p.add_argument("text", nargs="?", help="text to speak (or use -f)")
+    p.add_argument("-f", "--file", help="read the text from FILE ('-' for standard input)")
+    p.add_argument(
+        "-o",
+        "--out",
+        help="write audio to PATH instead of playing it; the format "
+        "follows the extension: .wav, .mp3, .pcm",
+    )
+    p.add_argument(
+        "--voice",
+        default=DEFAULT_VOICE.name,
+        help=f"voice name or id (default {DEFAULT_VOICE.name}); see --list-voices",
+    )
+    p.add_argument(
+        "--rate",
+        type=_range(0.5, 2),
+        default=1.0,
+        help="speaking speed, the API's multiplier 0.5–2 (default 1.0)",
+    )
+    p.add_argument(
+        "--volume",
+        type=_range(0, 100, int),
+        default=50,
+        help="volume, the API's 0–100 (default 50)",
+    )
+    p.add_argument(
+        "--pitch",
+        type=_range(0.5, 2),
+        default=1.0,
+        help="pitch, the API's multiplier 0.5–2 (default 1.0)",
+    )
+    p.add_argument(
+        "--sample-rate",
+        type=int,
+        choices=SAMPLE_RATES,
+        default=22050,
+        metavar="HZ",
+        help=f"sample rate: {', '.join(map(str, SAMPLE_RATES))} (default 22050)",
+    )
+    p.add_argument("--list-voices", action="store_true", help="show the 34 system voices")
+    p.add_argument("--json", action="store_true", help="with --list-voices: print JSON")
+    p.add_argument(
+        "--dry-run",
+        action="store_true",
+        help="show billed characters, requests and cost in yuan; needs no key and sends nothing",
+    )
+    p.add_argument(
+        "--emulator",
+        action="store_true",
+        help="use the built-in emulator (no key needed): its sound is a test signal, not a voice",
+    )
+    p.add_argument(
+        "--batch",
+        metavar="FILE",
+        help="one audio file per non-empty line of FILE ('-' for standard input); needs --out-dir",
+    )
+    p.add_argument(
+        "--out-dir",
+        help="with --batch: folder for NNNN.FORMAT files (NNNN is the "
+        "line number); files already there are skipped, so a batch can resume",
+    )
+    p.add_argument(
+        "--format",
+        choices=("wav", "mp3", "pcm"),
+        default="wav",
+        help="with --batch: audio format (default wav)",
+    )
+    p.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _width(s))
+
+
+def list_voices(out: TextIO, *, as_json: bool) -> None:
+    if as_json:
+        rows = [
+            {
+                "id": v.id,
+                "name": v.name,
+                "scenes": list(v.scenes),
+                "languages": list(v.languages),
+                "gender": v.gender,
+                "age": v.age,
+            }
+            for v in VOICES
+        ]
+        json.dump(rows, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    table = [("id", "name", "scenes", "languages", "gender")]
+    for v in VOICES:
+        gender = " ".join(x for x in (v.gender, v.age) if x) or "-"
+        table.append((v.id, v.name, "、".join(v.scenes), ",".join(v.languages), gender))
+    widths = [max(_width(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        out.write("  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+class _Progress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        filled = int(30 * done / total)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def _piece_progress(label: str, pieces: int) -> Callable[[int], None] | None:
+    """Progress for long input (more than one piece), on a terminal only."""
+    if pieces < 2:
+        return None
+    bar = _Progress(label)
+    bar(0, pieces)
+    return lambda i: bar(i + 1, pieces)
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KuhuError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise KuhuError(f"cannot read {path}: it is not UTF-8 text") from None
+
+
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[object]:
+    if not args.emulator:
+        yield resolve_settings()
+        return
+    from .testing import KuhuEmulator
+
+    with KuhuEmulator() as emu:
+        print(EMULATOR_NOTICE, file=sys.stderr)
+        yield resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, api_secret="")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(parser, args)
+    except KuhuError as exc:
+        print(f"kuhu-say: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kuhu-say: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as other commands do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.list_voices:
+        list_voices(sys.stdout, as_json=args.json)
+        return 0
+    if args.batch and not args.out_dir:
+        parser.error("--batch needs --out-dir")
+    if args.batch and (args.text or args.file or args.out):
+        parser.error("--batch takes its texts from FILE: give no TEXT, -f or --out")
+    if not args.batch and bool(args.text) == bool(args.file):
+        parser.error("give the text to speak, or -f FILE (but not both)")
+    try:
+        voice = resolve_voice_id(args.voice)
+    except ValueError as exc:
+        parser.error(str(exc))
+    voicing = Voicing(voice, args.volume, args.rate, args.pitch, args.sample_rate)
+
+    if args.batch:
+        lines = _read(args.batch).splitlines()
+        items = [(i, line.strip()) for i, line in enumerate(lines, 1) if line.strip()]
+        if args.dry_run:
+            return _dry_run([text for _, text in items])
+        return _batch(args, items, voicing)
+
+    text = args.text if args.text else _read(args.file)
+    if not text.strip():
+        parser.error("the text is empty: there is nothing to speak")
+    if args.dry_run:
+        return _dry_run([text])
+    if args.out:
+        suffix = Path(args.out).suffix.lower()
+        if suffix not in (".wav", ".mp3", ".pcm", ".raw"):
+            parser.error(f"--out {args.out}: use a file name ending in .wav, .mp3 or .pcm")
+    return _speak(args, text, voicing)
+
+
+def _dry_run(texts: list[str]) -> int:
+    billed = requests = 0
+    for t in texts:
+        e = estimate(t)
+        billed += e.billed_chars
+        requests += e.requests
+    yuan = billed / 10_000
+    print(f"billed characters: {billed}")
+    print(f"requests: {requests}")
+    print(f"cost: {yuan:.4f} yuan (1 yuan per 10,000 billed characters; nothing was sent)")
+    return 0
+
+
+def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
+    from .driver import SAVE_FORMATS, write_job
+    from .playback import SimpleaudioPlayer
+    from .speech import Synthesizer, play_job
+
+    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:  # type: ignore[arg-type]
+        if args.out:
+            out = Path(args.out)
+            job = synth.start(text, voicing, format=SAVE_FORMATS[out.suffix.lower()], window=3)
+            write_job(
+                job,
+                out,
+                wav=out.suffix.lower() == ".wav",
+                on_piece=_piece_progress("writing", len(job.spans)),
+            )
+            print(f"wrote {out}", file=sys.stderr)
+            return 0
+        job = synth.start(text, voicing)
+        try:
+            played = play_job(
+                job, SimpleaudioPlayer(), on_piece=_piece_progress("speaking", len(job.spans))
+            )
+        finally:
+            job.cancel()
+        return 0 if played else 1
+
+
+def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voicing) -> int:
+    from .batch import run_batch
+    from .speech import Synthesizer
+
+    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:  # type: ignore[arg-type]
+        result = run_batch(
+            items,
+            Path(args.out_dir),
+            synth,
+            voicing,
+            fmt=args.format,
+            on_progress=_Progress("batch"),
+        )
+    print(
+        f"wrote {len(result.written)}, skipped {len(result.skipped)} already done, "
+        f"failed {len(result.failed)}",
+        file=sys.stderr,
+    )
+    for path, exc in result.failed:
+        print(f"kuhu-say: error: {path.name}: {exc}", file=sys.stderr)
+    return 1 if result.failed else 0
