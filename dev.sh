@@ -48,7 +48,14 @@ case "$cmd" in
         ;;
     demo)
         setup
-        exec "$VENV/bin/python" -m kuhu_driver.demo "$@"
+        sentence="你好，这是酷湖语音合成。Hello from kuhu_driver."
+        if [ -n "${KUHU_API_KEY:-}" ]; then
+            # A real voice: played, or saved with --out demo.wav when there is no sound card.
+            exec "$VENV/bin/kuhu-say" "$@" "$sentence"
+        fi
+        echo "demo: no KUHU_API_KEY, so using the built-in emulator" >&2
+        "$VENV/bin/kuhu-say" --emulator --out demo.wav "$@" "$sentence"
+        echo "demo: wrote demo.wav; set KUHU_API_KEY to hear a real voice" >&2
         ;;
     test)
         # The paced audio rig (PulseAudio null sink) is part of the test suite.
