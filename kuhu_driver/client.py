@@ -8,12 +8,14 @@ import json
 import logging
 import math
 import random
+import ssl
 import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
 from urllib.parse import urlencode
 
+import certifi
 import httpx
 
 from .audio import FORMATS, check_audio, pcm_from_answer
@@ -26,6 +28,7 @@ from .errors import (
     ConfigError,
     KuhuError,
     ServerError,
+    TLSError,
     TransportError,
     TruncatedResponseError,
 )
@@ -38,7 +41,6 @@ __all__ = ["SAMPLE_RATES", "Audio", "KuhuClient", "Request", "build_request"]
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
-DEFAULT_TIMEOUT = httpx.Timeout(connect=5.0, read=30.0, write=10.0, pool=10.0)
 #: No sane answer is larger: 2000 billed characters of 48 kHz WAV is about 20 MB.
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 _CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
@@ -158,6 +160,18 @@ def check_url(url: str) -> httpx.URL:
     )
 
 
+def _tls_context() -> ssl.SSLContext:
+    """Certificate and host name checks on, trusting certifi's roots only.
+
+    Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
+    to make an endpoint trusted that would otherwise be refused.
+    """
+    ctx = ssl.create_default_context(cafile=certifi.where())
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
 class KuhuClient:
     """A client of the synthesis API. One ``httpx.Client`` each; close it, or use ``with``.
 
@@ -182,6 +196,10 @@ class KuhuClient:
     ) -> None:
         if settings is None:
             settings = resolve_settings(api_key=api_key, api_secret=api_secret, api_url=api_url)
+        if timeout is None:
+            timeout = httpx.Timeout(
+                connect=min(5.0, settings.timeout), read=settings.timeout, write=10.0, pool=10.0
+            )
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._key = settings.api_key
@@ -193,8 +211,8 @@ class KuhuClient:
         self.max_response_bytes = max_response_bytes
         self._limiter = rate_limiter or shared_limiter()
         self._http = httpx.Client(
-            timeout=timeout if timeout is not None else DEFAULT_TIMEOUT,
-            transport=transport or httpx.HTTPTransport(verify=True, retries=0),
+            timeout=timeout,
+            transport=transport or httpx.HTTPTransport(verify=_tls_context(), trust_env=False),
             verify=True,
             follow_redirects=False,
             trust_env=False,
@@ -330,6 +348,12 @@ class KuhuClient:
                 "the service is slow"
             ) from exc
         except httpx.ConnectError as exc:
+            if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
+                raise TLSError(
+                    f"the TLS certificate of {self.url.host} could not be verified, so "
+                    "nothing was sent: the endpoint is not who it claims to be, or a proxy "
+                    "intercepts the connection (certificate checks cannot be turned off)"
+                ) from exc
             raise TransportError(
                 f"could not connect to {self.url.host}: check the network or KUHU_API_URL"
             ) from exc

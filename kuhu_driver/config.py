@@ -14,6 +14,10 @@ __all__ = ["DEFAULT_API_URL", "DEFAULT_CACHE_MAX_BYTES", "Settings", "resolve_se
 
 DEFAULT_API_URL = "https://api.kuhuyun.com/api/ai/audiosave"
 DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
+#: Seconds to wait for an answer to start (KUHU_TIMEOUT).
+DEFAULT_TIMEOUT = 30.0
+#: Largest utterance we will pay for without being told (KUHU_MAX_BILLED): 20 yuan.
+DEFAULT_MAX_BILLED = 200_000
 _OFF = {"0", "off", "false", "no", "none", "disabled"}
 
 
@@ -37,6 +41,8 @@ class Settings:
     api_url: str
     cache_dir: Path | None
     cache_max_bytes: int
+    timeout: float = DEFAULT_TIMEOUT
+    max_billed: int = DEFAULT_MAX_BILLED
 
 
 def resolve_settings(
@@ -47,6 +53,8 @@ def resolve_settings(
     cache: bool | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
     cache_max_bytes: int | None = None,
+    timeout: float | None = None,
+    max_billed: int | None = None,
     env: Mapping[str, str] | None = None,
     require_key: bool = True,
 ) -> Settings:
@@ -77,10 +85,29 @@ def resolve_settings(
             )
         except ValueError:
             raise ConfigError("KUHU_CACHE_MAX_MB must be a number of megabytes") from None
+    if timeout is None:
+        timeout = _positive(env, "KUHU_TIMEOUT", DEFAULT_TIMEOUT, float)
+    if max_billed is None:
+        max_billed = int(_positive(env, "KUHU_MAX_BILLED", DEFAULT_MAX_BILLED, int))
     return Settings(
         api_key=key,
         api_secret=secret,
         api_url=url,
         cache_dir=folder,
         cache_max_bytes=cache_max_bytes,
+        timeout=timeout,
+        max_billed=max_billed,
     )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(kind(raw))
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value

@@ -6,6 +6,7 @@
     ├── BadRequestError            400: the API refused the parameters
     ├── ServerError                5xx, or a JSON error code >= 500 (retried)
     ├── TransportError             connect, reset, timeout (retried)
+    │   └── TLSError               the server's certificate did not verify (not retried)
     ├── BadResponseError           the answer is not audio of the asked format
     │   └── TruncatedResponseError the body ended early (retried)
     ├── AudioDeviceError           no sound device, or playback failed
@@ -28,6 +29,7 @@ __all__ = [
     "InvalidInputError",
     "KuhuError",
     "ServerError",
+    "TLSError",
     "TransportError",
     "TruncatedResponseError",
     "UnknownPropertyError",
@@ -74,6 +76,12 @@ class TransportError(KuhuError):
     """The request did not complete: no connection, reset, or timeout."""
 
     retryable = True
+
+
+class TLSError(TransportError):
+    """The server's TLS certificate could not be verified; nothing was sent."""
+
+    retryable = False
 
 
 class BadResponseError(KuhuError):

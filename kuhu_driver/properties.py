@@ -28,7 +28,10 @@ class Voicing:
 def _real(name: str, value: object) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise InvalidInputError(f"{name} must be a number, not {type(value).__name__} {value!r}")
-    x = float(value)
+    try:
+        x = float(value)
+    except OverflowError:  # an int too large for a float: as good as infinite
+        x = math.inf if value > 0 else -math.inf
     if math.isnan(x):
         raise InvalidInputError(f"{name} must be a number, not NaN")
     return x

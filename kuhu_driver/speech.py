@@ -18,13 +18,14 @@ from types import TracebackType
 
 from .cache import AudioCache
 from .client import Audio, KuhuClient, build_request
-from .config import Settings, resolve_settings
+from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
 from .errors import CancelledError, InvalidInputError, KuhuError
 from .playback import Player, SimpleaudioPlayer, wait_playback
 from .properties import Properties, Voicing
 from .text import (
     FIRST_PIECE_LIMIT,
     MAX_BILLED_PER_REQUEST,
+    billed_chars,
     char_costs,
     chunk_spans,
     clean_text,
@@ -48,9 +49,15 @@ class Synthesizer:
     """Client + cache + a small worker pool, shared by every job of one engine."""
 
     def __init__(
-        self, client: KuhuClient, cache: AudioCache | None = None, *, workers: int = 4
+        self,
+        client: KuhuClient,
+        cache: AudioCache | None = None,
+        *,
+        workers: int = 4,
+        max_billed: int = DEFAULT_MAX_BILLED,
     ) -> None:
         self.client = client
+        self.max_billed = max_billed
         self.cache = cache
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
@@ -68,7 +75,7 @@ class Synthesizer:
             if settings.cache_dir is not None
             else None
         )
-        return cls(client, cache)
+        return cls(client, cache, max_billed=settings.max_billed)
 
     def __enter__(self) -> Synthesizer:
         return self
@@ -157,6 +164,13 @@ class Job:
             self.text = clean_text(text)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(str(exc)) from None
+        billed = billed_chars(self.text)
+        if billed > synth.max_billed:
+            raise InvalidInputError(
+                f"the text bills {billed} characters (about {billed / 10_000:.2f} yuan), more "
+                f"than the {synth.max_billed} allowed for one utterance; split it, or raise "
+                "KUHU_MAX_BILLED if you mean it"
+            )
         self.voicing = voicing
         self.format = format
         self.spans = chunk_spans(self.text, limit=MAX_BILLED_PER_REQUEST, first_limit=first_limit)

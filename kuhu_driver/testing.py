@@ -32,7 +32,7 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Literal
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from .audio import wav_header
 from .text import MAX_BILLED_PER_REQUEST, billed_chars
@@ -71,6 +71,11 @@ class EmulatorRequest:
     finished: float | None = None
     outcome: str = "pending"
     audio_sha256: str | None = None
+    #: Where the emulator found the key and the secret in the raw request.
+    key_in_body: bool = False
+    key_elsewhere: bool = False
+    secret_seen: bool = False
+    sign: str | None = None
 
     @property
     def text(self) -> str:
@@ -109,6 +114,8 @@ class KuhuEmulator:
         slow_seconds: float = 5.0,
         rate_limit: int = 20,
         port: int = 0,
+        tls_cert: str | None = None,
+        tls_key: str | None = None,
     ) -> None:
         self.api_key = api_key or f"emu-{secrets.token_hex(12)}"
         self.api_secret = api_secret
@@ -119,6 +126,7 @@ class KuhuEmulator:
         self.slow_seconds = slow_seconds
         self.rate_limit = rate_limit
         self._port = port
+        self._tls = (tls_cert, tls_key) if tls_cert else None
         self._plan: Callable[[EmulatorRequest], str | None] | None = None
         self._state = _State()
         self._server: _Server | None = None
@@ -134,6 +142,12 @@ class KuhuEmulator:
             return self
         server = _Server(("127.0.0.1", self._port), _Handler)
         server.emulator = self
+        if self._tls is not None:
+            import ssl
+
+            ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            ctx.load_cert_chain(*self._tls)
+            server.socket = ctx.wrap_socket(server.socket, server_side=True)
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,
@@ -172,7 +186,8 @@ class KuhuEmulator:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/ai/audiosave"
+        scheme = "https" if self._tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}/api/ai/audiosave"
 
     def env(self) -> dict[str, str]:
         """``KUHU_*`` variables that point a program at this emulator."""
@@ -360,20 +375,28 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
-        self._handle("GET", urlsplit(self.path).query)
+        self._handle("GET", urlsplit(self.path).query, "")
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
         raw = self.rfile.read(length).decode("latin-1")
-        self._handle("POST", raw)
+        self._handle("POST", raw, raw)
 
-    def _handle(self, method: str, raw: str) -> None:
+    def _handle(self, method: str, raw: str, body: str) -> None:
         emu = self.server.emulator
         try:
             params = dict(parse_qsl(raw, keep_blank_values=True, encoding="utf-8", errors="strict"))
         except UnicodeDecodeError:
             params = None
         rec = emu._arrive(method, params or {})
+        rec.sign = self.headers.get("sign")
+        key_q = quote_plus(emu.api_key)
+        rec.key_in_body = key_q in body or emu.api_key in body
+        outside = self.path + "".join(f"{k}: {v}" for k, v in self.headers.items())
+        rec.key_elsewhere = emu.api_key in outside or key_q in outside
+        if emu.api_secret:
+            whole = self.requestline + outside + body
+            rec.secret_seen = emu.api_secret in whole or quote_plus(emu.api_secret) in whole
         try:
             self._answer(emu, rec, raw, params)
         except OSError:
