@@ -20,7 +20,7 @@ from kuhu_driver.client import KuhuClient
 from kuhu_driver.config import resolve_settings
 from kuhu_driver.errors import ConfigError, KuhuError, TLSError
 from kuhu_driver.speech import Synthesizer
-from kuhu_driver.testing import KuhuEmulator
+from kuhu_driver.testing import EmulatorRequest, KuhuEmulator
 
 CANARY_KEY = "CANARYKEY9f8e7d6c5b4a3"
 CANARY_SECRET = "CANARYSECRET1a2b3c4d5e"
@@ -80,13 +80,12 @@ def test_canaries_never_leak(
             rec = Recorder()
             rec.connect(engine)
             plan = {"重试之后成功": ["500", "reset"], "失败": ["500"] * 3, "权限": ["json403"]}
-            emu.set_fault_plan(
-                lambda r: (
-                    (plan.get(r.text) or [None] * 9)[r.attempt - 1]
-                    if r.attempt <= len(plan.get(r.text, []))
-                    else None
-                )
-            )
+
+            def faults(r: EmulatorRequest) -> str | None:
+                mine = plan.get(r.text, [])
+                return mine[r.attempt - 1] if r.attempt <= len(mine) else None
+
+            emu.set_fault_plan(faults)
             engine.say("一次成功", "ok")  # success
             engine.say("重试之后成功", "retry")  # retry path
             engine.say("失败", "fail")  # failure path
