@@ -38,6 +38,12 @@ logger = logging.getLogger(__name__)
 
 SAVE_FORMATS = {".wav": "pcm", ".mp3": "mp3", ".pcm": "pcm", ".raw": "pcm"}
 _JOIN_SECONDS = 2.0
+#: How many queued utterances get their first piece fetched ahead.
+LOOKAHEAD = 8
+PLAY_WINDOW = 6
+SAVE_WINDOW = 3
+
+_Key = tuple[str, Voicing, str]  # text, voicing, API format
 
 
 def buildDriver(proxy: Any) -> KuhuDriver:
@@ -83,7 +89,7 @@ class KuhuDriver:
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
         self._current: _Task | None = None
-        self._prefetched: tuple[str, Voicing, Job] | None = None
+        self._prefetched: dict[_Key, Job] = {}
         self._looping = False
         self._end_pending = False
         # Sound starts only while a loop runs, as pyttsx3 programs expect.
@@ -112,9 +118,9 @@ class KuhuDriver:
                 task.cancel.set()
                 if task.job is not None:
                     task.job.cancel()
-            pre, self._prefetched = self._prefetched, None
-        if pre is not None:
-            pre[2].cancel()
+            pre, self._prefetched = self._prefetched, {}
+        for job in pre.values():
+            job.cancel()
 
     def startLoop(self) -> None:
         if self._end_pending:
@@ -258,19 +264,17 @@ class KuhuDriver:
                 self._post(task, None)
 
     def _adopt_job(self, task: _Task, fmt: str, window: int) -> Job:
-        voicing = task.voicing
-        with self._lock:
-            pre, self._prefetched = self._prefetched, None
+        """The task's job: the prefetched one if it matches, else a new one."""
         job: Job | None = None
-        if pre is not None:
-            if fmt == "pcm" and pre[0] == task.text and pre[1] == voicing:
-                job = pre[2]
-            else:
-                pre[2].cancel()
+        if isinstance(task.text, str):
+            with self._lock:
+                job = self._prefetched.pop((task.text, task.voicing, fmt), None)
         if job is None:
             if not isinstance(task.text, str):
                 raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
-            job = self._synth.start(task.text, voicing, format=fmt, window=window)
+            job = self._synth.start(task.text, task.voicing, format=fmt, window=window)
+        else:
+            job.widen(window)
         with self._lock:
             task.job = job
             if task.cancel.is_set():
@@ -304,11 +308,11 @@ class KuhuDriver:
         self._post(task, "finished-utterance", completed=completed)
 
     def _speak(self, task: _Task, start: Any) -> bool:
-        job = self._adopt_job(task, "pcm", window=6)
+        job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
+        self._prefetch()
 
         def on_start() -> None:
             start()
-            self._prefetch_next()
 
         def gate() -> None:
             # Synthesis may run ahead of the loop; sound waits for it.
@@ -324,28 +328,43 @@ class KuhuDriver:
             before_play=gate,
         )
 
-    def _prefetch_next(self) -> None:
-        """Start fetching the next queued say() with the properties it will have."""
+    def _prefetch(self) -> None:
+        """Fetch the first piece of the next queued utterances, with the properties each
+        will be spoken with, so that they follow each other without waiting."""
         try:
             pending = list(self._proxy._queue)
         except (AttributeError, ReferenceError):
             return
         props = self._props
+        wanted: list[tuple[_Key, str]] = []
         for mtd, args, _name in pending:
+            if len(wanted) >= LOOKAHEAD:
+                break
             if mtd == self.setProperty:
-                with contextlib.suppress(KuhuError):
+                with contextlib.suppress(KuhuError):  # its own turn reports the error
                     props = props.with_value(*args)
-                continue
-            if mtd == self.say and args and isinstance(args[0], str):
-                try:
-                    job = self._synth.start(args[0], props.voicing())
-                except KuhuError:
-                    return
-                with self._lock:
-                    old, self._prefetched = self._prefetched, (args[0], props.voicing(), job)
-                if old is not None:
-                    old[2].cancel()
-            return
+            elif mtd == self.say and args and isinstance(args[0], str):
+                wanted.append(((args[0], props.voicing(), "pcm"), args[0]))
+            elif mtd == self.save_to_file and len(args) == 2 and isinstance(args[0], str):
+                fmt = SAVE_FORMATS.get(Path(os.fspath(args[1])).suffix.lower())
+                if fmt is not None:
+                    wanted.append(((args[0], props.voicing(), fmt), args[0]))
+            else:
+                break  # endLoop and the like: nothing after it is certain
+        with self._lock:
+            keep = {key for key, _ in wanted}
+            stale = [job for key, job in self._prefetched.items() if key not in keep]
+            self._prefetched = {k: j for k, j in self._prefetched.items() if k in keep}
+            missing = [(key, text) for key, text in wanted if key not in self._prefetched]
+        for job in stale:
+            job.cancel()
+        for key, text in missing:
+            try:
+                job = self._synth.start(text, key[1], format=key[2], window=1)
+            except KuhuError:
+                continue  # its own turn will report the error
+            with self._lock:
+                self._prefetched[key] = job
 
     def _save(self, task: _Task) -> bool:
         assert task.path is not None
@@ -356,7 +375,8 @@ class KuhuDriver:
                 f"cannot save {path.name!r}: use a file name ending in "
                 f"{', '.join(SAVE_FORMATS)} (the format follows the extension)"
             )
-        job = self._adopt_job(task, fmt, window=3)
+        job = self._adopt_job(task, fmt, window=SAVE_WINDOW)
+        self._prefetch()
         return write_job(job, path, wav=path.suffix.lower() == ".wav")
 
 

@@ -53,7 +53,7 @@ class Synthesizer:
         client: KuhuClient,
         cache: AudioCache | None = None,
         *,
-        workers: int = 4,
+        workers: int = 8,
         max_billed: int = DEFAULT_MAX_BILLED,
     ) -> None:
         self.client = client
@@ -179,9 +179,17 @@ class Job:
         self._window = max(1, window)
         self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
         self._next = 0
+        self._consumed = 0
         self._changed = threading.Event()
-        for _ in range(min(self._window, len(self.spans))):
-            self._submit_next()
+        self._submit_lock = threading.Lock()
+        self.widen(self._window)
+
+    def widen(self, window: int) -> None:
+        """Fetch up to ``window`` pieces ahead (a prefetched job starts with one)."""
+        with self._submit_lock:
+            self._window = max(self._window, window)
+            while self._next < len(self.spans) and self._next - self._consumed < self._window:
+                self._submit_next()
 
     def _submit_next(self) -> None:
         i = self._next
@@ -223,8 +231,8 @@ class Job:
                 self.cancel()  # nothing more of this text will be played
                 raise
             self._futures[i] = None  # the consumer owns the audio now
-            if self._next < len(self.spans):
-                self._submit_next()
+            self._consumed = i + 1
+            self.widen(self._window)
             yield Piece(index=i, start=a, end=b, audio=audio)
 
 

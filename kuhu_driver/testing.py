@@ -91,6 +91,7 @@ class _State:
     max_in_window: int = 0
     attempts: dict[str, int] = field(default_factory=dict)
     queued_faults: deque[str] = field(default_factory=deque)
+    text_faults: dict[str, deque[str]] = field(default_factory=dict)
 
 
 class KuhuEmulator:
@@ -205,6 +206,14 @@ class KuhuEmulator:
         with self._state.lock:
             self._state.queued_faults.extend(faults)
 
+    def fail_text(self, text: str, *faults: str) -> None:
+        """The next requests for ``text`` fail with these faults, in turn (others are spared)."""
+        for f in faults:
+            if f not in FAULTS:
+                raise ValueError(f"unknown fault {f!r}: one of {', '.join(FAULTS)}")
+        with self._state.lock:
+            self._state.text_faults.setdefault(text, deque()).extend(faults)
+
     def set_fault_plan(self, plan: Callable[[EmulatorRequest], str | None] | None) -> None:
         """Decide each request's fault (or ``None``) from its record, e.g. its ``attempt``."""
         self._plan = plan
@@ -316,6 +325,9 @@ class KuhuEmulator:
 
     def _choose_fault(self, rec: EmulatorRequest) -> str | None:
         with self._state.lock:
+            mine = self._state.text_faults.get(rec.text)
+            if mine:
+                return mine.popleft()
             if self._state.queued_faults:
                 return self._state.queued_faults.popleft()
         plan = self._plan

@@ -314,7 +314,7 @@ def test_answers_that_are_not_audio_are_never_played(
     try:
         rec = Recorder()
         rec.connect(engine)
-        kuhu_emulator.fail_next(*faults)
+        kuhu_emulator.fail_text("坏", *faults)
         engine.say("坏", "bad")
         engine.say("好", "good")
         engine.runAndWait()
