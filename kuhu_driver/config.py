@@ -21,14 +21,15 @@ DEFAULT_MAX_BILLED = 200_000
 _OFF = {"0", "off", "false", "no", "none", "disabled"}
 
 
-def default_cache_dir() -> Path:
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     """The user's cache folder for kuhu_driver, by platform convention."""
+    env = os.environ if env is None else env
     if sys.platform == "win32":
-        base = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
         return Path(base) / "kuhu_driver" / "Cache"
     if sys.platform == "darwin":
         return Path.home() / "Library" / "Caches" / "kuhu_driver"
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "kuhu_driver"
 
 
@@ -76,7 +77,7 @@ def resolve_settings(
     folder: Path | None = None
     if cache:
         raw_dir = cache_dir if cache_dir is not None else env.get("KUHU_CACHE_DIR")
-        folder = Path(raw_dir).expanduser() if raw_dir else default_cache_dir()
+        folder = Path(raw_dir).expanduser() if raw_dir else default_cache_dir(env)
     if cache_max_bytes is None:
         raw_max = env.get("KUHU_CACHE_MAX_MB")
         try:
