@@ -29,6 +29,7 @@ from .text import (
     char_costs,
     chunk_spans,
     clean_text,
+    speech_pieces,
     word_spans,
 )
 
@@ -173,7 +174,11 @@ class Job:
             )
         self.voicing = voicing
         self.format = format
-        self.spans = chunk_spans(self.text, limit=MAX_BILLED_PER_REQUEST, first_limit=first_limit)
+        self.spans = (
+            speech_pieces(self.text)
+            if first_limit == FIRST_PIECE_LIMIT
+            else chunk_spans(self.text, limit=MAX_BILLED_PER_REQUEST, first_limit=first_limit)
+        )
         self.cancel_event = threading.Event()
         self._synth = synth
         self._window = max(1, window)

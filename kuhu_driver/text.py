@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
 
@@ -18,6 +19,7 @@ __all__ = [
     "chunk_text",
     "clean_text",
     "estimate",
+    "speech_pieces",
     "word_spans",
 ]
 
@@ -25,6 +27,8 @@ __all__ = [
 MAX_BILLED_PER_REQUEST = 2000
 #: The first piece of an utterance is at most this long, so first sound comes quickly.
 FIRST_PIECE_LIMIT = 200
+#: Then pieces grow: the second is ready before a short first sentence has played.
+RAMP = (600,)
 #: Price: 1 yuan per 10,000 billed characters.
 YUAN_PER_BILLED_CHAR = 1 / 10_000
 
@@ -94,7 +98,11 @@ _PROTECTED = re.compile(
 
 
 def chunk_spans(
-    text: str, *, limit: int = MAX_BILLED_PER_REQUEST, first_limit: int | None = None
+    text: str,
+    *,
+    limit: int = MAX_BILLED_PER_REQUEST,
+    first_limit: int | None = None,
+    ramp: Sequence[int] = (),
 ) -> list[tuple[int, int]]:
     """Split ``text`` into ``(start, end)`` spans of at most ``limit`` billed characters.
 
@@ -110,7 +118,8 @@ def chunk_spans(
       Latin word, a URL or a maths expression such as ``3×(2+1)=9``, unless such a run
       alone exceeds the limit: a piece with no break point is cut hard at the limit;
     - with ``first_limit``, the first span ends at the *first* sentence end within it,
-      so that the first request is small and first sound comes quickly.
+      so that the first request is small and first sound comes quickly; ``ramp`` gives
+      the limits of the spans after it (each at most ``limit``) before ``limit`` applies.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
@@ -146,7 +155,12 @@ def chunk_spans(
         if pos >= n:
             break
         first = not spans and first_limit is not None
-        lim = first_limit if first and first_limit is not None else limit
+        if first and first_limit is not None:
+            lim = first_limit
+        elif first_limit is not None and 0 < len(spans) <= len(ramp):
+            lim = min(limit, ramp[len(spans) - 1])
+        else:
+            lim = limit
         # Farthest end whose piece fits the limit.
         e_max = bisect.bisect_right(prefix, prefix[pos] + lim) - 1
         end: int | None = None
@@ -178,10 +192,20 @@ def chunk_spans(
 
 
 def chunk_text(
-    text: str, *, limit: int = MAX_BILLED_PER_REQUEST, first_limit: int | None = None
+    text: str,
+    *,
+    limit: int = MAX_BILLED_PER_REQUEST,
+    first_limit: int | None = None,
+    ramp: Sequence[int] = (),
 ) -> list[str]:
     """The pieces of :func:`chunk_spans`, as strings."""
-    return [text[a:b] for a, b in chunk_spans(text, limit=limit, first_limit=first_limit)]
+    spans = chunk_spans(text, limit=limit, first_limit=first_limit, ramp=ramp)
+    return [text[a:b] for a, b in spans]
+
+
+def speech_pieces(text: str) -> list[tuple[int, int]]:
+    """How the driver splits an utterance: a short first sentence, then growing pieces."""
+    return chunk_spans(text, first_limit=FIRST_PIECE_LIMIT, ramp=RAMP)
 
 
 _WORD_RE = re.compile(
@@ -205,6 +229,10 @@ class Estimate:
 
 def estimate(text: str, *, limit: int = MAX_BILLED_PER_REQUEST) -> Estimate:
     """Billed characters, requests and yuan for ``text``, chunked as the driver does."""
-    spans = chunk_spans(text, limit=limit, first_limit=min(limit, FIRST_PIECE_LIMIT))
+    spans = (
+        speech_pieces(text)
+        if limit == MAX_BILLED_PER_REQUEST
+        else chunk_spans(text, limit=limit, first_limit=min(limit, FIRST_PIECE_LIMIT))
+    )
     billed = sum(billed_chars(text[a:b]) for a, b in spans)
     return Estimate(billed_chars=billed, requests=len(spans), yuan=billed * YUAN_PER_BILLED_CHAR)

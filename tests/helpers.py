@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from kuhu_driver.testing import KuhuEmulator
-from kuhu_driver.text import FIRST_PIECE_LIMIT, chunk_text
+from kuhu_driver.text import speech_pieces
 from kuhu_driver.voices import DEFAULT_VOICE
 
 TOPICS = ("started-utterance", "started-word", "finished-utterance", "error")
@@ -34,7 +34,7 @@ def expected_pcm(
             rate=rate,
             pitch=pitch,
         )
-        for piece in chunk_text(text, first_limit=FIRST_PIECE_LIMIT)
+        for piece in (text[a:b] for a, b in speech_pieces(text))
     )
 
 

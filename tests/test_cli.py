@@ -89,7 +89,7 @@ def test_dry_run_needs_no_key_and_sends_nothing(capsys: pytest.CaptureFixture[st
     assert main(["--dry-run", "你好。" * 1000]) == 0
     out = capsys.readouterr().out
     assert "billed characters: 5000" in out
-    assert "requests: 4" in out
+    assert "requests: 5" in out  # 5 | 600 | 2000 | 2000 | 395 billed
     assert "0.5000 yuan" in out
 
 

@@ -76,9 +76,10 @@ def test_set_property_applies_from_its_point_in_the_queue(
     engine.setProperty("pitch", 1.5)
     engine.say("three")
     engine.runAndWait()
+    by_text = {r.text: r.params for r in kuhu_emulator.requests}
     params = [
-        (r.params["rate"], r.params["voice"], r.params["volume"], r.params["pitch"])
-        for r in kuhu_emulator.requests
+        (by_text[t]["rate"], by_text[t]["voice"], by_text[t]["volume"], by_text[t]["pitch"])
+        for t in ("one", "two", "three")
     ]
     assert params == [
         ("1.0", DEFAULT_VOICE.id, "50", "1.0"),

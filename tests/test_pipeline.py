@@ -10,8 +10,9 @@ from helpers import Recorder, expected_pcm
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
+from kuhu_driver.driver import PLAY_WINDOW
 from kuhu_driver.testing import KuhuEmulator
-from kuhu_driver.text import FIRST_PIECE_LIMIT, chunk_text, estimate
+from kuhu_driver.text import estimate, speech_pieces
 
 LONG = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 250  # about 10,000 billed
 
@@ -27,13 +28,14 @@ def test_long_text_first_piece_is_a_sentence_and_the_rest_overlap(
         engine.runAndWait()
     finally:
         engine.proxy._driver.destroy()
-    pieces = chunk_text(LONG, first_limit=FIRST_PIECE_LIMIT)
+    pieces = [LONG[a:b] for a, b in speech_pieces(LONG)]
     assert pieces[0] == "第一句很短。" and len(pieces) >= 5
     reqs = sorted(kuhu_emulator.requests, key=lambda r: r.arrived)
     first = next(r for r in reqs if r.text == pieces[0])
     assert first.arrived - reqs[0].arrived < 0.05  # the short first piece waits for nothing
-    # All pieces were requested at once (within the pool), not one after another.
-    assert reqs[-1].arrived - reqs[0].arrived < 0.3
+    # A window of pieces is requested at once, not one after another.
+    assert len(reqs) > PLAY_WINDOW
+    assert reqs[PLAY_WINDOW - 1].arrived - reqs[0].arrived < 0.3
     assert sorted(r.text for r in reqs) == sorted(pieces)
     assert capture.read() == expected_pcm(kuhu_emulator, LONG)  # played strictly in order
 
@@ -83,7 +85,7 @@ def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any
         ("finished-utterance", "long", False),
     ]
     assert all(r.arrived < stopped_at[0] for r in kuhu_emulator.requests)
-    assert len(kuhu_emulator.requests) < len(chunk_text(very_long, first_limit=FIRST_PIECE_LIMIT))
+    assert len(kuhu_emulator.requests) < len(speech_pieces(very_long))
     assert capture.read() == b""
 
 

@@ -87,6 +87,15 @@ def test_first_piece_is_the_first_sentence() -> None:
     assert all(billed_chars(p) <= 2000 for p in pieces)
 
 
+def test_pieces_ramp_up_after_the_first_sentence() -> None:
+    from kuhu_driver.text import speech_pieces
+
+    text = "第一句。" + "后面的话很长，" * 400
+    sizes = [billed_chars(text[a:b]) for a, b in speech_pieces(text)]
+    assert sizes[0] == 7
+    assert sizes[1] <= 600 < sizes[2] <= 2000
+
+
 def test_combining_marks_stay_with_their_base() -> None:
     text = "e\u0301" * 30
     for piece in chunk_text(text, limit=7):
@@ -162,5 +171,5 @@ def test_word_spans_han_is_a_word() -> None:
 def test_estimate() -> None:
     e = estimate("你好。" * 1000)  # 5 billed each: 5000 billed
     assert e.billed_chars == 5000
-    assert e.requests == len(chunk_text("你好。" * 1000, first_limit=200))
+    assert e.requests == 5  # 5 | 600 | 2000 | 2000 | 395 billed
     assert e.yuan == pytest.approx(0.5)
