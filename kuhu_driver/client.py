@@ -13,10 +13,8 @@ import threading
 import time
 from dataclasses import dataclass
 from types import TracebackType
-from urllib.parse import urlencode
-
-import certifi
-import httpx
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode, urlsplit
 
 from .audio import FORMATS, check_audio, pcm_from_answer
 from .config import Settings, resolve_settings
@@ -35,6 +33,9 @@ from .errors import (
 from .ratelimit import RateLimiter, shared_limiter
 from .text import MAX_BILLED_PER_REQUEST, billed_chars, clean_text
 from .voices import DEFAULT_VOICE, resolve_voice_id
+
+if TYPE_CHECKING:
+    import httpx
 
 __all__ = ["SAMPLE_RATES", "Audio", "KuhuClient", "Request", "build_request"]
 
@@ -143,18 +144,31 @@ def _is_loopback(host: str) -> bool:
         return False
 
 
-def check_url(url: str) -> httpx.URL:
+@dataclass(frozen=True)
+class Endpoint:
+    """A checked endpoint URL."""
+
+    url: str
+    host: str
+
+    def __str__(self) -> str:
+        return self.url
+
+
+def check_url(url: str) -> Endpoint:
     """An endpoint we will talk to: https, or plain http on loopback only (the emulator)."""
     try:
-        parsed = httpx.URL(url)
-    except (httpx.InvalidURL, TypeError) as exc:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except (ValueError, TypeError, AttributeError) as exc:
         raise ConfigError("the API URL is not a valid URL") from exc
-    if parsed.scheme == "https" and parsed.host:
-        return parsed
-    if parsed.scheme == "http" and _is_loopback(parsed.host):
-        return parsed
+    if parts.scheme == "https" and host:
+        return Endpoint(url, host)
+    if parts.scheme == "http" and _is_loopback(host):
+        return Endpoint(url, host)
     raise ConfigError(
-        f"refusing {parsed.scheme or 'a schemeless'} URL for host {parsed.host or '?'}: "
+        f"refusing {parts.scheme or 'a schemeless'} URL for host {host or '?'}: "
         "the API must be reached over https (plain http is allowed only for a local "
         "emulator on 127.0.0.1 or localhost)"
     )
@@ -166,6 +180,8 @@ def _tls_context() -> ssl.SSLContext:
     Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
     to make an endpoint trusted that would otherwise be refused.
     """
+    import certifi
+
     ctx = ssl.create_default_context(cafile=certifi.where())
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
@@ -196,10 +212,9 @@ class KuhuClient:
     ) -> None:
         if settings is None:
             settings = resolve_settings(api_key=api_key, api_secret=api_secret, api_url=api_url)
-        if timeout is None:
-            timeout = httpx.Timeout(
-                connect=min(5.0, settings.timeout), read=settings.timeout, write=10.0, pool=10.0
-            )
+        self._timeout = timeout
+        self._settings_timeout = settings.timeout
+        self._transport = transport
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
         self._key = settings.api_key
@@ -210,13 +225,9 @@ class KuhuClient:
         self.backoff_cap = backoff_cap
         self.max_response_bytes = max_response_bytes
         self._limiter = rate_limiter or shared_limiter()
-        self._http = httpx.Client(
-            timeout=timeout,
-            transport=transport or httpx.HTTPTransport(verify=_tls_context(), trust_env=False),
-            verify=True,
-            follow_redirects=False,
-            trust_env=False,
-        )
+        # httpx and the TLS context are made on first use: pyttsx3.init("kuhu") stays quick.
+        self._http_client: httpx.Client | None = None
+        self._closed = False
         self._lock = threading.Lock()
         #: Billed characters of requests that returned audio.
         self.billed_chars_sent = 0
@@ -238,7 +249,30 @@ class KuhuClient:
         self.close()
 
     def close(self) -> None:
-        self._http.close()
+        with self._lock:
+            self._closed = True
+            http, self._http_client = self._http_client, None
+        if http is not None:
+            http.close()
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._http_client is None:
+                import httpx
+
+                timeout = self._timeout
+                if timeout is None:
+                    t = self._settings_timeout
+                    timeout = httpx.Timeout(connect=min(5.0, t), read=t, write=10.0, pool=10.0)
+                self._http_client = httpx.Client(
+                    timeout=timeout,
+                    transport=self._transport
+                    or httpx.HTTPTransport(verify=_tls_context(), trust_env=False),
+                    verify=True,
+                    follow_redirects=False,
+                    trust_env=False,
+                )
+            return self._http_client
 
     def synthesize(
         self,
@@ -307,6 +341,10 @@ class KuhuClient:
         return message
 
     def _attempt(self, req: Request) -> Audio:
+        import httpx
+
+        if self._closed:
+            raise CancelledError("the client was closed")
         body = urlencode([("key", self._key), *req.form()])
         headers = {"Content-Type": _CONTENT_TYPE}
         if self._secret:
@@ -316,8 +354,8 @@ class KuhuClient:
         logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
         got_headers = False
         try:
-            with self._http.stream(
-                "POST", self.url, content=body.encode("ascii"), headers=headers
+            with self._http().stream(
+                "POST", self.url.url, content=body.encode("ascii"), headers=headers
             ) as resp:
                 got_headers = True
                 length = resp.headers.get("content-length")

@@ -326,7 +326,20 @@ class KuhuDriver:
             on_start=on_start,
             on_word=lambda loc, n: self._post(task, "started-word", location=loc, length=n),
             before_play=gate,
+            more_follows=self._utterance_follows,
         )
+
+    def _utterance_follows(self) -> bool:
+        """Whether pyttsx3's queue holds another utterance before the loop's end."""
+        try:
+            pending = list(self._proxy._queue)
+        except (AttributeError, ReferenceError):
+            return False
+        for mtd, _args, _name in pending:
+            if mtd == self.setProperty:
+                continue
+            return bool(mtd == self.say or mtd == self.save_to_file)
+        return False
 
     def _prefetch(self) -> None:
         """Fetch the first piece of the next queued utterances, with the properties each

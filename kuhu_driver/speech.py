@@ -249,11 +249,14 @@ def play_job(
     on_word: Callable[[int, int], None] | None = None,
     before_play: Callable[[], None] | None = None,
     on_piece: Callable[[int], None] | None = None,
+    more_follows: Callable[[], bool] | None = None,
 ) -> bool:
     """Play ``job``'s pieces in order as each arrives; True if all of it played.
 
     ``on_start`` runs before the first sound, ``on_word(location, length)`` as each word
-    is reached in the audio. Returns False if the job was cancelled; raises
+    is reached in the audio. Between pieces the next one starts as the last ends; after
+    the last piece it waits for the device to drain unless ``more_follows()`` says another
+    utterance comes next. Returns False if the job was cancelled; raises
     :class:`KuhuError` on failure (nothing more of the job is played then).
     """
     words = word_spans(job.text)
@@ -280,7 +283,12 @@ def play_job(
                 if on_word is not None:
                     on_word(*mine[i])
 
-            if not wait_playback(handle, duration, job.cancel_event, marks, mark):
+            last = piece.index == len(job.spans) - 1
+            drain = last and (more_follows is None or not more_follows())
+            if not wait_playback(handle, duration, job.cancel_event, marks, mark, drain=drain):
+                stop_all = getattr(player, "stop", None)
+                if stop_all is not None:
+                    stop_all()  # the previous piece may still be draining
                 return False
             if on_piece is not None:
                 on_piece(piece.index)

@@ -7,6 +7,7 @@ import re
 import unicodedata
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
 from itertools import accumulate
 
 __all__ = [
@@ -91,10 +92,16 @@ _CLAUSE_END = re.compile(r"[，、,：:]+")
 _SPACE = re.compile(r"\s+")
 # Runs never cut: words, numbers (3.14, 1,000, 10:30), maths (3×(2+1)=9, x^2 + 1), URLs.
 _ATOM = r"[(\[（]*[^\W_]+(?:[.,:'’_][^\W_]+)*[)\]）%]*"
-_PROTECTED = re.compile(
-    rf"(?:https?|ftp)://[^\s，。！？；、]+|www\.[^\s，。！？；、]+"
-    rf"|{_ATOM}(?:\s*[-+×÷*/=<>≤≥^]\s*{_ATOM})*"
-)
+
+
+@cache
+def _protected() -> re.Pattern[str]:
+    # Compiled on first use: these Unicode-wide patterns take milliseconds to compile,
+    # which pyttsx3.init("kuhu") should not pay.
+    return re.compile(
+        rf"(?:https?|ftp)://[^\s，。！？；、]+|www\.[^\s，。！？；、]+"
+        rf"|{_ATOM}(?:\s*[-+×÷*/=<>≤≥^]\s*{_ATOM})*"
+    )
 
 
 def chunk_spans(
@@ -137,7 +144,7 @@ def chunk_spans(
             glue[i] = 1
     # inside[p]: a cut at p would split a word, number, URL or maths expression.
     inside = bytearray(n + 1)
-    for m in _PROTECTED.finditer(text):
+    for m in _protected().finditer(text):
         if m.end() - m.start() > 1:
             inside[m.start() + 1 : m.end()] = b"\x01" * (m.end() - m.start() - 1)
 
@@ -208,14 +215,16 @@ def speech_pieces(text: str) -> list[tuple[int, int]]:
     return chunk_spans(text, first_limit=FIRST_PIECE_LIMIT, ramp=RAMP)
 
 
-_WORD_RE = re.compile(
-    rf"[{_HAN_CLASS}]|(?:(?![{_HAN_CLASS}])[^\W_])+(?:['’._\-](?:(?![{_HAN_CLASS}])[^\W_])+)*"
-)
+@cache
+def _word_re() -> re.Pattern[str]:
+    return re.compile(
+        rf"[{_HAN_CLASS}]|(?:(?![{_HAN_CLASS}])[^\W_])+(?:['’._\-](?:(?![{_HAN_CLASS}])[^\W_])+)*"
+    )
 
 
 def word_spans(text: str) -> list[tuple[int, int]]:
     """``(location, length)`` of each spoken word: a Han character is a word of its own."""
-    return [(m.start(), m.end() - m.start()) for m in _WORD_RE.finditer(text)]
+    return [(m.start(), m.end() - m.start()) for m in _word_re().finditer(text)]
 
 
 @dataclass(frozen=True)

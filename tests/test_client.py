@@ -32,7 +32,7 @@ def mock_client(handler: Callable[[httpx.Request], httpx.Response], **kw: object
         api_url="https://api.example.com/api/ai/audiosave",
         transport=httpx.MockTransport(handler),
         backoff_base=0.001,
-        rate_limiter=RateLimiter(1000, 1.0),
+        rate_limiter=RateLimiter(1000),
         **kw,  # type: ignore[arg-type]
     )
 
