@@ -310,20 +310,22 @@ def bench_start_up() -> None:
     row("the .pth hook at interpreter start (-X importtime)", f"{cumulative} us", "", None)
 
 
+# Peak RSS from /proc: ru_maxrss would include the forking parent's size before exec.
 MEMORY_PROGRAM = r"""
-import resource, sys
+import sys
 import pyttsx3
 engine = pyttsx3.init("kuhu")
 engine.save_to_file(sys.argv[1] * int(sys.argv[2]), sys.argv[3])
 engine.runAndWait()
-print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+status = open("/proc/self/status").read()
+print(next(line.split()[1] for line in status.splitlines() if line.startswith("VmHWM")))
 """
 
 
 def bench_memory() -> None:
     from kuhu_driver.testing import KuhuEmulator
 
-    print("memory of save_to_file (peak RSS of a fresh interpreter)")
+    print("memory of save_to_file (peak RSS, VmHWM, of a fresh interpreter)")
     unit = "一段用来测量内存的文字。"  # 23 billed
     with tempfile.TemporaryDirectory() as tmp, KuhuEmulator() as emu:
         env = {**os.environ, **emu.env(), "KUHU_CACHE": "off"}
@@ -339,8 +341,9 @@ def bench_memory() -> None:
             )
             peaks[label] = int(out.stdout.split()[-1]) / 1024
             size = (Path(tmp) / "m.wav").stat().st_size
+            (Path(tmp) / "m.wav").unlink()
             row(
-                f"peak RSS, {label} text ({size / 1e6:.0f} MB written)",
+                f"peak RSS, {label} text ({size / 1e6:.1f} MB written)",
                 f"{peaks[label]:.0f} MB",
                 "",
                 None,
@@ -350,6 +353,7 @@ def bench_memory() -> None:
 
 
 def main() -> None:
+    only = sys.argv[1:]  # e.g. "memory": run only the sections whose names contain it
     with tempfile.TemporaryDirectory() as home:
         make_capture_home(Path(home))
         os.environ["HOME"] = home  # ALSA's default device: the capture rig
@@ -362,6 +366,8 @@ def main() -> None:
             bench_gaps,
         ]
         for section in sections:
+            if only and not any(word in section.__name__ for word in only):
+                continue
             section()
             print()
 
