@@ -196,3 +196,15 @@ def test_python_dash_m_and_help() -> None:
     )
     assert proc.returncode == 0
     assert "0.5–2" in proc.stdout and "0–100" in proc.stdout and "API's" in proc.stdout
+
+
+def test_verbose_turns_on_logging(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "kuhu_driver", "--verbose", "日志"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "DEBUG kuhu_driver.client: POST" in proc.stderr
+    assert kuhu_emulator.api_key not in proc.stderr

@@ -91,3 +91,28 @@ def test_missing_key_fails_at_init_naming_the_variable() -> None:
     assert proc.returncode != 0
     assert "KUHU_API_KEY" in proc.stderr
     assert "ConfigError" in proc.stderr
+
+
+def test_import_kuhu_driver_registers_the_driver_without_the_pth() -> None:
+    import site
+
+    import kuhu_driver
+
+    paths = [*site.getsitepackages(), str(Path(kuhu_driver.__file__).parent.parent)]
+    # -S: no site module, so no .pth file runs; only `import kuhu_driver` can register.
+    code = (
+        f"import sys; sys.path[:0] = {paths!r}\n"
+        "import pyttsx3\n"
+        "try:\n"
+        "    pyttsx3.init('kuhu')\n"
+        "except ModuleNotFoundError:\n"
+        "    print('not registered yet')\n"
+        "import kuhu_driver, os\n"
+        "os.environ['KUHU_API_KEY'] = 'k'\n"
+        "print(type(pyttsx3.init('kuhu').proxy._driver).__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-c", code], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["not registered yet", "KuhuDriver"]
