@@ -12,22 +12,14 @@ from typing import TYPE_CHECKING, Any
 
 import kuhu_driver_hook
 
+# The error classes are cheap to import (no dependencies) and part of every signature.
+from .errors import *  # noqa: F403
+from .errors import __all__ as _error_names
+
 kuhu_driver_hook.install()
 
 if TYPE_CHECKING:
     from .client import KuhuClient
-    from .errors import (
-        AudioDeviceError,
-        AuthError,
-        BadRequestError,
-        BadResponseError,
-        CancelledError,
-        ConfigError,
-        KuhuError,
-        ServerError,
-        TransportError,
-        TruncatedResponseError,
-    )
     from .speech import speak
     from .text import Estimate, billed_chars, chunk_text, estimate
     from .voices import VOICES, Voice, find_voice
@@ -44,43 +36,19 @@ _LAZY = {
     "VOICES": "voices",
     "Voice": "voices",
     "find_voice": "voices",
-    **{
-        name: "errors"
-        for name in (
-            "AudioDeviceError",
-            "AuthError",
-            "BadRequestError",
-            "BadResponseError",
-            "CancelledError",
-            "ConfigError",
-            "KuhuError",
-            "ServerError",
-            "TransportError",
-            "TruncatedResponseError",
-        )
-    },
 }
 
 __all__ = [
     "VOICES",
-    "AudioDeviceError",
-    "AuthError",
-    "BadRequestError",
-    "BadResponseError",
-    "CancelledError",
-    "ConfigError",
     "Estimate",
     "KuhuClient",
-    "KuhuError",
-    "ServerError",
-    "TransportError",
-    "TruncatedResponseError",
     "Voice",
     "billed_chars",
     "chunk_text",
     "estimate",
     "find_voice",
     "speak",
+    *_error_names,
 ]
 
 

@@ -12,10 +12,10 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from types import TracebackType
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
 
+from ._closing import Closing
 from .audio import FORMATS, check_audio, pcm_from_answer
 from .config import Settings, resolve_settings
 from .errors import (
@@ -188,7 +188,7 @@ def _tls_context() -> ssl.SSLContext:
     return ctx
 
 
-class KuhuClient:
+class KuhuClient(Closing):
     """A client of the synthesis API. One ``httpx.Client`` each; close it, or use ``with``.
 
     Settings not given come from ``KUHU_API_KEY``, ``KUHU_API_SECRET`` and
@@ -236,17 +236,6 @@ class KuhuClient:
 
     def __repr__(self) -> str:
         return f"KuhuClient(api_url={str(self.url)!r}, signed={self._secret is not None})"
-
-    def __enter__(self) -> KuhuClient:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         with self._lock:

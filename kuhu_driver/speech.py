@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
-from types import TracebackType
 
+from ._closing import Closing
 from .cache import AudioCache
 from .client import Audio, KuhuClient, build_request
 from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
@@ -46,7 +46,7 @@ class Piece:
     audio: Audio
 
 
-class Synthesizer:
+class Synthesizer(Closing):
     """Client + cache + a small worker pool, shared by every job of one engine."""
 
     def __init__(
@@ -77,17 +77,6 @@ class Synthesizer:
             else None
         )
         return cls(client, cache, max_billed=settings.max_billed)
-
-    def __enter__(self) -> Synthesizer:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.close()
 
     def close(self) -> None:
         self.shutdown()
