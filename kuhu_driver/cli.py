@@ -25,7 +25,7 @@ from .properties import Voicing
 from .text import estimate
 from .voices import DEFAULT_VOICE, VOICES, resolve_voice_id
 
-__all__ = ["main"]
+__all__ = ["emulator_main", "main"]
 
 EMULATOR_NOTICE = (
     "note: --emulator: this is the built-in emulator's test signal (tones), not a voice"
@@ -328,3 +328,43 @@ def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voic
     for path, exc in result.failed:
         print(f"kuhu-say: error: {path.name}: {exc}", file=sys.stderr)
     return 1 if result.failed else 0
+
+
+def emulator_main(argv: Sequence[str] | None = None) -> int:
+    """``python -m kuhu_driver.testing``: run the emulator until Ctrl-C."""
+    import time
+
+    from .testing import KuhuEmulator
+
+    parser = argparse.ArgumentParser(
+        prog="python -m kuhu_driver.testing",
+        description="Run the kuhuyun API emulator on 127.0.0.1 until Ctrl-C.",
+    )
+    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
+    parser.add_argument("--key", help="API key to accept (default: a random one)")
+    parser.add_argument("--secret", help="require signed requests with this secret")
+    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
+    parser.add_argument(
+        "--per-char", type=float, default=0.0, help="synthesis seconds per billed character"
+    )
+    parser.add_argument("--error-style", choices=("status", "json"), default="status")
+    args = parser.parse_args(argv)
+    emu = KuhuEmulator(
+        api_key=args.key,
+        api_secret=args.secret,
+        latency=args.latency,
+        seconds_per_billed_char=args.per_char,
+        error_style=args.error_style,
+        port=args.port,
+    )
+    with emu:
+        print(f"kuhu emulator listening on {emu.url}", flush=True)
+        for name, value in emu.env().items():
+            print(f"export {name}={value}", flush=True)
+        print("(Ctrl-C to stop; its audio is a test signal, not a voice)", flush=True)
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            pass
+    return 0

@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 from .client import SAMPLE_RATES
 from .errors import InvalidInputError, UnknownPropertyError
-from .voices import DEFAULT_VOICE, find_voice, resolve_voice_id
+from .voices import DEFAULT_VOICE, resolve_voice_id
 
 __all__ = ["PROPERTY_NAMES", "Properties", "Voicing"]
 
@@ -88,7 +88,3 @@ class Properties:
             pitch=self.pitch,
             sample_rate=self.sample_rate,
         )
-
-    def voice_name(self) -> str | None:
-        v = find_voice(self.voice)
-        return v.name if v is not None else None

@@ -12,7 +12,6 @@ Run it standalone with ``python -m kuhu_driver.testing``; in pytest, use the
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import json
 import math
@@ -26,7 +25,7 @@ import threading
 import time
 from array import array
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -521,40 +520,7 @@ def _fake_mp3(digest: bytes, seconds: float) -> bytes:
     return header + mp3_frame * n_frames
 
 
-def _main(argv: Iterable[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(
-        prog="python -m kuhu_driver.testing",
-        description="Run the kuhuyun API emulator on 127.0.0.1 until Ctrl-C.",
-    )
-    parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    parser.add_argument("--key", help="API key to accept (default: a random one)")
-    parser.add_argument("--secret", help="require signed requests with this secret")
-    parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
-    parser.add_argument(
-        "--per-char", type=float, default=0.0, help="synthesis seconds per billed character"
-    )
-    parser.add_argument("--error-style", choices=("status", "json"), default="status")
-    args = parser.parse_args(list(argv) if argv is not None else None)
-    emu = KuhuEmulator(
-        api_key=args.key,
-        api_secret=args.secret,
-        latency=args.latency,
-        seconds_per_billed_char=args.per_char,
-        error_style=args.error_style,
-        port=args.port,
-    )
-    with emu:
-        print(f"kuhu emulator listening on {emu.url}", flush=True)
-        for name, value in emu.env().items():
-            print(f"export {name}={value}", flush=True)
-        print("(Ctrl-C to stop; its audio is a test signal, not a voice)", flush=True)
-        try:
-            while True:
-                time.sleep(3600)
-        except KeyboardInterrupt:
-            pass
-    return 0
-
-
 if __name__ == "__main__":
-    raise SystemExit(_main())
+    from .cli import emulator_main
+
+    raise SystemExit(emulator_main())
