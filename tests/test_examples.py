@@ -77,3 +77,28 @@ def test_testing_your_app_example_passes() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "2 passed" in proc.stdout
+
+
+def test_line_reader_stops_on_ctrl_c(kuhu_emulator: KuhuEmulator, pulse: Any) -> None:
+    import signal
+    import time
+
+    proc = subprocess.Popen(
+        [sys.executable, str(EXAMPLES / "line_reader.py")],
+        env={**pulse.env, **kuhu_emulator.env(), "KUHU_CACHE": "off"},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdin is not None
+    proc.stdin.write("一二三四五六七八九十。" * 5 + "\n")  # about 9 s of speech
+    proc.stdin.flush()
+    time.sleep(1.5)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=10)
+    assert time.monotonic() - t0 < 2.0
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert "done" not in out
