@@ -36,7 +36,7 @@ from urllib.parse import parse_qsl, quote_plus, urlsplit
 from .audio import wav_header
 from .text import MAX_BILLED_PER_REQUEST, billed_chars
 
-__all__ = ["FAULTS", "EmulatorRequest", "Fault", "KuhuEmulator"]
+__all__ = ["FAULTS", "STATS_PATH", "EmulatorRequest", "Fault", "KuhuEmulator"]
 
 Fault = Literal[
     "500", "reset", "json_error", "truncated", "slow", "html", "text", "empty", "json403", "huge"
@@ -53,6 +53,8 @@ FAULTS: tuple[str, ...] = (
     "json403",
     "huge",
 )
+#: GET this path for the emulator's counters as JSON (for an emulator in another process).
+STATS_PATH = "/_emulator/stats"
 _SAMPLE_RATES = {8000, 16000, 22050, 24000, 44100, 48000}
 _VOICE_RE = re.compile(r"v3-voice-[0-9a-f]{32}")
 _MESSAGES = {400: "参数传递不正确", 403: "没有权限", 500: "服务器内部错误"}
@@ -386,7 +388,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_GET(self) -> None:
+        if urlsplit(self.path).path == STATS_PATH:
+            self._stats()
+            return
         self._handle("GET", urlsplit(self.path).query, "")
+
+    def _stats(self) -> None:
+        emu = self.server.emulator
+        reqs = emu.requests
+        body = json.dumps(
+            {
+                "requests": len(reqs),
+                "ok": sum(1 for r in reqs if r.outcome == "ok"),
+                "billed": emu.billed_total(),
+                "rate_limit_breaches": emu.rate_limit_breaches,
+                "max_requests_in_window": emu.max_requests_in_window,
+            }
+        ).encode()
+        self._send(200, "application/json", body)
 
     def do_POST(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)

@@ -64,3 +64,49 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     rig.start()
     yield rig
     rig.stop()
+
+
+class RemoteEmulator:
+    """``python -m kuhu_driver.testing`` in its own process: its clock and threads are
+    not slowed by ours, so its rate-limit counts measure our requests, not our GIL."""
+
+    def __init__(self, url: str, key: str) -> None:
+        self.url, self.key = url, key
+
+    def env(self) -> dict[str, str]:
+        return {"KUHU_API_KEY": self.key, "KUHU_API_URL": self.url, "KUHU_CACHE": "off"}
+
+    def stats(self) -> dict[str, int]:
+        import json
+        import urllib.request
+
+        from kuhu_driver.testing import STATS_PATH
+
+        base = self.url.split("/api/")[0]
+        with urllib.request.urlopen(base + STATS_PATH, timeout=10) as resp:
+            data: dict[str, int] = json.load(resp)
+        return data
+
+
+@pytest.fixture
+def remote_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteEmulator]:
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kuhu_driver.testing"],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    try:
+        lines = [proc.stdout.readline() for _ in range(3)]
+        env = dict(line.split()[1].split("=", 1) for line in lines[1:])
+        emu = RemoteEmulator(env["KUHU_API_URL"], env["KUHU_API_KEY"])
+        for name, value in emu.env().items():
+            monkeypatch.setenv(name, value)
+        yield emu
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
