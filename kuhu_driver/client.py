@@ -292,6 +292,10 @@ class KuhuClient(Closing):
     def send(self, req: Request, *, cancel: threading.Event | None = None) -> Audio:
         """Send a checked request, retrying what may succeed on a second try."""
         last: KuhuError | None = None
+        # Build the HTTP client before taking a rate-limit slot: building it takes tens
+        # of milliseconds, which would make this request arrive late and bunch up with
+        # the next one at the server.
+        self._http()
         for attempt in range(1, self.max_attempts + 1):
             if cancel is not None and cancel.is_set():
                 raise CancelledError("stopped before the request was sent")
