@@ -430,7 +430,8 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             self._answer(emu, rec, raw, params)
         except OSError:
-            rec.outcome = rec.outcome if rec.outcome != "pending" else "client-gone"
+            if not rec.outcome.startswith("fault:"):
+                rec.outcome = "client-gone"  # the answer did not reach the client
             self.close_connection = True
         finally:
             rec.finished = time.monotonic()
@@ -459,8 +460,9 @@ class _Handler(BaseHTTPRequestHandler):
         audio = emu._render(params)
         rec.audio_sha256 = hashlib.sha256(audio).hexdigest()
         ctype = {"pcm": "audio/L16", "wav": "audio/wav", "mp3": "audio/mp3"}[params["format"]]
-        self._send(200, ctype, audio)
+        # Recorded before the answer leaves: a client may read the log the moment it has it.
         rec.outcome = "ok" if fault is None else "ok-slow"
+        self._send(200, ctype, audio)
 
     def _send(self, status: int, ctype: str, body: bytes, *, length: int | None = None) -> None:
         self.send_response(status)
