@@ -44,7 +44,7 @@ cmd=${1:-}
 shift || true
 case "$cmd" in
     setup)
-        setup pulseaudio pulseaudio-utils libasound2-plugins
+        setup pulseaudio pulseaudio-utils libasound2-plugins openssl
         ;;
     demo)
         setup
@@ -58,8 +58,9 @@ case "$cmd" in
         echo "demo: wrote demo.wav; set KUHU_API_KEY to hear a real voice" >&2
         ;;
     test)
-        # The paced audio rig (PulseAudio null sink) is part of the test suite.
-        setup pulseaudio pulseaudio-utils libasound2-plugins
+        # The paced audio rig (PulseAudio null sink) and a self-signed certificate
+        # (openssl) are part of the test suite.
+        setup pulseaudio pulseaudio-utils libasound2-plugins openssl
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
         "$VENV/bin/mypy"
