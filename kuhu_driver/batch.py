@@ -8,14 +8,11 @@ from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
-from .driver import write_job
 from .errors import KuhuError
 from .properties import Voicing
-from .speech import Synthesizer
+from .speech import Synthesizer, save_format, write_job
 
 __all__ = ["BatchResult", "run_batch"]
-
-_FORMAT = {"wav": "pcm", "pcm": "pcm", "mp3": "mp3"}
 
 
 @dataclass
@@ -40,8 +37,7 @@ def run_batch(
     Files appear atomically, so a file that exists is complete: running again after an
     interruption only does what is missing.
     """
-    if fmt not in _FORMAT:
-        raise ValueError(f"format must be one of {', '.join(_FORMAT)}, not {fmt!r}")
+    api_format = save_format(f"x.{fmt}")  # InvalidInputError (a ValueError) if unknown
     out_dir.mkdir(parents=True, exist_ok=True)
     width = max(4, len(str(max((n for n, _ in items), default=0))))
     result = BatchResult([], [], [])
@@ -59,8 +55,8 @@ def run_batch(
         on_progress(done, total)
 
     def one(path: Path, text: str) -> None:
-        job = synth.start(text, voicing, format=_FORMAT[fmt], window=2)
-        write_job(job, path, wav=fmt == "wav")
+        job = synth.start(text, voicing, format=api_format, window=2)
+        write_job(job, path)
 
     with ThreadPoolExecutor(max(1, workers), thread_name_prefix="kuhu-batch") as pool:
         futures = {pool.submit(one, path, text): path for path, text in todo}

@@ -22,6 +22,7 @@ from .client import SAMPLE_RATES
 from .config import resolve_settings
 from .errors import KuhuError
 from .properties import Voicing
+from .speech import save_format
 from .text import estimate
 from .voices import DEFAULT_VOICE, VOICES, resolve_voice_id
 
@@ -261,9 +262,10 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.dry_run:
         return _dry_run([text])
     if args.out:
-        suffix = Path(args.out).suffix.lower()
-        if suffix not in (".wav", ".mp3", ".pcm", ".raw"):
-            parser.error(f"--out {args.out}: use a file name ending in .wav, .mp3 or .pcm")
+        try:
+            save_format(args.out)
+        except KuhuError as exc:
+            parser.error(f"--out: {exc}")
     return _speak(args, text, voicing)
 
 
@@ -281,20 +283,14 @@ def _dry_run(texts: list[str]) -> int:
 
 
 def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
-    from .driver import SAVE_FORMATS, write_job
     from .playback import SimpleaudioPlayer
-    from .speech import Synthesizer, play_job
+    from .speech import Synthesizer, play_job, write_job
 
     with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:  # type: ignore[arg-type]
         if args.out:
             out = Path(args.out)
-            job = synth.start(text, voicing, format=SAVE_FORMATS[out.suffix.lower()], window=3)
-            write_job(
-                job,
-                out,
-                wav=out.suffix.lower() == ".wav",
-                on_piece=_piece_progress("writing", len(job.spans)),
-            )
+            job = synth.start(text, voicing, format=save_format(out), window=3)
+            write_job(job, out, on_piece=_piece_progress("writing", len(job.spans)))
             print(f"wrote {out}", file=sys.stderr)
             return 0
         job = synth.start(text, voicing)

@@ -17,26 +17,23 @@ import contextlib
 import logging
 import os
 import queue
-import tempfile
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .audio import wav_header
 from .config import Settings, resolve_settings
 from .errors import CancelledError, InvalidInputError, KuhuError
 from .playback import Player, SimpleaudioPlayer
 from .properties import Properties, Voicing
-from .speech import Job, Synthesizer, play_job
+from .speech import SAVE_FORMATS, Job, Synthesizer, play_job, save_format, write_job
 from .voices import VOICES
 
 __all__ = ["KuhuDriver", "buildDriver"]
 
 logger = logging.getLogger(__name__)
 
-SAVE_FORMATS = {".wav": "pcm", ".mp3": "mp3", ".pcm": "pcm", ".raw": "pcm"}
 _JOIN_SECONDS = 2.0
 #: How many queued utterances get their first piece fetched ahead.
 LOOKAHEAD = 8
@@ -382,64 +379,9 @@ class KuhuDriver:
     def _save(self, task: _Task) -> bool:
         assert task.path is not None
         path = Path(task.path)
-        fmt = SAVE_FORMATS.get(path.suffix.lower())
-        if fmt is None:
-            raise InvalidInputError(
-                f"cannot save {path.name!r}: use a file name ending in "
-                f"{', '.join(SAVE_FORMATS)} (the format follows the extension)"
-            )
-        job = self._adopt_job(task, fmt, window=SAVE_WINDOW)
+        job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
         self._prefetch()
-        return write_job(job, path, wav=path.suffix.lower() == ".wav")
-
-
-def write_job(
-    job: Job, path: Path, *, wav: bool, on_piece: Callable[[int], None] | None = None
-) -> bool:
-    """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled."""
-    path = path.expanduser()
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            if wav:
-                f.write(b"\0" * 44)
-            size = 0
-            rate = job.voicing.sample_rate
-            for piece in job:
-                data = piece.audio.data
-                if piece.index == 0:
-                    rate = piece.audio.sample_rate
-                elif job.format == "mp3":
-                    data = _strip_id3(data)
-                f.write(data)
-                size += len(data)
-                if on_piece is not None:
-                    on_piece(piece.index)
-            if wav:
-                f.seek(0)
-                f.write(wav_header(rate, size))
-        tmp.replace(path)
-        return True
-    except CancelledError:
-        tmp.unlink(missing_ok=True)
-        return False
-    except OSError as exc:
-        tmp.unlink(missing_ok=True)
-        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _strip_id3(mp3: bytes) -> bytes:
-    """Drop a leading ID3v2 tag: the joined file keeps only the first piece's tag."""
-    if len(mp3) >= 10 and mp3[:3] == b"ID3":
-        b = mp3[6:10]
-        size = (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
-        footer = 10 if mp3[5] & 0x10 else 0
-        return mp3[10 + size + footer :]
-    return mp3
+        return write_job(job, path)
 
 
 def _pyttsx3_voice(v: Any) -> Any:

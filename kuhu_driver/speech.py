@@ -9,13 +9,17 @@ limit, at most ``window`` pieces ahead of playback so that memory stays bounded.
 from __future__ import annotations
 
 import logging
+import os
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from itertools import accumulate
+from pathlib import Path
 
 from ._closing import Closing
+from .audio import wav_header
 from .cache import AudioCache
 from .client import Audio, KuhuClient, build_request
 from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
@@ -33,7 +37,19 @@ from .text import (
     word_spans,
 )
 
-__all__ = ["Job", "Piece", "Synthesizer", "play_job", "speak"]
+__all__ = [
+    "SAVE_FORMATS",
+    "Job",
+    "Piece",
+    "Synthesizer",
+    "play_job",
+    "save_format",
+    "speak",
+    "write_job",
+]
+
+#: File extension -> the format asked of the API (WAV is written around PCM).
+SAVE_FORMATS = {".wav": "pcm", ".mp3": "mp3", ".pcm": "pcm", ".raw": "pcm"}
 
 logger = logging.getLogger(__name__)
 
@@ -284,6 +300,68 @@ def play_job(
     except CancelledError:
         return False
     return True
+
+
+def save_format(path: str | os.PathLike[str]) -> str:
+    """The API format to ask for when saving to ``path``, which the extension decides."""
+    fmt = SAVE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InvalidInputError(
+            f"cannot save {Path(path).name!r}: use a file name ending in "
+            f"{', '.join(SAVE_FORMATS)} (the format follows the extension)"
+        )
+    return fmt
+
+
+def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = None) -> bool:
+    """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled.
+
+    A ``.wav`` path gets a WAV header around the PCM; the rest is written as it comes.
+    """
+    path = path.expanduser()
+    wav = path.suffix.lower() == ".wav"
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if wav:
+                f.write(b"\0" * 44)
+            size = 0
+            rate = job.voicing.sample_rate
+            for piece in job:
+                data = piece.audio.data
+                if piece.index == 0:
+                    rate = piece.audio.sample_rate
+                elif job.format == "mp3":
+                    data = _strip_id3(data)
+                f.write(data)
+                size += len(data)
+                if on_piece is not None:
+                    on_piece(piece.index)
+            if wav:
+                f.seek(0)
+                f.write(wav_header(rate, size))
+        tmp.replace(path)
+        return True
+    except CancelledError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _strip_id3(mp3: bytes) -> bytes:
+    """Drop a leading ID3v2 tag: the joined file keeps only the first piece's tag."""
+    if len(mp3) >= 10 and mp3[:3] == b"ID3":
+        b = mp3[6:10]
+        size = (b[0] << 21) | (b[1] << 14) | (b[2] << 7) | b[3]
+        footer = 10 if mp3[5] & 0x10 else 0
+        return mp3[10 + size + footer :]
+    return mp3
 
 
 def speak(
