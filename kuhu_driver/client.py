@@ -291,7 +291,6 @@ class KuhuClient(Closing):
 
     def send(self, req: Request, *, cancel: threading.Event | None = None) -> Audio:
         """Send a checked request, retrying what may succeed on a second try."""
-        last: KuhuError | None = None
         # Build the HTTP client before taking a rate-limit slot: building it takes tens
         # of milliseconds, which would make this request arrive late and bunch up with
         # the next one at the server.
@@ -304,7 +303,6 @@ class KuhuClient(Closing):
             try:
                 audio = self._attempt(req)
             except KuhuError as exc:
-                last = exc
                 if not exc.retryable or attempt == self.max_attempts:
                     raise
                 cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
@@ -325,7 +323,7 @@ class KuhuClient(Closing):
             with self._lock:
                 self.billed_chars_sent += req.billed
             return audio
-        raise AssertionError("unreachable") from last  # pragma: no cover
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
     def _redact(self, message: str) -> str:
         for secret in (self._key, self._secret):

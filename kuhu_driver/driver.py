@@ -14,11 +14,12 @@ a first round); we remember that, so ``startLoop`` returns at once instead of ha
 from __future__ import annotations
 
 import contextlib
+import itertools
 import logging
 import os
 import queue
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,7 +158,7 @@ class KuhuDriver:
         if name == "voices":
             return [_pyttsx3_voice(v) for v in VOICES]
         if name == "billed_chars":
-            return self._synth.billed_chars_sent
+            return self._synth.client.billed_chars_sent
         if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
             return getattr(self._props, name)
         return self._props.with_value(name, None)  # raises UnknownPropertyError
@@ -262,13 +263,11 @@ class KuhuDriver:
 
     def _adopt_job(self, task: _Task, fmt: str, window: int) -> Job:
         """The task's job: the prefetched one if it matches, else a new one."""
-        job: Job | None = None
-        if isinstance(task.text, str):
-            with self._lock:
-                job = self._prefetched.pop((task.text, task.voicing, fmt), None)
+        if not isinstance(task.text, str):
+            raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
+        with self._lock:
+            job = self._prefetched.pop((task.text, task.voicing, fmt), None)
         if job is None:
-            if not isinstance(task.text, str):
-                raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
             job = self._synth.start(task.text, task.voicing, format=fmt, window=window)
         else:
             job.widen(window)
@@ -304,12 +303,9 @@ class KuhuDriver:
         start()
         self._post(task, "finished-utterance", completed=completed)
 
-    def _speak(self, task: _Task, start: Any) -> bool:
+    def _speak(self, task: _Task, start: Callable[[], None]) -> bool:
         job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
         self._prefetch()
-
-        def on_start() -> None:
-            start()
 
         def gate() -> None:
             # Synthesis may run ahead of the loop; sound waits for it.
@@ -320,57 +316,56 @@ class KuhuDriver:
         return play_job(
             job,
             self._player,
-            on_start=on_start,
+            on_start=start,
             on_word=lambda loc, n: self._post(task, "started-word", location=loc, length=n),
             before_play=gate,
             more_follows=self._utterance_follows,
         )
 
-    def _utterance_follows(self) -> bool:
-        """Whether pyttsx3's queue holds another utterance before the loop's end."""
-        try:
-            pending = list(self._proxy._queue)
-        except (AttributeError, ReferenceError):
-            return False
-        for mtd, _args, _name in pending:
-            if mtd == self.setProperty:
-                continue
-            return bool(mtd == self.say or mtd == self.save_to_file)
-        return False
-
-    def _prefetch(self) -> None:
-        """Fetch the first piece of the next queued utterances, with the properties each
-        will be spoken with, so that they follow each other without waiting."""
+    def _queued_utterances(self) -> Iterator[_Key | None]:
+        """The say/save_to_file calls waiting in pyttsx3's queue, up to its first other
+        command, each as the key it will be fetched under (None if it cannot be
+        fetched), with the properties the setProperty calls before it give it."""
         try:
             pending = list(self._proxy._queue)
         except (AttributeError, ReferenceError):
             return
         props = self._props
-        wanted: list[tuple[_Key, str]] = []
         for mtd, args, _name in pending:
-            if len(wanted) >= LOOKAHEAD:
-                break
             if mtd == self.setProperty:
                 with contextlib.suppress(KuhuError):  # its own turn reports the error
                     props = props.with_value(*args)
-            elif mtd == self.say and args and isinstance(args[0], str):
-                wanted.append(((args[0], props.voicing(), "pcm"), args[0]))
-            elif mtd == self.save_to_file and len(args) == 2 and isinstance(args[0], str):
-                fmt = SAVE_FORMATS.get(Path(os.fspath(args[1])).suffix.lower())
-                if fmt is not None:
-                    wanted.append(((args[0], props.voicing(), fmt), args[0]))
+            elif mtd == self.say:
+                text = args[0] if args else None
+                yield (text, props.voicing(), "pcm") if isinstance(text, str) else None
+            elif mtd == self.save_to_file:
+                text, path = args
+                fmt = SAVE_FORMATS.get(Path(str(path)).suffix.lower())
+                if isinstance(text, str) and fmt is not None:
+                    yield (text, props.voicing(), fmt)
+                else:
+                    yield None
             else:
-                break  # endLoop and the like: nothing after it is certain
+                return  # endLoop and the like: nothing after it is certain
+
+    def _utterance_follows(self) -> bool:
+        """Whether pyttsx3's queue holds another utterance before the loop's end."""
+        return next(self._queued_utterances(), False) is not False
+
+    def _prefetch(self) -> None:
+        """Fetch the first piece of the next queued utterances, with the properties each
+        will be spoken with, so that they follow each other without waiting."""
+        wanted = [k for k in itertools.islice(self._queued_utterances(), LOOKAHEAD) if k]
         with self._lock:
-            keep = {key for key, _ in wanted}
+            keep = set(wanted)
             stale = [job for key, job in self._prefetched.items() if key not in keep]
             self._prefetched = {k: j for k, j in self._prefetched.items() if k in keep}
-            missing = [(key, text) for key, text in wanted if key not in self._prefetched]
+            missing = [key for key in wanted if key not in self._prefetched]
         for job in stale:
             job.cancel()
-        for key, text in missing:
+        for key in missing:
             try:
-                job = self._synth.start(text, key[1], format=key[2], window=1)
+                job = self._synth.start(key[0], key[1], format=key[2], window=1)
             except KuhuError:
                 continue  # its own turn will report the error
             with self._lock:

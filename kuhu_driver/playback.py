@@ -19,9 +19,11 @@ class PlayHandle(Protocol):
 
 
 class Player(Protocol):
-    """Starts playing mono 16-bit PCM and returns at once."""
+    """Starts playing mono 16-bit PCM and returns at once; ``stop()`` silences it all."""
 
     def play(self, pcm: bytes, sample_rate: int) -> PlayHandle: ...
+
+    def stop(self) -> None: ...
 
 
 class SimpleaudioPlayer:

@@ -26,16 +26,7 @@ from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
 from .errors import CancelledError, InvalidInputError, KuhuError
 from .playback import Player, SimpleaudioPlayer, wait_playback
 from .properties import Properties, Voicing
-from .text import (
-    FIRST_PIECE_LIMIT,
-    MAX_BILLED_PER_REQUEST,
-    billed_chars,
-    char_costs,
-    chunk_spans,
-    clean_text,
-    speech_pieces,
-    word_spans,
-)
+from .text import billed_chars, char_costs, clean_text, speech_pieces, word_spans
 
 __all__ = [
     "SAVE_FORMATS",
@@ -79,9 +70,6 @@ class Synthesizer(Closing):
         self.workers = workers
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
-        #: Billed characters sent to the API (cache hits count 0).
-        self.billed_chars_sent = 0
-        self.requests_sent = 0
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **client_kw: object) -> Synthesizer:
@@ -117,11 +105,10 @@ class Synthesizer(Closing):
         voicing: Voicing,
         *,
         format: str = "pcm",
-        first_limit: int | None = FIRST_PIECE_LIMIT,
         window: int = 6,
     ) -> Job:
         """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text."""
-        return Job(self, text, voicing, format=format, first_limit=first_limit, window=window)
+        return Job(self, text, voicing, format=format, window=window)
 
     def fetch(self, text: str, voicing: Voicing, format: str, cancel: threading.Event) -> Audio:
         """One piece: from the cache, or from the API (then cached)."""
@@ -144,10 +131,7 @@ class Synthesizer(Closing):
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        audio = self.client.send(req, cancel=cancel)
-        with self._lock:
-            self.billed_chars_sent += req.billed
-            self.requests_sent += 1
+        audio = self.client.send(req, cancel=cancel)  # counts what it bills; hits cost 0
         if self.cache is not None:
             self.cache.put(key, audio)
         return audio
@@ -163,7 +147,6 @@ class Job:
         voicing: Voicing,
         *,
         format: str,
-        first_limit: int | None,
         window: int,
     ) -> None:
         try:
@@ -179,11 +162,7 @@ class Job:
             )
         self.voicing = voicing
         self.format = format
-        self.spans = (
-            speech_pieces(self.text)
-            if first_limit == FIRST_PIECE_LIMIT
-            else chunk_spans(self.text, limit=MAX_BILLED_PER_REQUEST, first_limit=first_limit)
-        )
+        self.spans = speech_pieces(self.text)
         self.cancel_event = threading.Event()
         self._synth = synth
         self._window = max(1, window)
@@ -291,9 +270,7 @@ def play_job(
             last = piece.index == len(job.spans) - 1
             drain = last and (more_follows is None or not more_follows())
             if not wait_playback(handle, duration, job.cancel_event, marks, mark, drain=drain):
-                stop_all = getattr(player, "stop", None)
-                if stop_all is not None:
-                    stop_all()  # the previous piece may still be draining
+                player.stop()  # the previous piece may still be draining
                 return False
             if on_piece is not None:
                 on_piece(piece.index)

@@ -236,12 +236,8 @@ class Estimate:
     yuan: float
 
 
-def estimate(text: str, *, limit: int = MAX_BILLED_PER_REQUEST) -> Estimate:
+def estimate(text: str) -> Estimate:
     """Billed characters, requests and yuan for ``text``, chunked as the driver does."""
-    spans = (
-        speech_pieces(text)
-        if limit == MAX_BILLED_PER_REQUEST
-        else chunk_spans(text, limit=limit, first_limit=min(limit, FIRST_PIECE_LIMIT))
-    )
+    spans = speech_pieces(text)
     billed = sum(billed_chars(text[a:b]) for a, b in spans)
     return Estimate(billed_chars=billed, requests=len(spans), yuan=billed * YUAN_PER_BILLED_CHAR)
