@@ -243,7 +243,6 @@ def play_job(
     utterance comes next. Returns False if the job was cancelled; raises
     :class:`KuhuError` on failure (nothing more of the job is played then).
     """
-    words = word_spans(job.text)
     started = False
     try:
         for piece in job:
@@ -257,10 +256,13 @@ def play_job(
                     on_start()
             pcm, rate = piece.audio.data, piece.audio.sample_rate
             duration = len(pcm) / 2 / rate
-            mine = [(loc, n) for loc, n in words if piece.start <= loc < piece.end]
-            prefix = [0, *accumulate(char_costs(job.text[piece.start : piece.end]))]
+            # Words of this piece only: scanning the whole text per piece is quadratic.
+            text = job.text[piece.start : piece.end]
+            words = word_spans(text)
+            prefix = [0, *accumulate(char_costs(text))]
             total = prefix[-1] or 1
-            marks = [duration * prefix[loc - piece.start] / total for loc, _ in mine]
+            marks = [duration * prefix[loc] / total for loc, _ in words]
+            mine = [(piece.start + loc, n) for loc, n in words]
             handle = player.play(pcm, rate)
 
             def mark(i: int, mine: list[tuple[int, int]] = mine) -> None:
