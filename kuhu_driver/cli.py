@@ -71,24 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
         default=DEFAULT_VOICE.name,
         help=f"voice name or id (default {DEFAULT_VOICE.name}); see --list-voices",
     )
-    p.add_argument(
-        "--rate",
-        type=_range(0.5, 2),
-        default=1.0,
-        help="speaking speed, the API's multiplier 0.5–2 (default 1.0)",
-    )
-    p.add_argument(
-        "--volume",
-        type=_range(0, 100, int),
-        default=50,
-        help="volume, the API's 0–100 (default 50)",
-    )
-    p.add_argument(
-        "--pitch",
-        type=_range(0.5, 2),
-        default=1.0,
-        help="pitch, the API's multiplier 0.5–2 (default 1.0)",
-    )
+    # The API's own units, checked here so that nothing invalid is sent.
+    for flag, low, high, kind, default, what in (
+        ("--rate", 0.5, 2, float, 1.0, "speaking speed, the API's multiplier"),
+        ("--volume", 0, 100, int, 50, "volume, the API's"),
+        ("--pitch", 0.5, 2, float, 1.0, "pitch, the API's multiplier"),
+    ):
+        p.add_argument(
+            flag,
+            type=_range(low, high, kind),
+            default=default,
+            help=f"{what} {low:g}–{high:g} (default {default})",
+        )
     p.add_argument(
         "--sample-rate",
         type=int,

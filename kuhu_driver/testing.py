@@ -29,10 +29,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
 from typing import Literal
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
+from ._closing import Closing
 from .audio import wav_header
 from .text import MAX_BILLED_PER_REQUEST, billed_chars
 
@@ -95,7 +95,7 @@ class _State:
     text_faults: dict[str, deque[str]] = field(default_factory=dict)
 
 
-class KuhuEmulator:
+class KuhuEmulator(Closing):
     """The synthesis API on loopback. Use as a context manager, or ``start()``/``stop()``.
 
     Knobs (attributes, changeable while it runs): ``latency`` (seconds before any
@@ -172,12 +172,8 @@ class KuhuEmulator:
     def __enter__(self) -> KuhuEmulator:
         return self.start()
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def close(self) -> None:
+        """Same as :meth:`stop`; the end of a ``with`` block calls it."""
         self.stop()
 
     @property
