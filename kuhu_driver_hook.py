@@ -9,6 +9,9 @@ answers such an import when pyttsx3 has no module of that name and an installed 
 declares ``<name>`` in the ``pyttsx3.drivers`` entry point group. It is installed at
 interpreter start by ``kuhu_driver_hook.pth``, so it must stay cheap: it imports neither
 pyttsx3 nor httpx, and reads the entry points only when such an import happens.
+
+PYTEST_DONT_REWRITE: pytest would otherwise warn, in every test run of a project that has
+kuhu_driver installed, that this module (imported at start-up) cannot be rewritten.
 """
 
 from __future__ import annotations

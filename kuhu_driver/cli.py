@@ -19,7 +19,7 @@ from typing import TextIO
 
 from . import __version__
 from .client import SAMPLE_RATES
-from .config import resolve_settings
+from .config import Settings, resolve_settings
 from .errors import KuhuError
 from .properties import Voicing
 from .speech import save_format
@@ -196,7 +196,7 @@ def _read(path: str) -> str:
 
 
 @contextmanager
-def _settings(args: argparse.Namespace) -> Iterator[object]:
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     if not args.emulator:
         yield resolve_settings()
         return
@@ -277,23 +277,27 @@ def _dry_run(texts: list[str]) -> int:
 
 
 def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
-    from .playback import SimpleaudioPlayer
+    from .playback import make_player
     from .speech import Synthesizer, play_job, write_job
 
-    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:  # type: ignore[arg-type]
+    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
         if args.out:
             out = Path(args.out)
             job = synth.start(text, voicing, format=save_format(out), window=3)
             write_job(job, out, on_piece=_piece_progress("writing", len(job.spans)))
             print(f"wrote {out}", file=sys.stderr)
             return 0
-        job = synth.start(text, voicing)
+        player = make_player(settings.audio)
         try:
-            played = play_job(
-                job, SimpleaudioPlayer(), on_piece=_piece_progress("speaking", len(job.spans))
-            )
+            # The device first: without one, nothing is sent (or billed).
+            player.prepare(voicing.sample_rate)
+            job = synth.start(text, voicing)
+            try:
+                played = play_job(job, player, on_piece=_piece_progress("speaking", len(job.spans)))
+            finally:
+                job.cancel()
         finally:
-            job.cancel()
+            player.close()
         return 0 if played else 1
 
 
@@ -301,7 +305,7 @@ def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voic
     from .batch import run_batch
     from .speech import Synthesizer
 
-    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:  # type: ignore[arg-type]
+    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
         result = run_batch(
             items,
             Path(args.out_dir),
@@ -337,6 +341,12 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--per-char", type=float, default=0.0, help="synthesis seconds per billed character"
     )
+    parser.add_argument(
+        "--audio-per-char",
+        type=float,
+        default=0.08,
+        help="seconds of test audio per billed character (default 0.08)",
+    )
     parser.add_argument("--error-style", choices=("status", "json"), default="status")
     args = parser.parse_args(argv)
     emu = KuhuEmulator(
@@ -344,6 +354,7 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         api_secret=args.secret,
         latency=args.latency,
         seconds_per_billed_char=args.per_char,
+        audio_seconds_per_billed_char=args.audio_per_char,
         error_style=args.error_style,
         port=args.port,
     )

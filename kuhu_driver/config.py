@@ -18,6 +18,8 @@ DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
 DEFAULT_TIMEOUT = 30.0
 #: Largest utterance we will pay for without being told (KUHU_MAX_BILLED): 20 yuan.
 DEFAULT_MAX_BILLED = 200_000
+#: KUHU_AUDIO's values: "auto" is miniaudio, or simpleaudio when miniaudio is missing.
+AUDIO_BACKENDS = ("auto", "miniaudio", "simpleaudio")
 _OFF = {"0", "off", "false", "no", "none", "disabled"}
 
 
@@ -44,6 +46,8 @@ class Settings:
     cache_max_bytes: int
     timeout: float = DEFAULT_TIMEOUT
     max_billed: int = DEFAULT_MAX_BILLED
+    #: Audio backend (KUHU_AUDIO): "auto" (miniaudio, else simpleaudio), or one by name.
+    audio: str = "auto"
 
 
 def resolve_settings(
@@ -56,6 +60,7 @@ def resolve_settings(
     cache_max_bytes: int | None = None,
     timeout: float | None = None,
     max_billed: int | None = None,
+    audio: str | None = None,
     env: Mapping[str, str] | None = None,
     require_key: bool = True,
 ) -> Settings:
@@ -90,6 +95,11 @@ def resolve_settings(
         timeout = _positive(env, "KUHU_TIMEOUT", DEFAULT_TIMEOUT, float)
     if max_billed is None:
         max_billed = int(_positive(env, "KUHU_MAX_BILLED", DEFAULT_MAX_BILLED, int))
+    if audio is None:
+        audio = env.get("KUHU_AUDIO", "")
+    audio = audio.strip().lower() or "auto"
+    if audio not in AUDIO_BACKENDS:
+        raise ConfigError(f"KUHU_AUDIO must be one of {', '.join(AUDIO_BACKENDS)}, not {audio!r}")
     return Settings(
         api_key=key,
         api_secret=secret,
@@ -98,6 +108,7 @@ def resolve_settings(
         cache_max_bytes=cache_max_bytes,
         timeout=timeout,
         max_billed=max_billed,
+        audio=audio,
     )
 
 

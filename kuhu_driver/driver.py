@@ -26,7 +26,7 @@ from typing import Any
 
 from .config import Settings, resolve_settings
 from .errors import CancelledError, InvalidInputError, KuhuError
-from .playback import Player, SimpleaudioPlayer
+from .playback import Player, make_player
 from .properties import Properties, Voicing
 from .speech import SAVE_FORMATS, Job, Synthesizer, play_job, save_format, write_job
 from .voices import VOICES
@@ -79,9 +79,12 @@ class KuhuDriver:
         synthesizer: Synthesizer | None = None,
     ) -> None:
         self._proxy = proxy
-        self._synth = synthesizer or Synthesizer.from_settings(settings or resolve_settings())
-        self._player = player or SimpleaudioPlayer()
+        settings = settings or resolve_settings()
+        self._synth = synthesizer or Synthesizer.from_settings(settings)
+        # One output stream per engine, opened at the first utterance and kept open.
+        self._player = player or make_player(settings.audio)
         self._props = Properties()
+        self._player.warm(self._props.sample_rate)  # opened while the program starts up
         self._events: queue.Queue[_Event] = queue.Queue()
         self._work: queue.Queue[_Task | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -100,6 +103,7 @@ class KuhuDriver:
     def destroy(self) -> None:
         self._shutdown()
         self._synth.close()
+        self._player.close()
 
     def say(self, text: object) -> None:
         self._begin(_Task("say", text, self._proxy_name(), self._props.voicing()))
@@ -119,6 +123,8 @@ class KuhuDriver:
             pre, self._prefetched = self._prefetched, {}
         for job in pre.values():
             job.cancel()
+        if task is not None and task.kind == "say":
+            self._player.stop()  # silence now, whichever thread asks
 
     def startLoop(self) -> None:
         if self._end_pending:
@@ -304,6 +310,8 @@ class KuhuDriver:
         self._post(task, "finished-utterance", completed=completed)
 
     def _speak(self, task: _Task, start: Callable[[], None]) -> bool:
+        # The device first: without one, nothing is sent (or billed) for this utterance.
+        self._player.prepare(task.voicing.sample_rate)
         job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
         self._prefetch()
 

@@ -24,7 +24,7 @@ from .cache import AudioCache
 from .client import Audio, KuhuClient, build_request
 from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
 from .errors import CancelledError, InvalidInputError, KuhuError
-from .playback import Player, SimpleaudioPlayer, wait_playback
+from .playback import Player, Segment, make_player
 from .properties import Properties, Voicing
 from .text import billed_chars, char_costs, clean_text, speech_pieces, word_spans
 
@@ -43,6 +43,9 @@ __all__ = [
 SAVE_FORMATS = {".wav": "pcm", ".mp3": "mp3", ".pcm": "pcm", ".raw": "pcm"}
 
 logger = logging.getLogger(__name__)
+
+#: How much of an utterance is left to play when the next one is handed to the player.
+HANDOVER_SECONDS = 0.06
 
 
 @dataclass(frozen=True)
@@ -237,48 +240,72 @@ def play_job(
 ) -> bool:
     """Play ``job``'s pieces in order as each arrives; True if all of it played.
 
-    ``on_start`` runs before the first sound, ``on_word(location, length)`` as each word
-    is reached in the audio. Between pieces the next one starts as the last ends; after
-    the last piece it waits for the device to drain unless ``more_follows()`` says another
+    Each piece is queued on the player's one stream as soon as it has arrived and the
+    piece before it is playing, so pieces follow each other sample for sample.
+    ``on_start`` runs before the first sound; ``on_word(location, length)`` runs (on the
+    player's thread) as the device takes each word's first sample. After the last piece
+    it waits until the device has played it, unless ``more_follows()`` says another
     utterance comes next. Returns False if the job was cancelled; raises
-    :class:`KuhuError` on failure (nothing more of the job is played then).
+    :class:`KuhuError` on failure, after the audio already queued has been heard.
     """
     started = False
+    playing: tuple[Segment, int] | None = None  # the piece now sounding, and its index
     try:
         for piece in job:
             if before_play is not None:
                 before_play()
             if job.cancelled:
+                player.stop()
                 return False
             if not started:
                 started = True
                 if on_start is not None:
                     on_start()
-            pcm, rate = piece.audio.data, piece.audio.sample_rate
-            duration = len(pcm) / 2 / rate
-            # Words of this piece only: scanning the whole text per piece is quadratic.
-            text = job.text[piece.start : piece.end]
-            words = word_spans(text)
-            prefix = [0, *accumulate(char_costs(text))]
-            total = prefix[-1] or 1
-            marks = [duration * prefix[loc] / total for loc, _ in words]
-            mine = [(piece.start + loc, n) for loc, n in words]
-            handle = player.play(pcm, rate)
-
-            def mark(i: int, mine: list[tuple[int, int]] = mine) -> None:
-                if on_word is not None:
-                    on_word(*mine[i])
-
-            last = piece.index == len(job.spans) - 1
-            drain = last and (more_follows is None or not more_follows())
-            if not wait_playback(handle, duration, job.cancel_event, marks, mark, drain=drain):
-                player.stop()  # the previous piece may still be draining
-                return False
-            if on_piece is not None:
-                on_piece(piece.index)
+            seg = _segment(job, piece, on_word)
+            player.enqueue(seg)
+            if playing is not None:
+                if not player.wait(playing[0], job.cancel_event, drain=False):
+                    return False
+                if on_piece is not None:
+                    on_piece(playing[1])
+            playing = (seg, piece.index)
     except CancelledError:
+        player.stop()
         return False
+    except KuhuError:
+        if playing is not None:  # what was sent is heard to its end; nothing after it
+            player.wait(playing[0], job.cancel_event, drain=True)
+        raise
+    if playing is None:
+        return True
+    drain = more_follows is None or not more_follows()
+    # With another utterance next, return while a little of this one is still to be
+    # taken, so that the next one is queued before the stream runs dry.
+    lead = 0.0 if drain else HANDOVER_SECONDS
+    if not player.wait(playing[0], job.cancel_event, drain=drain, lead=lead):
+        return False
+    if on_piece is not None:
+        on_piece(playing[1])
     return True
+
+
+def _segment(job: Job, piece: Piece, on_word: Callable[[int, int], None] | None) -> Segment:
+    """The piece as a player segment, with its words at their frame offsets."""
+    pcm, rate = piece.audio.data, piece.audio.sample_rate
+    frames = len(pcm) // 2
+    # Words of this piece only: scanning the whole text per piece is quadratic.
+    text = job.text[piece.start : piece.end]
+    words = word_spans(text)
+    prefix = [0, *accumulate(char_costs(text))]
+    total = prefix[-1] or 1
+    marks = [frames * prefix[loc] // total for loc, _ in words]
+    mine = [(piece.start + loc, n) for loc, n in words]
+
+    def mark(i: int) -> None:
+        if on_word is not None:
+            on_word(*mine[i])
+
+    return Segment(pcm, rate, marks, mark if on_word is not None else None)
 
 
 def save_format(path: str | os.PathLike[str]) -> str:
@@ -360,9 +387,16 @@ def speak(
     for name, value in (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch)):
         if value is not None:
             props = props.with_value(name, value)
-    with Synthesizer.from_settings() as synth:
-        job = synth.start(text, props.voicing())
-        try:
-            play_job(job, SimpleaudioPlayer())
-        finally:
-            job.cancel()
+    settings = resolve_settings()
+    player = make_player(settings.audio)
+    try:
+        # The device first: without one, nothing is sent (or billed).
+        player.prepare(props.voicing().sample_rate)
+        with Synthesizer.from_settings(settings) as synth:
+            job = synth.start(text, props.voicing())
+            try:
+                play_job(job, player)
+            finally:
+                job.cancel()
+    finally:
+        player.close()

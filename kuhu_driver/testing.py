@@ -288,7 +288,7 @@ class KuhuEmulator(Closing):
         parts = [digest]
         for _ in range(billed_chars(p["text"])):
             parts.append(_tone(sr, 200 + 20 * rng.randrange(48), pitch, amp, seg_len))
-        pcm = b"".join(parts)
+        pcm = _no_zero_samples(b"".join(parts))
         fmt = p["format"]
         if fmt == "pcm":
             return pcm
@@ -399,6 +399,9 @@ class _Handler(BaseHTTPRequestHandler):
                 "billed": emu.billed_total(),
                 "rate_limit_breaches": emu.rate_limit_breaches,
                 "max_requests_in_window": emu.max_requests_in_window,
+                # Each request's text and when its answer was sent (time.monotonic(),
+                # which every process on the machine shares).
+                "log": [[r.text, r.outcome, r.finished] for r in reqs],
             }
         ).encode()
         self._send(200, "application/json", body)
@@ -509,6 +512,16 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @lru_cache(maxsize=4096)
+def _no_zero_samples(pcm: bytes) -> bytes:
+    """Zero samples made 1: a capture of a stream that writes zeros while idle can then
+    drop every zero and still hold exactly this signal."""
+    samples = array("h", pcm)
+    for i in range(len(samples)):
+        if not samples[i]:
+            samples[i] = 1
+    return samples.tobytes()
+
+
 def _tone(sr: int, freq: int, pitch: float, amp: int, n: int) -> bytes:
     f = freq * pitch
     # Fade the edges (5 ms) so the test signal has no clicks.

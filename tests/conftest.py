@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -27,33 +28,25 @@ def _isolated_env(
     monkeypatch.setenv("KUHU_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
 
 
-@pytest.fixture(scope="session")
-def capture_file(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Point ALSA (for this process and its children) at the capture rig."""
-    from rig import make_capture_home
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """CI's per-interpreter runs test the installed package, as users get it."""
+    import kuhu_driver
 
-    home = tmp_path_factory.mktemp("alsa-home")
-    path = make_capture_home(home)
-    old = os.environ.get("HOME")
-    os.environ["HOME"] = str(home)
-    yield path
-    if old is not None:
-        os.environ["HOME"] = old
+    if os.environ.get("KUHU_EXPECT_INSTALLED") and "site-packages" not in kuhu_driver.__file__:
+        raise pytest.UsageError(f"testing {kuhu_driver.__file__}, not the installed package")
 
 
-@pytest.fixture
-def capture(capture_file: Path) -> object:
-    """Bytes played through simpleaudio during this test (see tests/rig.py)."""
-    from rig import Capture
+@pytest.fixture(scope="session", autouse=True)
+def _no_sound_server() -> None:
+    """No test reaches a sound server it did not start (nor autospawns one)."""
+    from rig import NO_PULSE
 
-    cap = Capture(capture_file)
-    cap.mark()
-    return cap
+    os.environ["PULSE_SERVER"] = NO_PULSE
 
 
 @pytest.fixture(scope="session")
 def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """The paced PulseAudio null-sink rig; fails in CI if it cannot start."""
+    """The PulseAudio null-sink rig; fails in CI if it cannot start."""
     from rig import PulseRig
 
     if not PulseRig.available():
@@ -66,6 +59,29 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     rig.stop()
 
 
+@pytest.fixture(scope="session")
+def capture_file(pulse: object) -> Iterator[Path]:
+    """Point ALSA (for this process and its children) at the exact, paced capture rig."""
+    rig: Any = pulse
+    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_RUNTIME_DIR")}
+    os.environ["HOME"] = str(rig.capture_home)
+    os.environ["XDG_RUNTIME_DIR"] = str(rig.runtime)
+    yield rig.capture_file
+    for k, v in saved.items():
+        if v is not None:
+            os.environ[k] = v
+
+
+@pytest.fixture
+def capture(capture_file: Path) -> object:
+    """Bytes played to the audio device during this test (see tests/rig.py)."""
+    from rig import Capture
+
+    cap = Capture(capture_file)
+    cap.mark()
+    return cap
+
+
 class RemoteEmulator:
     """``python -m kuhu_driver.testing`` in its own process: its clock and threads are
     not slowed by ours, so its rate-limit counts measure our requests, not our GIL."""
@@ -76,7 +92,7 @@ class RemoteEmulator:
     def env(self) -> dict[str, str]:
         return {"KUHU_API_KEY": self.key, "KUHU_API_URL": self.url, "KUHU_CACHE": "off"}
 
-    def stats(self) -> dict[str, int]:
+    def stats(self) -> dict[str, Any]:
         import json
         import urllib.request
 
@@ -84,7 +100,7 @@ class RemoteEmulator:
 
         base = self.url.split("/api/")[0]
         with urllib.request.urlopen(base + STATS_PATH, timeout=10) as resp:
-            data: dict[str, int] = json.load(resp)
+            data: dict[str, Any] = json.load(resp)
         return data
 
 

@@ -31,7 +31,8 @@ def run(
 def test_interpreter_start_loads_only_the_tiny_hook() -> None:
     proc = run(
         "import sys; print(sorted(m for m in sys.modules if m.split('.')[0] in "
-        "('kuhu_driver', 'kuhu_driver_hook', 'pyttsx3', 'httpx', 'entrypoints', 'simpleaudio')))"
+        "('kuhu_driver', 'kuhu_driver_hook', 'pyttsx3', 'httpx', 'entrypoints', 'simpleaudio', "
+        "'miniaudio')))"
     )
     assert proc.stdout.strip() == "['kuhu_driver_hook']"
 

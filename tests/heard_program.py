@@ -1,0 +1,143 @@
+"""A pyttsx3 program whose sound the real-time rig records (run as a subprocess).
+
+    python heard_program.py MODE [LATENCY]
+
+Prints one JSON line: the events with their times (time.monotonic(), which the test
+process shares), what was sent (seconds of audio per utterance) and when each answer
+left the emulator. Modes:
+
+- ``seams``: a long utterance in several pieces, then two short ones queued.
+- ``first``: one short utterance right after ``init``, then three more, one per round.
+- ``stop-thread`` / ``stop-callback``: a long utterance stopped 0.6 s in (from a timer
+  thread / from a word callback), one queued after it never heard, then one more round.
+- ``vanish``: a long utterance, during which the test kills the sound server; the
+  program then waits for a line on stdin (the server is back) and speaks again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+import urllib.request
+from typing import Any
+
+from kuhu_driver.testing import STATS_PATH, KuhuEmulator
+from kuhu_driver.text import speech_pieces
+
+#: Three pieces (one sentence, 600 billed characters, the rest): 1,405 billed
+#: characters, 7.0 s of audio at 5 ms per billed character.
+LONG = (
+    "这是第一句话，它要足够长，好让第二段在它说完之前就已经准备好了。" * 2
+    + "第二段的内容比较长一些。" * 36
+    + "最后一段话。" * 35
+)
+AUDIO_PER_CHAR = 0.005
+
+
+def start_emulator(latency: float) -> tuple[subprocess.Popen[str], str]:
+    """The emulator in its own process: its work must not take our interpreter's time."""
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "kuhu_driver.testing",
+            f"--latency={latency}",
+            f"--audio-per-char={AUDIO_PER_CHAR}",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    lines = [proc.stdout.readline() for _ in range(3)]
+    env = dict(line.split()[1].split("=", 1) for line in lines[1:])
+    os.environ.update(env)
+    os.environ["KUHU_CACHE"] = "off"
+    return proc, env["KUHU_API_URL"].split("/api/")[0] + STATS_PATH
+
+
+def main() -> None:
+    mode = sys.argv[1]
+    latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
+    emu = KuhuEmulator(audio_seconds_per_billed_char=AUDIO_PER_CHAR)  # for durations only
+    server, stats_url = start_emulator(latency)
+    import pyttsx3
+
+    out: dict[str, Any] = {"events": [], "sent": {}, "pieces": {}, "rounds": []}
+    t_init = time.monotonic()
+    engine = pyttsx3.init("kuhu")
+    out["init"] = time.monotonic() - t_init
+    out["backend"] = engine.proxy._driver._player.backend
+
+    def log(*ev: Any) -> None:
+        out["events"].append([time.monotonic(), *ev])
+
+    engine.connect("started-utterance", lambda name: log("start", name))
+    engine.connect("finished-utterance", lambda name, completed: log("finish", name, completed))
+    engine.connect("error", lambda name, exception: log("error", name, type(exception).__name__))
+
+    def say(text: str, name: str) -> None:
+        pieces = [text[a:b] for a, b in speech_pieces(text)]
+        out["sent"][name] = sum(emu.pcm_duration(p) for p in pieces)
+        out["pieces"][name] = pieces
+        engine.say(text, name)
+
+    def run() -> None:
+        out["rounds"].append(time.monotonic())
+        engine.runAndWait()
+
+    if mode == "seams":
+        say(LONG, "long")
+        say("第二句短的话。", "short1")
+        say("third, in English.", "short2")
+        run()
+    elif mode == "first":
+        for i in range(4):
+            say(f"第{i}句话。", f"u{i}")
+            run()
+            time.sleep(0.3)
+    elif mode.startswith("stop-"):
+        stopped: list[float] = []
+
+        def stop() -> None:
+            if not stopped:
+                stopped.append(time.monotonic())
+                engine.stop()
+
+        def on_start(name: str) -> None:
+            if name == "long" and mode == "stop-thread":
+                threading.Timer(0.6, stop).start()
+
+        def on_word(name: str, location: int, length: int) -> None:
+            if name == "long" and mode == "stop-callback" and location >= 8:
+                stop()
+
+        engine.connect("started-utterance", on_start)
+        engine.connect("started-word", on_word)
+        say(LONG, "long")
+        say("这句不应该听到。", "never")
+        run()
+        out["stop"] = stopped[0]
+        time.sleep(0.5)
+        say("停止以后还能说话。", "after")
+        run()
+    elif mode == "vanish":
+        say(LONG, "long")
+        print("speaking", flush=True)
+        run()
+        sys.stdin.readline()
+        say("声音服务回来了。", "after")
+        run()
+    with urllib.request.urlopen(stats_url, timeout=10) as resp:
+        out["requests"] = json.load(resp)["log"]
+    engine.proxy._driver.destroy()
+    server.terminate()
+    server.wait()
+    print(json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()
