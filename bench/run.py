@@ -24,7 +24,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 
-from rig import PulseRig, make_capture_home  # noqa: E402
+from rig import RATE, PulseRig  # noqa: E402
 
 LATENCY = 0.3
 PER_CHAR = 0.0005
@@ -47,20 +47,21 @@ def row(name: str, value: str, target: str, ok: bool | None) -> None:
 
 
 class FirstPlay:
-    """Records when simpleaudio is first asked to play."""
+    """Records when the first piece is handed to the audio stream (what is heard is
+    measured by bench_heard, at the device)."""
 
     def __init__(self) -> None:
         from kuhu_driver import playback
 
         self.t: float | None = None
-        original = playback.SimpleaudioPlayer.play
+        original = playback.MiniaudioPlayer.enqueue
 
-        def play(player: Any, pcm: bytes, rate: int) -> Any:
+        def enqueue(player: Any, seg: Any) -> None:
             if self.t is None:
                 self.t = time.monotonic()
-            return original(player, pcm, rate)
+            original(player, seg)
 
-        playback.SimpleaudioPlayer.play = play  # type: ignore[method-assign]
+        playback.MiniaudioPlayer.enqueue = enqueue  # type: ignore[method-assign]
 
     def reset(self) -> None:
         self.t = None
@@ -82,14 +83,12 @@ def first_sound(engine: Any, probe: FirstPlay, text: str) -> float:
 def vendor_first_sound(emu: Any, text: str) -> float:
     """The vendor demo's way: one 2000-character request, wait for all of it, then play."""
     from kuhu_driver.client import KuhuClient
-    from kuhu_driver.playback import SimpleaudioPlayer
     from kuhu_driver.text import chunk_text
 
     with KuhuClient(emu.api_key, api_url=emu.url) as client:
         t0 = time.monotonic()
         first = chunk_text(text, limit=2000)[0]
-        pcm = client.synthesize(first, format="pcm")
-        SimpleaudioPlayer().play(pcm, 22050).stop()
+        client.synthesize(first, format="pcm")  # then it would start to play
         return time.monotonic() - t0
 
 
@@ -99,7 +98,7 @@ def bench_first_sound() -> None:
     from kuhu_driver.testing import KuhuEmulator
     from kuhu_driver.text import billed_chars
 
-    print("first sound (capture rig; emulator 300 ms + 0.5 ms/billed char)")
+    print("first piece handed to the audio stream (emulator 300 ms + 0.5 ms/billed char)")
     probe = FirstPlay()
     text = long_text(20_000)
     with KuhuEmulator(latency=LATENCY, seconds_per_billed_char=PER_CHAR) as emu:
@@ -117,89 +116,109 @@ def bench_first_sound() -> None:
     row("vendor demo's way (2000 chars, then play)", f"{mv * 1000:.0f} ms", "", None)
 
 
-GAP_PROGRAM = r"""
-import json, sys
-import pyttsx3
-engine = pyttsx3.init("kuhu")
-mode = sys.argv[1]
-if mode == "pieces":
-    s1 = "这是第一句话，它需要足够长，才能在第二段准备好之前一直播放下去，这就是为什么。"
-    text = s1 + "第二段的内容。" * 80 + "第三段。" * 200
-    for i in range(2):
-        engine.say(text, f"u{i}")
-else:
-    for i in range(8):
-        engine.say(f"第{i}句短短的话。", f"u{i}")
-engine.runAndWait()
-"""
+def bench_heard() -> None:
+    """What a listener hears, recorded at a real-time device, for both backends."""
+    from heard_program import AUDIO_PER_CHAR
+    from rig import expected_signal
+    from test_paced import run_heard
 
-
-def silent_runs(
-    raw: bytes, rate: int, threshold: int = 100, min_ms: float = 2.0
-) -> list[tuple[int, int]]:
-    samples = array("h", raw[: len(raw) - len(raw) % 2])
-    loud = [i for i, s in enumerate(samples) if abs(s) > threshold]
-    if not loud:
-        return []
-    runs = []
-    min_len = int(rate * min_ms / 1000)
-    prev = loud[0]
-    for i in loud[1:]:
-        if i - prev > min_len:
-            runs.append((prev + 1, i))
-        prev = i
-    return runs
-
-
-def bench_gaps() -> None:
-    from kuhu_driver.testing import KuhuEmulator
-
-    print("silence we add (real-time rig: PulseAudio null sink; median / worst)")
+    print("heard at a real-time device (PulseAudio null sink's monitor), by backend")
     if not PulseRig.available():
         print("  pulseaudio not installed: ./dev.sh setup installs it")
         return
-    rate = 22050
     with tempfile.TemporaryDirectory() as tmp:
         rig = PulseRig(Path(tmp))
         rig.start()
         try:
-            for mode, label, expected in (
-                ("pieces", "between pieces of one utterance (2 x 3 pieces)", 5),
-                ("utterances", "between queued utterances (8 short)", 7),
-            ):
-                heard = Path(tmp) / f"{mode}.raw"
-                rec = rig.record(heard, rate)
-                rig.warm_up()
-                with KuhuEmulator(
-                    latency=LATENCY,
-                    seconds_per_billed_char=PER_CHAR,
-                    audio_seconds_per_billed_char=0.01,
-                ) as emu:
-                    subprocess.run(
-                        [sys.executable, "-c", GAP_PROGRAM, mode],
-                        env={**rig.env, **emu.env(), "KUHU_CACHE": "off"},
-                        check=True,
-                        timeout=300,
-                    )
-                time.sleep(0.5)
-                rec.terminate()
-                rec.wait()
-                raw = heard.read_bytes()
-                # The warm-up silence comes first; look only at the program's sound.
-                gaps = [(b - a) / rate * 1000 for a, b in silent_runs(raw, rate)]
-                gaps = sorted(gaps)[-expected:] if len(gaps) >= expected else gaps
-                worst = max(gaps) if gaps else 0.0
-                med = statistics.median(gaps) if gaps else 0.0
-                row(label, f"{med:.1f} / {worst:.1f} ms", "<= 30 ms", worst <= 30)
-                if len(gaps) < expected:
-                    row(
-                        "  (boundaries with no silence >= 2 ms)",
-                        str(expected - len(gaps)),
-                        "",
-                        None,
-                    )
+            for backend in ("miniaudio", "simpleaudio"):
+                print(f"  backend {backend}")
+                heard_seams(rig, backend, AUDIO_PER_CHAR, expected_signal, run_heard)
+                heard_first_sound(rig, backend, run_heard)
+                heard_stop(rig, backend, run_heard)
         finally:
             rig.stop()
+
+
+def heard_seams(rig: Any, backend: str, per_char: float, expected: Any, run_heard: Any) -> None:
+    added, overlap, worst = [], [], []
+    for _ in range(3):
+        out, rec = run_heard(rig, "seams", backend)
+        pieces = [p for ps in out["pieces"].values() for p in ps]
+        exp = array("h", expected(pieces, per_char))
+        loud_exp = [i for i, v in enumerate(exp) if abs(v) > 300]
+        sent = (loud_exp[-1] - loud_exp[0]) / RATE
+        loud = rec.sound()
+        heard = (loud[-1] - loud[0]) / RATE
+        gaps = rec.silences(loud[0], loud[-1])
+        added.append(sum(gaps))
+        worst.append(max(gaps, default=0.0))
+        overlap.append(max(0.0, sum(gaps) - (heard - sent)))
+        span = (heard, sent)
+    row(
+        "    silence added at seams, 3 pieces + 2 utterances",
+        f"{statistics.median(added) * 1000:.1f} ms (worst {max(worst) * 1000:.1f})",
+        "0 ms",
+        max(added) < 0.001,
+    )
+    row(
+        "    audio lost to overlap",
+        f"{statistics.median(overlap) * 1000:.1f} ms",
+        "0 ms",
+        max(overlap) < 0.001,
+    )
+    row("    heard span / audio sent", f"{span[0]:.3f} / {span[1]:.3f} s", "", None)
+
+
+def heard_first_sound(rig: Any, backend: str, run_heard: Any) -> None:
+    """From runAndWait to the first sound heard; and from the server's answer to it."""
+    firsts: list[list[float]] = []
+    overheads: list[list[float]] = []
+    for _ in range(3):
+        out, rec = run_heard(rig, "first", backend, latency=LATENCY)
+        loud = rec.sound()
+        times = [rec.time_of(i) for i in loud]
+        answered = {text: t for text, outcome, t in out["requests"] if outcome == "ok"}
+        f, o = [], []
+        for i, t_run in enumerate(out["rounds"]):
+            heard = next(t for t in times if t >= t_run)
+            f.append(heard - t_run)
+            o.append(heard - answered[out["pieces"][f"u{i}"][0]])
+        firsts.append(f)
+        overheads.append(o)
+    first_after_init = statistics.median(f[0] for f in firsts)
+    later = statistics.median(x for f in firsts for x in f[1:])
+    o_first = statistics.median(o[0] for o in overheads)
+    o_later = statistics.median(x for o in overheads for x in o[1:])
+    row(
+        "    first sound after runAndWait: 1st utterance after init",
+        f"{first_after_init * 1000:.0f} ms",
+        "",
+        None,
+    )
+    row("    first sound after runAndWait: later utterances", f"{later * 1000:.0f} ms", "", None)
+    row(
+        "    ... after the server's answer: 1st / later",
+        f"{o_first * 1000:.0f} / {o_later * 1000:.0f} ms",
+        "<= 30 ms",
+        max(o_first, o_later) <= 0.03,
+    )
+
+
+def heard_stop(rig: Any, backend: str, run_heard: Any) -> None:
+    for mode in ("stop-thread", "stop-callback"):
+        lat = []
+        for _ in range(3):
+            out, rec = run_heard(rig, mode, backend)
+            t_after = next(e[0] for e in out["events"] if e[1:] == ["start", "after"])
+            before = [rec.time_of(i) for i in rec.sound()]
+            last = max(t for t in before if t < t_after)
+            lat.append(last - out["stop"])
+        row(
+            f"    stop() ({mode[5:]}) to silence heard, median / worst",
+            f"{statistics.median(lat) * 1000:.0f} / {max(lat) * 1000:.0f} ms",
+            "<= 50 ms",
+            max(lat) <= 0.05,
+        )
 
 
 def bench_batch() -> None:
@@ -354,22 +373,26 @@ def bench_memory() -> None:
 
 def main() -> None:
     only = sys.argv[1:]  # e.g. "memory": run only the sections whose names contain it
-    with tempfile.TemporaryDirectory() as home:
-        make_capture_home(Path(home))
-        os.environ["HOME"] = home  # ALSA's default device: the capture rig
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = PulseRig(Path(tmp))
+        rig.start()
+        # In-process sections play to the exact, paced capture rig.
+        os.environ.update({k: rig.capture_env[k] for k in ("HOME", "XDG_RUNTIME_DIR")})
+        os.environ["PULSE_SERVER"] = rig.capture_env["PULSE_SERVER"]
         sections: list[Callable[[], None]] = [
+            bench_heard,
             bench_first_sound,
             bench_cache_hit,
             bench_batch,
             bench_start_up,
             bench_memory,
-            bench_gaps,
         ]
         for section in sections:
             if only and not any(word in section.__name__ for word in only):
                 continue
             section()
             print()
+        rig.stop()
 
 
 if __name__ == "__main__":

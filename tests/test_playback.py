@@ -4,6 +4,7 @@ tested in test_driver.py (exact bytes) and test_paced.py (what a listener hears)
 
 from __future__ import annotations
 
+import importlib.util
 import sys
 import threading
 import time
@@ -150,12 +151,12 @@ def test_the_default_backend_is_miniaudio_and_simpleaudio_can_be_chosen() -> Non
 
 
 def test_without_miniaudio_simpleaudio_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
-    real = playback.importlib.util.find_spec
+    real = importlib.util.find_spec
 
     def find_spec(name: str, *args: Any) -> Any:
         return None if name == "miniaudio" else real(name, *args)
 
-    monkeypatch.setattr(playback.importlib.util, "find_spec", find_spec)
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
     assert isinstance(make_player(), playback.SimpleaudioPlayer)
 
 
