@@ -285,10 +285,10 @@ class KuhuEmulator(Closing):
         amp = round(12000 * volume / 100)
         rng = random.Random(digest)
         # A 16-sample fingerprint, then one tone per billed character.
-        parts = [digest]
+        parts = [_no_zero_samples(digest)]
         for _ in range(billed_chars(p["text"])):
             parts.append(_tone(sr, 200 + 20 * rng.randrange(48), pitch, amp, seg_len))
-        pcm = _no_zero_samples(b"".join(parts))
+        pcm = b"".join(parts)
         fmt = p["format"]
         if fmt == "pcm":
             return pcm
@@ -511,7 +511,6 @@ class _Handler(BaseHTTPRequestHandler):
         self.connection.close()
 
 
-@lru_cache(maxsize=4096)
 def _no_zero_samples(pcm: bytes) -> bytes:
     """Zero samples made 1: a capture of a stream that writes zeros while idle can then
     drop every zero and still hold exactly this signal."""
@@ -522,6 +521,7 @@ def _no_zero_samples(pcm: bytes) -> bytes:
     return samples.tobytes()
 
 
+@lru_cache(maxsize=4096)
 def _tone(sr: int, freq: int, pitch: float, amp: int, n: int) -> bytes:
     f = freq * pitch
     # Fade the edges (5 ms) so the test signal has no clicks.
@@ -529,7 +529,9 @@ def _tone(sr: int, freq: int, pitch: float, amp: int, n: int) -> bytes:
     samples = array(
         "h",
         (
+            # Never 0: see _no_zero_samples.
             int(amp * min(1.0, i / fade, (n - i) / fade) * math.sin(2 * math.pi * f * i / sr))
+            or 1
             for i in range(n)
         ),
     )
