@@ -13,11 +13,13 @@ PY=${PYTHON:-python3}
 need_apt=()
 have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 
-# The default audio backend (miniaudio) installs from wheels and needs no system package.
+# The default audio backend (miniaudio) installs from wheels and needs no system package;
+# eSpeak NG is the local voice that speaks when the cloud cannot (KUHU_FALLBACK).
 # The tests add: PulseAudio and ALSA's pulse plugin for the real-time audio rig, openssl
 # for a self-signed certificate, and gcc with the ALSA headers, which simpleaudio (the
 # optional backend, tested too) is compiled against.
-TEST_PKGS=(gcc libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins openssl)
+RUN_PKGS=(espeak-ng)
+TEST_PKGS=("${RUN_PKGS[@]}" gcc libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins openssl)
 
 setup() {
     local extras=$1
@@ -51,7 +53,7 @@ setup() {
 # in its own venv with the package installed from a wheel (not editable), as users get
 # it. Between them: pyttsx3 2.90 and the newest; simpleaudio stock where it is safe,
 # stock on 3.12 (where it must be refused, not crash), and the patched fork on 3.13.
-MATRIX_TESTS=(test_paced.py test_playback.py test_driver.py test_speak.py test_loading.py test_examples.py)
+MATRIX_TESTS=(test_paced.py test_playback.py test_fallback.py test_driver.py test_speak.py test_loading.py test_examples.py)
 matrix() {
     local root=${PYENV_ROOT:-/root/.pyenv} v py venv
     for v in 3.10 3.11 3.12 3.13; do
@@ -82,7 +84,7 @@ case "$cmd" in
         setup "[test,simpleaudio]" "${TEST_PKGS[@]}"
         ;;
     demo)
-        setup ""
+        setup "" "${RUN_PKGS[@]}"
         sentence="你好，这是酷湖语音合成。Hello from kuhu_driver."
         if [ -n "${KUHU_API_KEY:-}" ]; then
             # A real voice: played, or saved with --out demo.wav when there is no sound card.

@@ -19,7 +19,7 @@ from typing import TextIO
 
 from . import __version__
 from .client import SAMPLE_RATES
-from .config import Settings, resolve_settings
+from .config import Settings, resolve_settings, speech_settings
 from .errors import KuhuError
 from .properties import Voicing
 from .speech import save_format
@@ -119,6 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
         default="wav",
         help="with --batch: audio format (default wav)",
     )
+    p.add_argument(
+        "--no-fallback",
+        action="store_true",
+        help="when the cloud cannot answer, fail instead of speaking with the platform's own "
+        "voice (the default; files never fall back unless KUHU_FALLBACK=always)",
+    )
     p.add_argument("-v", "--verbose", action="store_true", help="log what happens to stderr")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     return p
@@ -197,14 +203,19 @@ def _read(path: str) -> str:
 
 @contextmanager
 def _settings(args: argparse.Namespace) -> Iterator[Settings]:
+    fallback = "off" if args.no_fallback else None
     if not args.emulator:
-        yield resolve_settings()
+        # Speaking needs no key (the local voice speaks); files and batches do.
+        resolve = resolve_settings if (args.out or args.batch) else speech_settings
+        yield resolve(fallback=fallback)
         return
     from .testing import KuhuEmulator
 
     with KuhuEmulator() as emu:
         print(EMULATOR_NOTICE, file=sys.stderr)
-        yield resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, api_secret="")
+        yield resolve_settings(
+            api_key=emu.api_key, api_url=emu.url, cache=False, api_secret="", fallback=fallback
+        )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -283,7 +294,13 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
     with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
         if args.out:
             out = Path(args.out)
-            job = synth.start(text, voicing, format=save_format(out), window=3)
+            job = synth.start(
+                text,
+                voicing,
+                format=save_format(out),
+                window=3,
+                fallback=settings.fallback == "always",
+            )
             write_job(job, out, on_piece=_piece_progress("writing", len(job.spans)))
             print(f"wrote {out}", file=sys.stderr)
             return 0
@@ -291,7 +308,8 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
         try:
             # The device first: without one, nothing is sent (or billed).
             player.prepare(voicing.sample_rate)
-            job = synth.start(text, voicing)
+            job = synth.start(text, voicing, fallback=True)
+            job.on_fallback = lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr)
             try:
                 played = play_job(job, player, on_piece=_piece_progress("speaking", len(job.spans)))
             finally:

@@ -11,6 +11,7 @@ import random
 import ssl
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode, urlsplit
@@ -234,6 +235,11 @@ class KuhuClient(Closing):
         #: HTTP attempts made, successful or not.
         self.attempts_made = 0
 
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key is configured (without one, speech uses the local voice)."""
+        return bool(self._key)
+
     def __repr__(self) -> str:
         return f"KuhuClient(api_url={str(self.url)!r}, signed={self._secret is not None})"
 
@@ -289,8 +295,17 @@ class KuhuClient(Closing):
         )
         return self.send(req).data
 
-    def send(self, req: Request, *, cancel: threading.Event | None = None) -> Audio:
-        """Send a checked request, retrying what may succeed on a second try."""
+    def send(
+        self,
+        req: Request,
+        *,
+        cancel: threading.Event | None = None,
+        on_failure: Callable[[KuhuError], bool] | None = None,
+    ) -> Audio:
+        """Send a checked request, retrying what may succeed on a second try.
+
+        ``on_failure(exc)`` hears of each failed attempt and may stop the retries by
+        answering False (the fallback's circuit breaker does)."""
         # Build the HTTP client before taking a rate-limit slot: building it takes tens
         # of milliseconds, which would make this request arrive late and bunch up with
         # the next one at the server.
@@ -303,7 +318,8 @@ class KuhuClient(Closing):
             try:
                 audio = self._attempt(req)
             except KuhuError as exc:
-                if not exc.retryable or attempt == self.max_attempts:
+                more = on_failure(exc) if on_failure is not None else True
+                if not exc.retryable or attempt == self.max_attempts or not more:
                     raise
                 cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
                 delay = random.uniform(0, cap)  # noqa: S311 - jitter, not a secret

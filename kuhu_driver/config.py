@@ -10,7 +10,14 @@ from pathlib import Path
 
 from .errors import ConfigError
 
-__all__ = ["DEFAULT_API_URL", "DEFAULT_CACHE_MAX_BYTES", "Settings", "resolve_settings"]
+__all__ = [
+    "DEFAULT_API_URL",
+    "DEFAULT_CACHE_MAX_BYTES",
+    "Settings",
+    "missing_key_error",
+    "resolve_settings",
+    "speech_settings",
+]
 
 DEFAULT_API_URL = "https://api.kuhuyun.com/api/ai/audiosave"
 DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
@@ -20,6 +27,8 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BILLED = 200_000
 #: KUHU_AUDIO's values: "auto" is miniaudio, or simpleaudio when miniaudio is missing.
 AUDIO_BACKENDS = ("auto", "miniaudio", "simpleaudio")
+#: KUHU_FALLBACK's values.
+FALLBACKS = ("local", "always", "off")
 _OFF = {"0", "off", "false", "no", "none", "disabled"}
 
 
@@ -48,6 +57,16 @@ class Settings:
     max_billed: int = DEFAULT_MAX_BILLED
     #: Audio backend (KUHU_AUDIO): "auto" (miniaudio, else simpleaudio), or one by name.
     audio: str = "auto"
+    #: When the cloud cannot answer (KUHU_FALLBACK): "local" speaks with the platform's
+    #: voice (files still fail), "always" also writes files with it, "off" never.
+    fallback: str = "local"
+
+
+def missing_key_error() -> ConfigError:
+    return ConfigError(
+        "no API key: set the KUHU_API_KEY environment variable (console → 密钥管理), "
+        "or pass api_key=...; to try without a key, use the emulator (kuhu-say --emulator)"
+    )
 
 
 def resolve_settings(
@@ -61,20 +80,22 @@ def resolve_settings(
     timeout: float | None = None,
     max_billed: int | None = None,
     audio: str | None = None,
+    fallback: str | None = None,
     env: Mapping[str, str] | None = None,
     require_key: bool = True,
 ) -> Settings:
-    """Resolve every setting once; raise :class:`ConfigError` naming what is missing."""
+    """Resolve every setting once; raise :class:`ConfigError` naming what is missing.
+
+    ``require_key=False`` lets the key be missing (speech then falls back to the local
+    voice, see ``KUHU_FALLBACK``); ``speech_settings`` decides that for speaking.
+    """
     env = os.environ if env is None else env
     key = api_key if api_key is not None else env.get("KUHU_API_KEY", "")
     if not isinstance(key, str):
         raise TypeError("api_key must be a string")
     key = key.strip()
     if not key and require_key:
-        raise ConfigError(
-            "no API key: set the KUHU_API_KEY environment variable (console → 密钥管理), "
-            "or pass api_key=...; to try without a key, use the emulator (kuhu-say --emulator)"
-        )
+        raise missing_key_error()
     secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
     url = api_url if api_url is not None else env.get("KUHU_API_URL") or DEFAULT_API_URL
     if cache is None:
@@ -100,6 +121,11 @@ def resolve_settings(
     audio = audio.strip().lower() or "auto"
     if audio not in AUDIO_BACKENDS:
         raise ConfigError(f"KUHU_AUDIO must be one of {', '.join(AUDIO_BACKENDS)}, not {audio!r}")
+    if fallback is None:
+        fallback = env.get("KUHU_FALLBACK", "")
+    fallback = fallback.strip().lower() or "local"
+    if fallback not in FALLBACKS:
+        raise ConfigError(f"KUHU_FALLBACK must be one of {', '.join(FALLBACKS)}, not {fallback!r}")
     return Settings(
         api_key=key,
         api_secret=secret,
@@ -109,6 +135,7 @@ def resolve_settings(
         timeout=timeout,
         max_billed=max_billed,
         audio=audio,
+        fallback=fallback,
     )
 
 
@@ -123,3 +150,12 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> 
     if not value > 0 or value == float("inf"):
         raise ConfigError(f"{name} must be a positive number, not {raw!r}")
     return value
+
+
+def speech_settings(**kw: object) -> Settings:
+    """Settings for speaking: a missing key is an error only with ``KUHU_FALLBACK=off``,
+    since the local voice can speak without one."""
+    settings = resolve_settings(require_key=False, **kw)  # type: ignore[arg-type]
+    if not settings.api_key and settings.fallback == "off":
+        raise missing_key_error()
+    return settings

@@ -24,8 +24,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .config import Settings, resolve_settings
-from .errors import CancelledError, InvalidInputError, KuhuError
+from .config import FALLBACKS, Settings, speech_settings
+from .errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
+from .fallback import CloudBreaker
+from .local import LocalVoice
 from .playback import Player, make_player
 from .properties import Properties, Voicing
 from .speech import SAVE_FORMATS, Job, Synthesizer, play_job, save_format, write_job
@@ -79,8 +81,10 @@ class KuhuDriver:
         synthesizer: Synthesizer | None = None,
     ) -> None:
         self._proxy = proxy
-        settings = settings or resolve_settings()
+        settings = settings or speech_settings()
         self._synth = synthesizer or Synthesizer.from_settings(settings)
+        #: "local" (speech falls back to the platform's voice), "always" (files too), "off".
+        self._fallback = settings.fallback
         # One output stream per engine, opened at the first utterance and kept open.
         self._player = player or make_player(settings.audio)
         self._props = Properties()
@@ -165,17 +169,39 @@ class KuhuDriver:
             return [_pyttsx3_voice(v) for v in VOICES]
         if name == "billed_chars":
             return self._synth.client.billed_chars_sent
+        if name == "fallback":
+            return self._fallback
         if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
             return getattr(self._props, name)
         return self._props.with_value(name, None)  # raises UnknownPropertyError
 
     def setProperty(self, name: str, value: object) -> None:
+        if name == "fallback":
+            self._set_fallback(value)
+            return
         try:
             self._props = self._props.with_value(name, value)
         except KuhuError as exc:
             if not self._has_listeners("error"):
                 logger.warning("setProperty(%r) failed: %s", name, exc)
             raise
+
+    def _set_fallback(self, value: object) -> None:
+        mode = str(value).strip().lower() if isinstance(value, str) else None
+        if mode not in FALLBACKS:
+            exc = InvalidInputError(
+                f"fallback must be one of {', '.join(FALLBACKS)}, not {value!r}"
+            )
+            if not self._has_listeners("error"):
+                logger.warning("setProperty('fallback') failed: %s", exc)
+            raise exc
+        if mode != "off" and self._synth.local is None:
+            self._synth.local = LocalVoice()
+            self._synth.breaker = CloudBreaker()
+        self._fallback = mode
+
+    def _falls_back(self, kind: str) -> bool:
+        return self._fallback == "always" or (self._fallback == "local" and kind == "say")
 
     # -- internals ---------------------------------------------------------------------
     def _proxy_name(self) -> str | None:
@@ -219,8 +245,12 @@ class KuhuDriver:
             if self._looping or self._loop_running.is_set():
                 self._proxy.setBusy(False)
             return True
-        if ev.topic == "error" and not self._has_listeners("error"):
-            exc = ev.args.get("exception")
+        exc = ev.args.get("exception")
+        if (
+            ev.topic == "error"
+            and not isinstance(exc, CloudFallback)  # logged already, and not a failure
+            and not self._has_listeners("error")
+        ):
             logger.warning("utterance %r failed: %s", ev.task.name, exc)
         self._proxy.notify(ev.topic, name=ev.task.name, **ev.args)
         return True
@@ -277,6 +307,7 @@ class KuhuDriver:
             job = self._synth.start(task.text, task.voicing, format=fmt, window=window)
         else:
             job.widen(window)
+        job.allow_fallback(self._falls_back(task.kind))
         with self._lock:
             task.job = job
             if task.cancel.is_set():
@@ -314,6 +345,12 @@ class KuhuDriver:
         self._player.prepare(task.voicing.sample_rate)
         job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
         self._prefetch()
+
+        def fell_back(notice: CloudFallback) -> None:
+            start()  # the notice comes after started-utterance, like any error
+            self._post(task, "error", exception=notice)
+
+        job.on_fallback = fell_back
 
         def gate() -> None:
             # Synthesis may run ahead of the loop; sound waits for it.
@@ -372,7 +409,7 @@ class KuhuDriver:
         for job in stale:
             job.cancel()
         for key in missing:
-            try:
+            try:  # fallback is decided when the job is adopted (say or save)
                 job = self._synth.start(key[0], key[1], format=key[2], window=1)
             except KuhuError:
                 continue  # its own turn will report the error
@@ -383,6 +420,7 @@ class KuhuDriver:
         assert task.path is not None
         path = Path(task.path)
         job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
+        job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
         self._prefetch()
         return write_job(job, path)
 

@@ -10,6 +10,8 @@
     ├── BadResponseError           the answer is not audio of the asked format
     │   └── TruncatedResponseError the body ended early (retried)
     ├── AudioDeviceError           no sound device, or playback failed
+    ├── CloudFallback              the cloud failed; the local voice spoke instead (a notice)
+    ├── LocalVoiceError            the platform's local voice could not speak
     ├── InvalidInputError          text or a property value is unusable (a ValueError too)
     ├── UnknownPropertyError       no such pyttsx3 property (a KeyError too)
     └── CancelledError             stop() ended the work before it was done
@@ -25,9 +27,11 @@ __all__ = [
     "BadRequestError",
     "BadResponseError",
     "CancelledError",
+    "CloudFallback",
     "ConfigError",
     "InvalidInputError",
     "KuhuError",
+    "LocalVoiceError",
     "ServerError",
     "TLSError",
     "TransportError",
@@ -96,6 +100,27 @@ class TruncatedResponseError(BadResponseError):
 
 class AudioDeviceError(KuhuError):
     """No audio device could be opened, or playback failed."""
+
+
+class CloudFallback(KuhuError):
+    """Not a failure of the utterance: the cloud could not speak (``cause``), so the
+    platform's local voice spoke it, from ``piece`` on. Sent on pyttsx3's ``error`` topic
+    so that a program can see it; the utterance still finishes with ``completed=True``."""
+
+    def __init__(self, cause: KuhuError, *, piece: int = 0) -> None:
+        where = "" if piece == 0 else f" from piece {piece + 1} on"
+        super().__init__(
+            f"the cloud voice could not speak ({cause.message}); the local voice "
+            f"spoke instead{where}",
+            status=cause.status,
+            code=cause.code,
+        )
+        self.cause = cause
+        self.piece = piece
+
+
+class LocalVoiceError(KuhuError):
+    """The platform's local voice could not speak."""
 
 
 class CancelledError(KuhuError):

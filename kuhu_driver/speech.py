@@ -12,6 +12,7 @@ import logging
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -21,9 +22,11 @@ from pathlib import Path
 from ._closing import Closing
 from .audio import wav_header
 from .cache import AudioCache
-from .client import Audio, KuhuClient, build_request
-from .config import DEFAULT_MAX_BILLED, Settings, resolve_settings
-from .errors import CancelledError, InvalidInputError, KuhuError
+from .client import Audio, KuhuClient, Request, build_request
+from .config import DEFAULT_MAX_BILLED, Settings, missing_key_error, speech_settings
+from .errors import CancelledError, CloudFallback, InvalidInputError, KuhuError, TransportError
+from .fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
+from .local import LocalVoice
 from .playback import Player, Segment, make_player
 from .properties import Properties, Voicing
 from .text import billed_chars, char_costs, clean_text, speech_pieces, word_spans
@@ -66,28 +69,35 @@ class Synthesizer(Closing):
         *,
         workers: int = 8,
         max_billed: int = DEFAULT_MAX_BILLED,
+        local: LocalVoice | None = None,
     ) -> None:
         self.client = client
         self.max_billed = max_billed
         self.cache = cache
         self.workers = workers
+        #: The platform's voice for when the cloud fails (None: no fallback at all).
+        self.local = local
+        self.breaker = CloudBreaker() if local is not None else None
         self._pool: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **client_kw: object) -> Synthesizer:
-        settings = settings or resolve_settings()
+        settings = settings or speech_settings()
         client = KuhuClient(settings=settings, **client_kw)  # type: ignore[arg-type]
         cache = (
             AudioCache(settings.cache_dir, settings.cache_max_bytes)
             if settings.cache_dir is not None
             else None
         )
-        return cls(client, cache, max_billed=settings.max_billed)
+        local = LocalVoice() if settings.fallback != "off" else None
+        return cls(client, cache, max_billed=settings.max_billed, local=local)
 
     def close(self) -> None:
         self.shutdown()
         self.client.close()
+        if self.local is not None:
+            self.local.close()
 
     def shutdown(self) -> None:
         """Drop queued fetches; requests under way finish (bounded by the timeouts)."""
@@ -109,9 +119,15 @@ class Synthesizer(Closing):
         *,
         format: str = "pcm",
         window: int = 6,
+        fallback: bool = False,
     ) -> Job:
-        """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text."""
-        return Job(self, text, voicing, format=format, window=window)
+        """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
+
+        With ``fallback`` (and a local voice), pieces the cloud cannot give are spoken
+        by the platform's voice (PCM only)."""
+        job = Job(self, text, voicing, format=format, window=window)
+        job.allow_fallback(fallback)
+        return job
 
     def fetch(self, text: str, voicing: Voicing, format: str, cancel: threading.Event) -> Audio:
         """One piece: from the cache, or from the API (then cached)."""
@@ -134,9 +150,43 @@ class Synthesizer(Closing):
             hit = self.cache.get(key)
             if hit is not None:
                 return hit
-        audio = self.client.send(req, cancel=cancel)  # counts what it bills; hits cost 0
+        audio = self._send(req, cancel)  # counts what it bills; hits cost 0
         if self.cache is not None:
             self.cache.put(key, audio)
+        return audio
+
+    def _send(self, req: Request, cancel: threading.Event) -> Audio:
+        """The request, unless the breaker says the cloud is down (then its failure)."""
+        probe = False
+        if self.breaker is not None:
+            probe, cause = self.breaker.admit()
+            if cause is not None:
+                raise cause
+        breaker = self.breaker
+        try:
+            if not self.client.has_key:
+                raise missing_key_error()
+            audio = self.client.send(
+                req,
+                cancel=cancel,
+                on_failure=(
+                    None
+                    if breaker is None
+                    else lambda exc: breaker.attempt_failed(exc, probe=probe)
+                ),
+            )
+        except KuhuError as exc:
+            if breaker is not None:
+                if not self.client.has_key:
+                    breaker.attempt_failed(exc, probe=probe)
+                breaker.abandoned(probe=probe)
+            raise
+        except BaseException:
+            if self.breaker is not None:
+                self.breaker.abandoned(probe=probe)
+            raise
+        if self.breaker is not None:
+            self.breaker.succeeded()
         return audio
 
 
@@ -167,6 +217,11 @@ class Job:
         self.format = format
         self.spans = speech_pieces(self.text)
         self.cancel_event = threading.Event()
+        #: Called once, with the notice, when the local voice takes over.
+        self.on_fallback: Callable[[CloudFallback], None] | None = None
+        self._fallback = False
+        self._local_from: int | None = None  # the first piece the local voice speaks
+        self._born = time.monotonic()
         self._synth = synth
         self._window = max(1, window)
         self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
@@ -176,11 +231,19 @@ class Job:
         self._submit_lock = threading.Lock()
         self.widen(self._window)
 
+    def allow_fallback(self, allowed: bool) -> None:
+        """Whether pieces the cloud cannot give may be spoken by the local voice (PCM)."""
+        self._fallback = allowed and self.format == "pcm" and self._synth.local is not None
+
     def widen(self, window: int) -> None:
         """Fetch up to ``window`` pieces ahead (a prefetched job starts with one)."""
         with self._submit_lock:
             self._window = max(self._window, window)
-            while self._next < len(self.spans) and self._next - self._consumed < self._window:
+            while (
+                self._local_from is None
+                and self._next < len(self.spans)
+                and self._next - self._consumed < self._window
+            ):
                 self._submit_next()
 
     def _submit_next(self) -> None:
@@ -208,24 +271,64 @@ class Job:
 
     def __iter__(self) -> Iterator[Piece]:
         for i, (a, b) in enumerate(self.spans):
-            fut = self._futures[i]
-            assert fut is not None
-            while not fut.done():
-                if self.cancel_event.is_set():
-                    raise CancelledError("stopped")
-                self._changed.wait(0.5)
-                self._changed.clear()
-            if self.cancel_event.is_set():
-                raise CancelledError("stopped")
-            try:
-                audio = fut.result()
-            except KuhuError:
-                self.cancel()  # nothing more of this text will be played
-                raise
+            if self._local_from is None:
+                try:
+                    audio = self._cloud_piece(i)
+                except KuhuError as exc:
+                    if not self._take_over(i, exc):
+                        self.cancel()  # nothing more of this text will be played
+                        raise
+            if self._local_from is not None:
+                audio = self._local_piece(i)
             self._futures[i] = None  # the consumer owns the audio now
             self._consumed = i + 1
             self.widen(self._window)
             yield Piece(index=i, start=a, end=b, audio=audio)
+
+    def _cloud_piece(self, i: int) -> Audio:
+        fut = self._futures[i]
+        assert fut is not None
+        # With a local voice to fall back on, a piece playback waits for is given a
+        # deadline: the first from the job's start, the others from when it is needed.
+        since = self._born if i == 0 else time.monotonic()
+        while not fut.done():
+            if self.cancel_event.is_set():
+                raise CancelledError("stopped")
+            if self._fallback and time.monotonic() - since > FIRST_PIECE_WAIT:
+                exc = TransportError(f"the cloud did not answer within {FIRST_PIECE_WAIT:g} s")
+                if self._synth.breaker is not None:
+                    self._synth.breaker.trip(exc)
+                raise exc
+            self._changed.wait(0.05 if self._fallback else 0.5)
+            self._changed.clear()
+        if self.cancel_event.is_set():
+            raise CancelledError("stopped")
+        return fut.result()
+
+    def _take_over(self, i: int, exc: KuhuError) -> bool:
+        """Let the local voice speak from piece ``i`` on, if it may and can."""
+        local = self._synth.local
+        if not (self._fallback and falls_back(exc) and local is not None and local.available()):
+            return False
+        self._local_from = i
+        for fut in self._futures[i:]:
+            if fut is not None:
+                fut.cancel()
+        notice = CloudFallback(exc, piece=i)
+        logger.warning("%s", notice)
+        if self.on_fallback is not None:
+            self.on_fallback(notice)
+        return True
+
+    def _local_piece(self, i: int) -> Audio:
+        assert self._synth.local is not None
+        a, b = self.spans[i]
+        if self.cancel_event.is_set():
+            raise CancelledError("stopped")
+        pcm, rate = self._synth.local.synthesize(
+            self.text[a:b], rate=round(200 * self.voicing.rate), volume=self.voicing.volume / 100
+        )
+        return Audio(pcm, "pcm", rate)
 
 
 def play_job(
@@ -387,13 +490,13 @@ def speak(
     for name, value in (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch)):
         if value is not None:
             props = props.with_value(name, value)
-    settings = resolve_settings()
+    settings = speech_settings()
     player = make_player(settings.audio)
     try:
         # The device first: without one, nothing is sent (or billed).
         player.prepare(props.voicing().sample_rate)
         with Synthesizer.from_settings(settings) as synth:
-            job = synth.start(text, props.voicing())
+            job = synth.start(text, props.voicing(), fallback=True)
             try:
                 play_job(job, player)
             finally:

@@ -530,8 +530,7 @@ def _tone(sr: int, freq: int, pitch: float, amp: int, n: int) -> bytes:
         "h",
         (
             # Never 0: see _no_zero_samples.
-            int(amp * min(1.0, i / fade, (n - i) / fade) * math.sin(2 * math.pi * f * i / sr))
-            or 1
+            int(amp * min(1.0, i / fade, (n - i) / fade) * math.sin(2 * math.pi * f * i / sr)) or 1
             for i in range(n)
         ),
     )

@@ -26,6 +26,9 @@ def _isolated_env(
         if name.startswith("KUHU_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("KUHU_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # Most tests check how failures surface; the local voice that covers them by
+    # default is tested in test_fallback.py (and test_cli.py), which lift this.
+    monkeypatch.setenv("KUHU_FALLBACK", "off")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

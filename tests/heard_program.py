@@ -38,7 +38,7 @@ LONG = (
 AUDIO_PER_CHAR = 0.005
 
 
-def start_emulator(latency: float) -> tuple[subprocess.Popen[str], str]:
+def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
     """The emulator in its own process: its work must not take our interpreter's time."""
     proc = subprocess.Popen(
         [
@@ -47,6 +47,7 @@ def start_emulator(latency: float) -> tuple[subprocess.Popen[str], str]:
             "kuhu_driver.testing",
             f"--latency={latency}",
             f"--audio-per-char={AUDIO_PER_CHAR}",
+            *extra,
         ],
         stdout=subprocess.PIPE,
         text=True,
@@ -124,6 +125,27 @@ def main() -> None:
         time.sleep(0.5)
         say("停止以后还能说话。", "after")
         run()
+    elif mode == "outage":
+        # The cloud goes away before the first utterance and comes back later.
+        url = os.environ["KUHU_API_URL"]
+        server.terminate()
+        server.wait()
+        for i in range(3):
+            say(f"第{i}句话。", f"down{i}")
+            run()
+        out["restart"] = time.monotonic()
+        port = url.split(":")[2].split("/")[0]
+        server, stats_url = start_emulator(
+            latency, f"--port={port}", f"--key={os.environ['KUHU_API_KEY']}"
+        )
+        i = 0
+        while time.monotonic() - out["restart"] < 40:
+            say(f"恢复{i}。", f"up{i}")
+            run()
+            if out["events"][-2][1] != "error":  # spoken by the cloud again
+                break
+            i += 1
+            time.sleep(1.0)
     elif mode == "vanish":
         say(LONG, "long")
         print("speaking", flush=True)

@@ -192,16 +192,32 @@ def test_api_errors_are_one_line_and_exit_1(
     with KuhuEmulator() as emu:
         monkeypatch.setenv("KUHU_API_URL", emu.url)
         monkeypatch.setenv("KUHU_API_KEY", "CANARY-KEY-7f3a")
-        assert main(["x"]) == 1
+        assert main(["--no-fallback", "x"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1
     assert err[0].startswith("kuhu-say: error: 403: the key is wrong")
     assert "CANARY" not in err[0]
 
 
-def test_missing_key(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["x"]) == 1
+def test_missing_key(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert main(["--no-fallback", "x"]) == 1
     assert "KUHU_API_KEY" in capsys.readouterr().err
+    assert main(["--out", str(tmp_path / "x.wav"), "x"]) == 1  # files never fall back
+    assert "KUHU_API_KEY" in capsys.readouterr().err
+
+
+def test_the_local_voice_speaks_when_the_cloud_refuses(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, capture: Any
+) -> None:
+    monkeypatch.delenv("KUHU_FALLBACK")  # the default: on
+    with KuhuEmulator() as emu:
+        monkeypatch.setenv("KUHU_API_URL", emu.url)
+        monkeypatch.setenv("KUHU_API_KEY", "CANARY-KEY-7f3a")
+        assert main(["本地的声音。"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [err[0]] and err[0].startswith("kuhu-say: note: the cloud voice could not")
+    assert "403" in err[0] and "CANARY" not in err[0]
+    assert len(capture.read()) > 22050  # heard: over half a second of the local voice
 
 
 def test_python_dash_m_and_help() -> None:

@@ -80,8 +80,11 @@ def test_unknown_driver_is_still_an_import_error() -> None:
     assert "ModuleNotFoundError" in proc.stderr
 
 
-def test_missing_key_fails_at_init_naming_the_variable() -> None:
+def test_missing_key_fails_at_init_naming_the_variable_when_fallback_is_off() -> None:
+    """With the fallback on (the default) the local voice speaks without a key (see
+    test_fallback.py); with it off, a missing key is an error at once."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("KUHU_")}
+    env["KUHU_FALLBACK"] = "off"
     proc = subprocess.run(
         [sys.executable, "-c", "import pyttsx3; pyttsx3.init('kuhu')"],
         env=env,
