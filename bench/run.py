@@ -161,7 +161,7 @@ def heard_seams(rig: Any, backend: str, per_char: float, expected: Any, run_hear
         max(added) < 0.001,
     )
     row(
-        "    audio lost to overlap",
+        "    audio lost (overlapped, or cut at a stream's end)",
         f"{statistics.median(overlap) * 1000:.1f} ms",
         "0 ms",
         max(overlap) < 0.001,
@@ -201,6 +201,52 @@ def heard_first_sound(rig: Any, backend: str, run_heard: Any) -> None:
         f"{o_first * 1000:.0f} / {o_later * 1000:.0f} ms",
         "<= 30 ms",
         max(o_first, o_later) <= 0.03,
+    )
+
+
+def bench_outage() -> None:
+    """The cloud down, then back: first sound heard in the local voice, and the cloud's
+    voice again."""
+    from test_paced import run_heard
+
+    print("outage: the local voice (eSpeak NG) while the emulator is stopped, then back")
+    with tempfile.TemporaryDirectory() as tmp:
+        rig = PulseRig(Path(tmp))
+        rig.start()
+        try:
+            firsts, laters, backs = [], [], []
+            for _ in range(3):
+                os.environ["KUHU_FALLBACK"] = "local"
+                out, rec = run_heard(rig, "outage", "miniaudio", latency=LATENCY)
+                heard = [rec.time_of(i) for i in rec.sound()]
+                f = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
+                firsts.append(f[0])
+                laters.extend(f[1:3])
+                fell_back = {e[2] for e in out["events"] if e[1] == "error"}
+                back = next(
+                    e[0] for e in out["events"] if e[1] == "start" and e[2] not in fell_back
+                )
+                backs.append(back - out["restart"])
+        finally:
+            os.environ.pop("KUHU_FALLBACK", None)
+            rig.stop()
+    row(
+        "  first sound heard, 1st utterance of the outage",
+        f"{statistics.median(firsts) * 1000:.0f} ms (worst {max(firsts) * 1000:.0f})",
+        "<= 2000 ms",
+        max(firsts) <= 2.0,
+    )
+    row(
+        "  first sound heard, later utterances",
+        f"{statistics.median(laters) * 1000:.0f} ms (worst {max(laters) * 1000:.0f})",
+        "",
+        None,
+    )
+    row(
+        "  cloud voice back after the server restarts",
+        f"{statistics.median(backs):.1f} s (worst {max(backs):.1f})",
+        "<= 30 s",
+        max(backs) <= 30,
     )
 
 
@@ -381,6 +427,7 @@ def main() -> None:
         os.environ["PULSE_SERVER"] = rig.capture_env["PULSE_SERVER"]
         sections: list[Callable[[], None]] = [
             bench_heard,
+            bench_outage,
             bench_first_sound,
             bench_cache_hit,
             bench_batch,

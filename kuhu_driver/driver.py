@@ -88,7 +88,6 @@ class KuhuDriver:
         # One output stream per engine, opened at the first utterance and kept open.
         self._player = player or make_player(settings.audio)
         self._props = Properties()
-        self._player.warm(self._props.sample_rate)  # opened while the program starts up
         self._events: queue.Queue[_Event] = queue.Queue()
         self._work: queue.Queue[_Task | None] = queue.Queue()
         self._worker: threading.Thread | None = None

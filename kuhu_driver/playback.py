@@ -108,10 +108,6 @@ class Player(Protocol):
     def prepare(self, sample_rate: int) -> None:
         """Open the device now (it stays open); raise :class:`AudioDeviceError`."""
 
-    def warm(self, sample_rate: int) -> None:
-        """Open the device in the background, so that the first utterance finds it open;
-        a failure is reported by the next ``prepare``."""
-
     def enqueue(self, seg: Segment) -> None:
         """Queue ``seg`` after everything queued before it."""
 
@@ -153,18 +149,6 @@ class _StreamBase:
 
     def _silence_now(self) -> None:
         """Backend hook: cut what is playing at once."""
-
-    def warm(self, sample_rate: int) -> None:
-        def run() -> None:
-            try:
-                self.prepare(sample_rate)
-            except AudioDeviceError as exc:
-                logger.debug("audio: warming the device failed: %s", exc)
-
-        threading.Thread(target=run, name="kuhu-audio-warm", daemon=True).start()
-
-    def prepare(self, sample_rate: int) -> None:
-        raise NotImplementedError
 
     def _stalled(self) -> bool:
         with self._lock:
