@@ -22,7 +22,7 @@ from .client import SAMPLE_RATES
 from .config import Settings, resolve_settings, speech_settings
 from .errors import KuhuError
 from .properties import Voicing
-from .speech import save_format
+from .speech import check_destination, save_format
 from .text import estimate
 from .voices import DEFAULT_VOICE, VOICES, resolve_voice_id
 
@@ -271,6 +271,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             save_format(args.out)
         except KuhuError as exc:
             parser.error(f"--out: {exc}")
+        check_destination(args.out)  # before settings and requests: costs nothing
     return _speak(args, text, voicing)
 
 
@@ -293,7 +294,7 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
 
     with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
         if args.out:
-            out = Path(args.out)
+            out = Path(args.out).expanduser()
             job = synth.start(
                 text,
                 voicing,

@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from ._closing import Closing
 from .audio import FORMATS, check_audio, pcm_from_answer
@@ -153,11 +153,23 @@ class Endpoint:
     host: str
 
     def __str__(self) -> str:
-        return self.url
+        """The URL for logs and messages: a user and password in it are hidden."""
+        parts = urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return self.url
+        netloc = "***@" + parts.netloc.rpartition("@")[2]
+        return urlunsplit(parts._replace(netloc=netloc))
 
 
 def check_url(url: str) -> Endpoint:
-    """An endpoint we will talk to: https, or plain http on loopback only (the emulator)."""
+    """An endpoint we will talk to: https, or plain http on loopback only (the emulator).
+
+    Spaces around it are dropped; a space or control character inside is an error."""
+    if not isinstance(url, str):
+        raise ConfigError("the API URL (KUHU_API_URL) must be a string")
+    url = url.strip()
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise ConfigError("the API URL (KUHU_API_URL) contains a space, tab or control character")
     try:
         parts = urlsplit(url)
         host = parts.hostname or ""

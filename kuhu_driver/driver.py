@@ -30,7 +30,15 @@ from .fallback import CloudBreaker
 from .local import LocalVoice
 from .playback import Player, make_player
 from .properties import Properties, Voicing
-from .speech import SAVE_FORMATS, Job, Synthesizer, play_job, save_format, write_job
+from .speech import (
+    SAVE_FORMATS,
+    Job,
+    Synthesizer,
+    check_destination,
+    play_job,
+    save_format,
+    write_job,
+)
 from .voices import VOICES
 
 __all__ = ["KuhuDriver", "buildDriver"]
@@ -385,7 +393,7 @@ class KuhuDriver:
             elif mtd == self.save_to_file:
                 text, path = args
                 fmt = SAVE_FORMATS.get(Path(str(path)).suffix.lower())
-                if isinstance(text, str) and fmt is not None:
+                if isinstance(text, str) and fmt is not None and _writable(path):
                     yield (text, props.voicing(), fmt)
                 else:
                     yield None
@@ -417,11 +425,20 @@ class KuhuDriver:
 
     def _save(self, task: _Task) -> bool:
         assert task.path is not None
-        path = Path(task.path)
+        path = check_destination(task.path)  # before anything is sent (and billed)
         job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
         job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
         self._prefetch()
         return write_job(job, path)
+
+
+def _writable(path: object) -> bool:
+    """Whether a queued save_to_file may be fetched ahead: not into a missing folder."""
+    try:
+        check_destination(str(path))
+    except KuhuError:
+        return False
+    return True
 
 
 def _pyttsx3_voice(v: Any) -> Any:

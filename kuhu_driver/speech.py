@@ -36,6 +36,7 @@ __all__ = [
     "Job",
     "Piece",
     "Synthesizer",
+    "check_destination",
     "play_job",
     "save_format",
     "speak",
@@ -422,6 +423,26 @@ def save_format(path: str | os.PathLike[str]) -> str:
     return fmt
 
 
+def check_destination(path: str | os.PathLike[str]) -> Path:
+    """``path`` if a file can be written there; else :class:`InvalidInputError`. Called
+    before the first request, so that a bad destination costs nothing."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InvalidInputError(f"cannot write {target}: it is a folder")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"cannot write {target}: the folder {folder} is not writable")
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; put back at once
+    os.umask(mask)
+    return mask
+
+
 def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = None) -> bool:
     """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled.
 
@@ -429,7 +450,15 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
     """
     path = path.expanduser()
     wav = path.suffix.lower() == ".wav"
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent or ".")
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".part", dir=path.parent or "."
+        )
+        # mkstemp makes the file 0600; the result gets the user's umask like any file.
+        Path(tmp_name).chmod(0o666 & ~_umask())
+    except OSError as exc:
+        job.cancel()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
     tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:

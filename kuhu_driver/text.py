@@ -71,8 +71,9 @@ def clean_text(text: object) -> str:
     """Check that ``text`` can be sent and make it so.
 
     Raises ``TypeError`` for a non-string and ``ValueError`` for text with no speakable
-    character or with lone surrogates (they cannot be encoded as UTF-8). Control
-    characters other than tab and line breaks become spaces.
+    character (only spaces, zero-width spaces, BOMs, direction marks) or with lone
+    surrogates (they cannot be encoded as UTF-8). Control characters other than tab and
+    line breaks become spaces.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
@@ -81,7 +82,9 @@ def clean_text(text: object) -> str:
     except UnicodeEncodeError:
         raise ValueError("text contains lone surrogates and cannot be sent as UTF-8") from None
     cleaned = _CONTROL_RE.sub(" ", text)
-    if not cleaned.strip():
+    # Zero-width spaces, a BOM and direction marks (format characters) are not speech:
+    # text made only of them and spaces would be billed for silence.
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in cleaned):
         raise ValueError("text is empty: there is nothing to speak")
     return cleaned
 

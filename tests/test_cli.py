@@ -238,3 +238,31 @@ def test_verbose_turns_on_logging(kuhu_emulator: KuhuEmulator, capture: Any) -> 
     assert proc.returncode == 0, proc.stderr
     assert "DEBUG kuhu_driver.client: POST" in proc.stderr
     assert kuhu_emulator.api_key not in proc.stderr
+
+
+@pytest.mark.parametrize("where", ["missing folder", "a folder"])
+def test_a_bad_destination_fails_before_anything_is_billed(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
+) -> None:
+    out = tmp_path / "no" / "such" / "x.wav" if where == "missing folder" else tmp_path
+    with KuhuEmulator() as emu:
+        code = main(["--emulator", "--out", str(out), "很长的一段话。" * 100])
+        code_real = main(["--out", str(out), "x"])  # no key needed to see the folder is bad
+    assert code == 1 and code_real == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("kuhu-say: error: cannot write") and "Traceback" not in err
+    assert emu.requests == []
+
+
+def test_written_files_follow_the_umask(tmp_path: Path) -> None:
+    import os
+
+    old = os.umask(0o022)
+    try:
+        assert main(["--emulator", "--out", str(tmp_path / "a.wav"), "你好"]) == 0
+        os.umask(0o002)
+        assert main(["--emulator", "--out", str(tmp_path / "b.wav"), "你好"]) == 0
+    finally:
+        os.umask(old)
+    assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "b.wav").stat().st_mode & 0o777 == 0o664

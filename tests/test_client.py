@@ -114,11 +114,27 @@ def test_2000_billed_chars_is_allowed() -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://api.kuhuyun.com/api/ai/audiosave", "ftp://x", "http://10.0.0.1/x", "not a url"],
+    ["http://api.kuhuyun.com/api/ai/audiosave", "ftp://x", "http://10.0.0.1/x", "not-a-url"],
 )
 def test_plain_http_is_refused_except_on_loopback(url: str) -> None:
     with pytest.raises(ConfigError, match="https"):
         KuhuClient("k", api_url=url)
+
+
+@pytest.mark.parametrize(
+    "url", ["https://api.kuhuyun.com/a\tb", "https://api.kuhuyun.com/a b", "https://a\nb.com/x"]
+)
+def test_a_url_with_a_space_or_control_character_is_one_clear_error(url: str) -> None:
+    with pytest.raises(ConfigError, match="space, tab or control character"):
+        KuhuClient("k", api_url=url)
+
+
+def test_spaces_around_the_url_are_dropped_and_credentials_never_shown() -> None:
+    client = KuhuClient("k", api_url="  https://user:s3cret@api.kuhuyun.com/api/ai/audiosave\n")
+    assert client.url.url == "https://user:s3cret@api.kuhuyun.com/api/ai/audiosave"
+    assert str(client.url) == "https://***@api.kuhuyun.com/api/ai/audiosave"
+    assert "s3cret" not in repr(client) and "user" not in repr(client)
+    client.close()
 
 
 @pytest.mark.parametrize("url", ["http://127.0.0.1:9/x", "http://localhost/x", "http://[::1]/x"])

@@ -250,6 +250,21 @@ def test_save_to_file(
     assert list(tmp_path.iterdir()) == [out]  # no temporary file left
 
 
+def test_save_to_file_into_a_missing_folder_sends_nothing(
+    engine: Engine, kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    rec = Recorder()
+    rec.connect(engine)
+    engine.save_to_file("很长的一段话。" * 50, str(tmp_path / "missing" / "a.wav"), "a")
+    engine.save_to_file("也不行。", str(tmp_path), "b")  # a folder, not a file
+    engine.runAndWait()
+    assert [e for e in rec.utterances() if e[0] == "error"] == [
+        ("error", "a", "InvalidInputError"),
+        ("error", "b", "InvalidInputError"),
+    ]
+    assert kuhu_emulator.requests == []  # not even fetched ahead
+
+
 def test_save_to_file_rejects_other_extensions(
     engine: Engine, tmp_path: Path, kuhu_emulator: KuhuEmulator
 ) -> None:

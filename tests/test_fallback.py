@@ -129,6 +129,30 @@ def test_a_long_text_goes_on_in_the_local_voice_from_the_first_piece_not_heard(
     assert_local_voice(heard[len(cloud) :], local, pieces[2:], kuhu_emulator)
 
 
+def test_stop_silences_the_local_voice_too(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, local: LocalVoice
+) -> None:
+    import threading
+
+    kuhu_emulator.set_fault_plan(lambda req: "json403")
+    rec = Recorder()
+    rec.connect(engine)
+    engine.connect(
+        "started-utterance",
+        lambda name: threading.Timer(0.5, engine.stop).start() if name == "long" else None,
+    )
+    engine.say("这是一段很长的话，本地的声音会说很久。" * 6, "long")
+    engine.say("这句不应该听到。", "never")
+    engine.runAndWait()
+    assert rec.utterances() == [
+        ("started-utterance", "long"),
+        ("error", "long", "CloudFallback"),
+        ("finished-utterance", "long", False),
+    ]
+    heard = len(capture.read()) / 2 / 22050
+    assert 0.3 < heard < 0.8  # stopped about 0.5 s in; the 15 s text was not played on
+
+
 def test_the_cloud_is_used_again_once_it_answers(
     engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:

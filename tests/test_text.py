@@ -156,6 +156,11 @@ def test_clean_text() -> None:
     assert clean_text("a\x00b\x07c\nd") == "a b c\nd"
     with pytest.raises(ValueError, match="empty"):
         clean_text("   \n")
+    # Zero-width spaces, a BOM, direction marks: nothing to speak, nothing to bill.
+    for invisible in ("\u200b\u200b", "\ufeff", "\u200e \u200f\u202a\u202c", "\u2060\u3000"):
+        with pytest.raises(ValueError, match="empty"):
+            clean_text(invisible)
+    assert clean_text("\ufeff你好") == "\ufeff你好"  # around speech they are harmless
     with pytest.raises(ValueError, match="surrogate"):
         clean_text("a\ud800b")
     with pytest.raises(TypeError):
