@@ -43,6 +43,8 @@ __all__ = ["SAMPLE_RATES", "Audio", "KuhuClient", "Request", "build_request"]
 logger = logging.getLogger(__name__)
 
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
+#: The longest wait a server's Retry-After may ask of us between two attempts.
+RETRY_AFTER_CAP = 10.0
 #: No sane answer is larger: 2000 billed characters of 48 kHz WAV is about 20 MB.
 MAX_RESPONSE_BYTES = 50 * 1024 * 1024
 _CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
@@ -335,6 +337,15 @@ class KuhuClient(Closing):
                     raise
                 cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
                 delay = random.uniform(0, cap)  # noqa: S311 - jitter, not a secret
+                if 429 in (exc.status, exc.code):
+                    # Too many requests: never again at once. The server's Retry-After
+                    # (bounded), else at least half the backoff.
+                    asked = getattr(exc, "retry_after", None)
+                    delay = (
+                        min(asked, RETRY_AFTER_CAP)
+                        if asked is not None
+                        else random.uniform(cap / 2, cap)  # noqa: S311
+                    )
                 logger.info(
                     "attempt %d of %d failed (%s); retrying in %.2f s",
                     attempt,
@@ -399,6 +410,7 @@ class KuhuClient(Closing):
                     chunks.append(chunk)
                 status = resp.status_code
                 content_type = resp.headers.get("content-type", "")
+                retry_after = _seconds(resp.headers.get("retry-after"))
         except httpx.TimeoutException as exc:
             raise TransportError(
                 f"the API did not answer in time ({type(exc).__name__}); the network or "
@@ -425,7 +437,12 @@ class KuhuClient(Closing):
                 f"the connection failed ({type(exc).__name__}): it was reset or dropped"
             ) from exc
         data = b"".join(chunks)
-        return self._audio_from(req, status, content_type, data)
+        try:
+            return self._audio_from(req, status, content_type, data)
+        except KuhuError as exc:
+            if 429 in (exc.status, exc.code):
+                exc.retry_after = retry_after  # type: ignore[attr-defined]
+            raise
 
     def _audio_from(self, req: Request, status: int, content_type: str, data: bytes) -> Audio:
         error = _json_error(data) if data[:64].lstrip()[:1] == b"{" else None
@@ -473,6 +490,17 @@ class KuhuClient(Closing):
         return BadResponseError(
             f"unexpected HTTP {status} ({kind}) from the API" + said, status=status, code=code
         )
+
+
+def _seconds(value: str | None) -> float | None:
+    """A Retry-After header in seconds (its date form is not worth trusting a clock for)."""
+    if value is None:
+        return None
+    try:
+        seconds = float(value.strip())
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
 
 
 def _json_error(data: bytes) -> tuple[int | None, str] | None:

@@ -352,3 +352,51 @@ def test_rate_limit_holds_for_100_requests_from_8_threads(remote_emulator: Any) 
     assert stats["requests"] == stats["ok"] == 100
     assert stats["rate_limit_breaches"] == 0
     assert stats["max_requests_in_window"] <= 20
+
+
+@pytest.mark.parametrize(("header", "least"), [("0.6", 0.6), (None, 0.0)])
+def test_429_waits_for_retry_after_then_succeeds(header: str | None, least: float) -> None:
+    times: list[float] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            headers = {"Retry-After": header} if header else {}
+            return httpx.Response(429, headers=headers, text="too many requests")
+        return httpx.Response(200, content=PCM, headers={"content-type": "audio/pcm"})
+
+    client = KuhuClient(
+        "k",
+        api_url="https://api.example.com/api/ai/audiosave",
+        transport=httpx.MockTransport(handler),
+        backoff_base=0.2,
+        rate_limiter=RateLimiter(1000),
+    )
+    with client:
+        assert client.synthesize("你好", format="pcm") == PCM
+    gap = times[1] - times[0]
+    # Retry-After is honoured; without one, at least half the backoff (0.4 s cap here):
+    # never again at once.
+    assert gap >= max(least, 0.2) - 0.01, gap
+    assert client.billed_chars_sent == 4  # billed once
+
+
+def test_retry_after_is_bounded() -> None:
+    times: list[float] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        times.append(time.monotonic())
+        if len(times) == 1:
+            return httpx.Response(429, headers={"Retry-After": "3600"})
+        return httpx.Response(200, content=PCM, headers={"content-type": "audio/pcm"})
+
+    import kuhu_driver.client as client_module
+
+    old = client_module.RETRY_AFTER_CAP
+    client_module.RETRY_AFTER_CAP = 0.3
+    try:
+        with mock_client(handler) as client:
+            client.synthesize("x", format="pcm")
+    finally:
+        client_module.RETRY_AFTER_CAP = old
+    assert 0.29 <= times[1] - times[0] < 2.0
