@@ -150,7 +150,8 @@ def test_plain_http_on_loopback_is_allowed(url: str) -> None:
         ("mp3", b"\xff\xfb\x90\xc0" + b"\0" * 100, True),
         ("mp3", b"\x00\x01\x02\x03", False),
         ("pcm", b"\x00\x01", True),
-        ("pcm", b"\x00\x01\x02", False),
+        ("pcm", b"\x00\x01\x02", True),  # a stray byte: kept (and dropped), not bought again
+        ("pcm", b"\x00", False),
         ("pcm", b"", False),
         ("pcm", b'{"code":403,"msg":"x"}', False),
         ("pcm", b"<html><body>oops</body></html>", False),
@@ -161,7 +162,8 @@ def test_plain_http_on_loopback_is_allowed(url: str) -> None:
 def test_only_audio_of_the_asked_format_is_audio(fmt: str, body: bytes, ok: bool) -> None:
     client = mock_client(lambda r: httpx.Response(200, content=body), max_attempts=1)
     if ok:
-        assert client.synthesize("hi", format=fmt) == body
+        whole = body[: len(body) - len(body) % 2] if fmt == "pcm" else body
+        assert client.synthesize("hi", format=fmt) == whole
     else:
         with pytest.raises(KuhuError):
             client.synthesize("hi", format=fmt)
@@ -225,13 +227,23 @@ def _counting(
         httpx.ConnectError("refused"),
         httpx.ReadTimeout("slow"),
         httpx.ReadError("reset"),
-        httpx.Response(200, content=b"\x01"),  # odd length: truncated pcm
+        httpx.Response(200, content=b"\x01"),  # not one whole sample
     ],
 )
 def test_retryable_failures_are_retried(first: httpx.Response | Exception) -> None:
     handler, calls = _counting([first, httpx.Response(200, content=PCM)])
     assert mock_client(handler).synthesize("hi", format="pcm") == PCM
     assert calls[0] == 2
+
+
+def test_a_complete_odd_length_answer_is_kept_not_bought_again(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    handler, calls = _counting([httpx.Response(200, content=PCM + b"\x07")])
+    with caplog.at_level("WARNING", logger="kuhu_driver"):
+        assert mock_client(handler).synthesize("hi", format="pcm") == PCM
+    assert calls[0] == 1
+    assert any("odd length" in r.getMessage() for r in caplog.records)
 
 
 @pytest.mark.parametrize("status", [400, 403])
