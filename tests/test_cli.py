@@ -244,7 +244,10 @@ def test_verbose_turns_on_logging(kuhu_emulator: KuhuEmulator, capture: Any) -> 
 def test_a_bad_destination_fails_before_anything_is_billed(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, where: str
 ) -> None:
-    out = tmp_path / "no" / "such" / "x.wav" if where == "missing folder" else tmp_path
+    out = tmp_path / "no" / "such" / "x.wav"
+    if where == "a folder":
+        out = tmp_path / "folder.wav"
+        out.mkdir()
     with KuhuEmulator() as emu:
         code = main(["--emulator", "--out", str(out), "很长的一段话。" * 100])
         code_real = main(["--out", str(out), "x"])  # no key needed to see the folder is bad

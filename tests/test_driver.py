@@ -256,7 +256,8 @@ def test_save_to_file_into_a_missing_folder_sends_nothing(
     rec = Recorder()
     rec.connect(engine)
     engine.save_to_file("很长的一段话。" * 50, str(tmp_path / "missing" / "a.wav"), "a")
-    engine.save_to_file("也不行。", str(tmp_path), "b")  # a folder, not a file
+    (tmp_path / "folder.wav").mkdir()
+    engine.save_to_file("也不行。", str(tmp_path / "folder.wav"), "b")  # a folder, not a file
     engine.runAndWait()
     assert [e for e in rec.utterances() if e[0] == "error"] == [
         ("error", "a", "InvalidInputError"),
