@@ -161,7 +161,7 @@ def heard_seams(rig: Any, backend: str, per_char: float, expected: Any, run_hear
         max(added) < 0.001,
     )
     row(
-        "    audio lost (overlapped, or cut at a stream's end)",
+        "    audio lost (overlapped, or cut at a stream's start)",
         f"{statistics.median(overlap) * 1000:.1f} ms",
         "0 ms",
         max(overlap) < 0.001,

@@ -419,6 +419,8 @@ class SimpleaudioPlayer(_StreamBase):
     """
 
     backend = "simpleaudio"
+    #: Silence before each stream's audio (see ``_play``).
+    LEAD_MS = 15
 
     def __init__(self) -> None:
         super().__init__()
@@ -479,20 +481,24 @@ class SimpleaudioPlayer(_StreamBase):
     def _play(self, seg: Segment) -> None:
         if seg.frames == 0:
             return
+        # ALSA's PulseAudio plugin drops the first few milliseconds of every new stream
+        # (measured: 7 ms each): lead with silence so that the speech is heard whole.
+        lead = seg.sample_rate * self.LEAD_MS // 1000
         try:
-            handle = self._module.play_buffer(seg.pcm, 1, 2, seg.sample_rate)
+            handle = self._module.play_buffer(bytes(2 * lead) + seg.pcm, 1, 2, seg.sample_rate)
         except Exception as exc:  # simpleaudio raises its own SimpleaudioError
             raise AudioDeviceError(
                 f"could not open the audio device ({exc}): {_NO_DEVICE_HINT}"
             ) from None
         self._handle = handle
-        start = time.monotonic()
+        start = time.monotonic() + lead / seg.sample_rate
         try:
             while handle.is_playing():
                 if seg.dropped:
                     handle.stop()
                     return
-                seg.pos = min(seg.frames, int((time.monotonic() - start) * seg.sample_rate))
+                elapsed = max(0.0, time.monotonic() - start)
+                seg.pos = min(seg.frames, int(elapsed * seg.sample_rate))
                 self._last_progress = time.monotonic()
                 seg._fire_marks()
                 time.sleep(0.001)
