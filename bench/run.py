@@ -216,8 +216,7 @@ def bench_outage() -> None:
         try:
             firsts, laters, backs = [], [], []
             for _ in range(3):
-                os.environ["KUHU_FALLBACK"] = "local"
-                out, rec = run_heard(rig, "outage", "miniaudio", latency=LATENCY)
+                out, rec = run_heard(rig, "outage", latency=LATENCY, env={"KUHU_FALLBACK": "local"})
                 heard = [rec.time_of(i) for i in rec.sound()]
                 f = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
                 firsts.append(f[0])
@@ -228,7 +227,6 @@ def bench_outage() -> None:
                 )
                 backs.append(back - out["restart"])
         finally:
-            os.environ.pop("KUHU_FALLBACK", None)
             rig.stop()
     row(
         "  first sound heard, 1st utterance of the outage",

@@ -177,24 +177,23 @@ class PulseRig:
                 time.sleep(0.02)
             self.pid = None
 
+    def parec(self, rate: int = RATE) -> list[str]:
+        """The command that records the null sink's monitor to standard output."""
+        return [
+            "parec",
+            f"--server=unix:{self.native}",
+            "-d",
+            "nullsink.monitor",
+            "--format=s16le",
+            f"--rate={rate}",
+            "--channels=1",
+            "--latency-msec=10",
+        ]
+
     def record(self, path: Path, rate: int = RATE) -> subprocess.Popen[bytes]:
         err_path = path.with_name(path.name + ".err")
         with path.open("wb") as out, err_path.open("wb") as err:
-            return subprocess.Popen(
-                [
-                    "parec",
-                    f"--server=unix:{self.native}",
-                    "-d",
-                    "nullsink.monitor",
-                    "--format=s16le",
-                    f"--rate={rate}",
-                    "--channels=1",
-                    "--latency-msec=10",
-                ],
-                env=self.env,
-                stdout=out,
-                stderr=err,
-            )
+            return subprocess.Popen(self.parec(rate), env=self.env, stdout=out, stderr=err)
 
 
 def audible(raw: bytes, rate: int = RATE, threshold: int = 300) -> tuple[float, float] | None:
@@ -218,16 +217,7 @@ class Recorder:
         self.data = bytearray()
         self.arrivals: list[tuple[float, int]] = []  # (time, total bytes so far)
         self._proc = subprocess.Popen(
-            [
-                "parec",
-                f"--server=unix:{rig.native}",
-                "-d",
-                "nullsink.monitor",
-                "--format=s16le",
-                f"--rate={rate}",
-                "--channels=1",
-                "--latency-msec=10",
-            ],
+            rig.parec(rate),
             env=rig.env,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,

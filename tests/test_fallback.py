@@ -5,9 +5,7 @@ own rendering of the same text, so the voice that spoke is known."""
 
 from __future__ import annotations
 
-import json
 import logging
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,8 +22,6 @@ from kuhu_driver.local import LocalVoice
 from kuhu_driver.testing import KuhuEmulator
 from kuhu_driver.text import speech_pieces
 from kuhu_driver.voices import DEFAULT_VOICE
-
-PROGRAM = str(Path(__file__).with_name("heard_program.py"))
 
 
 @pytest.fixture(autouse=True)
@@ -288,21 +284,9 @@ def test_no_local_voice_is_the_old_error_said_once_in_the_log(
 
 @pytest.mark.realtime
 def test_an_outage_as_heard_first_sound_quickly_and_the_cloud_back(pulse: Any) -> None:
-    from rig import Recorder as Heard
+    from test_paced import run_heard
 
-    rec = Heard(pulse)
-    try:
-        proc = subprocess.run(
-            [sys.executable, PROGRAM, "outage", "0.05"],
-            env={**pulse.env, "KUHU_AUDIO": "miniaudio", "KUHU_FALLBACK": "local"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        rec.stop()
-    assert proc.returncode == 0, proc.stderr
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    out, rec = run_heard(pulse, "outage", env={"KUHU_FALLBACK": "local"})
     heard = [rec.time_of(i) for i in rec.sound()]
     firsts = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
     # First utterance of the outage: the retries, then the local voice, within 2 s.

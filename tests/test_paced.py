@@ -42,14 +42,19 @@ BACKENDS = ["miniaudio", "simpleaudio"]
 
 
 def run_heard(
-    rig: Any, mode: str, backend: str = "miniaudio", *, latency: float = 0.05
+    rig: Any,
+    mode: str,
+    backend: str = "miniaudio",
+    *,
+    latency: float = 0.05,
+    env: dict[str, str] | None = None,
 ) -> tuple[dict[str, Any], Recorder]:
     """Run ``heard_program.py MODE`` on ``rig``; its JSON output and what was heard."""
     rec = Recorder(rig)
     try:
         proc = subprocess.run(
             [sys.executable, PROGRAM, mode, str(latency)],
-            env={**rig.env, "KUHU_AUDIO": backend},
+            env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
             capture_output=True,
             text=True,
             timeout=120,
