@@ -47,10 +47,6 @@ class CloudBreaker:
         self._next_try = 0.0
         self._probing = False
 
-    @property
-    def is_open(self) -> bool:
-        return self._cause is not None
-
     def admit(self) -> tuple[bool, KuhuError | None]:
         """(probe, None) to send the request (probe: it tests an open breaker), or
         (False, cause) to fail at once."""

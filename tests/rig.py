@@ -196,13 +196,6 @@ class PulseRig:
             return subprocess.Popen(self.parec(rate), env=self.env, stdout=out, stderr=err)
 
 
-def audible(raw: bytes, rate: int = RATE, threshold: int = 300) -> tuple[float, float] | None:
-    """First and last loud sample of a recording, in seconds; None if silent."""
-    samples = array("h", raw[: len(raw) - len(raw) % 2])
-    loud = [i for i, s in enumerate(samples) if abs(s) > threshold]
-    return (loud[0] / rate, loud[-1] / rate) if loud else None
-
-
 class Recorder:
     """Records the sink's monitor with timestamps: when each sample was heard.
 

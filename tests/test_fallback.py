@@ -67,6 +67,21 @@ def engine(kuhu_emulator: KuhuEmulator, capture: Any) -> Iterator[Engine]:
     eng.proxy._driver.destroy()
 
 
+def fresh_engine_round(*utterances: tuple[str, str]) -> Recorder:
+    """Say ``(text, name)`` pairs on an engine made now (so it sees the environment the
+    test set), run one round, and destroy it; the events heard."""
+    eng = Engine("kuhu")
+    try:
+        rec = Recorder()
+        rec.connect(eng)
+        for text, name in utterances:
+            eng.say(text, name)
+        eng.runAndWait()
+    finally:
+        eng.proxy._driver.destroy()
+    return rec
+
+
 def utterance_events(rec: Recorder, name: str, fell_back: bool) -> list[tuple[Any, ...]]:
     middle = [("error", name, "CloudFallback")] if fell_back else []
     return [("started-utterance", name), *middle, ("finished-utterance", name, True)]
@@ -210,14 +225,7 @@ def test_with_fallback_off_the_error_is_as_before(
 ) -> None:
     monkeypatch.setenv("KUHU_FALLBACK", "off")
     kuhu_emulator.set_fault_plan(lambda req: "json403")
-    eng = Engine("kuhu")
-    try:
-        rec = Recorder()
-        rec.connect(eng)
-        eng.say("不要本地。", "a")
-        eng.runAndWait()
-    finally:
-        eng.proxy._driver.destroy()
+    rec = fresh_engine_round(("不要本地。", "a"))
     assert rec.utterances() == [
         ("started-utterance", "a"),
         ("error", "a", "AuthError"),
@@ -233,14 +241,7 @@ def test_no_key_speaks_locally(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.delenv("KUHU_API_KEY")
-    eng = Engine("kuhu")
-    try:
-        rec = Recorder()
-        rec.connect(eng)
-        eng.say("没有密钥。", "a")
-        eng.runAndWait()
-    finally:
-        eng.proxy._driver.destroy()
+    rec = fresh_engine_round(("没有密钥。", "a"))
     assert rec.utterances() == utterance_events(rec, "a", True)
     assert kuhu_emulator.requests == []
     assert_local_voice(capture.read(), local, ["没有密钥。"], kuhu_emulator)
@@ -262,16 +263,8 @@ def test_no_local_voice_is_the_old_error_said_once_in_the_log(
     monkeypatch.setattr(shutil, "which", which)  # no eSpeak NG
     monkeypatch.setattr(sys, "executable", "/nonexistent/python")  # pyttsx3's helper too
     kuhu_emulator.set_fault_plan(lambda req: "json403")
-    eng = Engine("kuhu")
-    try:
-        rec = Recorder()
-        rec.connect(eng)
-        with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
-            eng.say("一。", "a")
-            eng.say("二。", "b")
-            eng.runAndWait()
-    finally:
-        eng.proxy._driver.destroy()
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
+        rec = fresh_engine_round(("一。", "a"), ("二。", "b"))
     topics = ["started-utterance", "error", "finished-utterance"]
     assert [e[0] for e in rec.utterances()] == topics * 2
     assert [e for e in rec.utterances() if e[0] == "error"] == [
