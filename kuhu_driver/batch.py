@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
+from ._pool import DaemonPool
 from .errors import KuhuError
 from .properties import Voicing
-from .speech import Synthesizer, save_format, write_job
+from .speech import Job, Synthesizer, save_format, write_job
 
 __all__ = ["BatchResult", "run_batch"]
 
@@ -54,12 +56,18 @@ def run_batch(
     if on_progress is not None:
         on_progress(done, total)
 
+    jobs: list[Job] = []
+
     def one(path: Path, text: str) -> None:
         job = synth.start(text, voicing, format=api_format, window=2)
+        with lock:
+            jobs.append(job)
         write_job(job, path)
 
-    with ThreadPoolExecutor(max(1, workers), thread_name_prefix="kuhu-batch") as pool:
-        futures = {pool.submit(one, path, text): path for path, text in todo}
+    # Daemon threads: Ctrl-C ends the batch at once, not after the requests in flight.
+    pool = DaemonPool(max(1, workers), "kuhu-batch")
+    try:
+        futures = {pool.submit(functools.partial(one, path, text)): path for path, text in todo}
         for fut in as_completed(futures):
             path = futures[fut]
             try:
@@ -71,5 +79,12 @@ def run_batch(
                 done += 1
                 if on_progress is not None:
                     on_progress(done, total)
+    except BaseException:
+        with lock:
+            for job in jobs:
+                job.cancel()  # their partial files are removed as they stop
+        raise
+    finally:
+        pool.shutdown()
     result.written.sort()
     return result

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import ipaddress
 import json
 import logging
 import math
 import random
+import re
+import socket
 import ssl
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit, urlunsplit
+from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from ._closing import Closing
 from .audio import FORMATS, check_audio, pcm_from_answer
@@ -45,8 +48,12 @@ logger = logging.getLogger(__name__)
 SAMPLE_RATES = (8000, 16000, 22050, 24000, 44100, 48000)
 #: The longest wait a server's Retry-After may ask of us between two attempts.
 RETRY_AFTER_CAP = 10.0
-#: No sane answer is larger: 2000 billed characters of 48 kHz WAV is about 20 MB.
-MAX_RESPONSE_BYTES = 50 * 1024 * 1024
+#: No answer is read past this, whatever the text (see ``answer_cap`` for the real bound).
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+#: The slowest speech we expect, in seconds per billed character at rate 1.0 (about five
+#: times slower than any voice speaks), and a fixed allowance for leading silence.
+_SECONDS_PER_BILLED = 0.6
+_SECONDS_EXTRA = 3.0
 _CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 
 
@@ -65,6 +72,13 @@ class Request:
     @property
     def billed(self) -> int:
         return billed_chars(self.text)
+
+    def answer_cap(self) -> int:
+        """The most bytes an answer to this request can plausibly hold: the slowest speech
+        for its billed characters at its rate, as 16-bit stereo at its sample rate, plus
+        room for headers. A server streaming past it is not sending this text's audio."""
+        seconds = _SECONDS_EXTRA + _SECONDS_PER_BILLED * self.billed / self.rate
+        return int(seconds * self.sample_rate * 2 * 2) + 64 * 1024
 
     def form(self) -> list[tuple[str, str]]:
         """The form fields, key excluded, in the order they are sent."""
@@ -203,11 +217,51 @@ def _tls_context() -> ssl.SSLContext:
     return ctx
 
 
+class _Guard:
+    """Ends one attempt's answer early: at its deadline, or when its job is cancelled.
+
+    Shutting the socket down wakes a read blocked in another thread (closing it would
+    not), so a server that drips bytes or stalls mid-answer cannot hold the attempt
+    past its deadline, nor a stopped job past its ``stop()``."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.reason: str | None = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, resp: httpx.Response) -> None:
+        stream = resp.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        with self._lock:
+            self._sock = sock if isinstance(sock, socket.socket) else None
+            fired = self.reason is not None
+        if fired:
+            self._shut()
+
+    def fire(self, reason: str) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing to wake
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class KuhuClient(Closing):
     """A client of the synthesis API. One ``httpx.Client`` each; close it, or use ``with``.
 
     Settings not given come from ``KUHU_API_KEY``, ``KUHU_API_SECRET`` and
     ``KUHU_API_URL``. TLS certificates are always verified; nothing turns that off.
+
+    ``timeout`` bounds one attempt, from connecting to the answer's last byte
+    (``KUHU_TIMEOUT``); ``deadline`` bounds one request, all attempts and the waits
+    between them included (``KUHU_DEADLINE``).
     """
 
     def __init__(
@@ -217,7 +271,8 @@ class KuhuClient(Closing):
         api_secret: str | None = None,
         api_url: str | None = None,
         settings: Settings | None = None,
-        timeout: httpx.Timeout | float | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
         transport: httpx.BaseTransport | None = None,
         max_attempts: int = 3,
         backoff_base: float = 0.25,
@@ -227,8 +282,13 @@ class KuhuClient(Closing):
     ) -> None:
         if settings is None:
             settings = resolve_settings(api_key=api_key, api_secret=api_secret, api_url=api_url)
-        self._timeout = timeout
-        self._settings_timeout = settings.timeout
+        self.timeout = settings.timeout if timeout is None else timeout
+        self.deadline = settings.deadline if deadline is None else deadline
+        for name, value in (("timeout", self.timeout), ("deadline", self.deadline)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number of seconds")
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number of seconds")
         self._transport = transport
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
@@ -244,6 +304,7 @@ class KuhuClient(Closing):
         self._http_client: httpx.Client | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._inflight: set[_Guard] = set()
         #: Billed characters of requests that returned audio.
         self.billed_chars_sent = 0
         #: HTTP attempts made, successful or not.
@@ -261,20 +322,27 @@ class KuhuClient(Closing):
         with self._lock:
             self._closed = True
             http, self._http_client = self._http_client, None
+            guards = list(self._inflight)
+        for guard in guards:
+            guard.fire("the client was closed")
         if http is not None:
             http.close()
+
+    def abort(self, cancel: threading.Event) -> None:
+        """End at once the answers being read for requests sent with this ``cancel``."""
+        with self._lock:
+            guards = [g for g in self._inflight if g.cancel is cancel]
+        for guard in guards:
+            guard.fire("stopped")
 
     def _http(self) -> httpx.Client:
         with self._lock:
             if self._http_client is None:
                 import httpx
 
-                timeout = self._timeout
-                if timeout is None:
-                    t = self._settings_timeout
-                    timeout = httpx.Timeout(connect=min(5.0, t), read=t, write=10.0, pool=10.0)
+                t = self.timeout
                 self._http_client = httpx.Client(
-                    timeout=timeout,
+                    timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
                     transport=self._transport
                     or httpx.HTTPTransport(verify=_tls_context(), trust_env=False),
                     verify=True,
@@ -324,13 +392,19 @@ class KuhuClient(Closing):
         # of milliseconds, which would make this request arrive late and bunch up with
         # the next one at the server.
         self._http()
+        ends = time.monotonic() + self.deadline
         for attempt in range(1, self.max_attempts + 1):
             if cancel is not None and cancel.is_set():
                 raise CancelledError("stopped before the request was sent")
             if not self._limiter.acquire(cancel):
                 raise CancelledError("stopped while waiting for the rate limit")
             try:
-                audio = self._attempt(req)
+                left = ends - time.monotonic()
+                if left <= 0:
+                    raise TransportError(
+                        f"no answer within the {self.deadline:g} s deadline (KUHU_DEADLINE)"
+                    )
+                audio = self._attempt(req, min(self.timeout, left), cancel)
             except KuhuError as exc:
                 more = on_failure(exc) if on_failure is not None else True
                 if not exc.retryable or attempt == self.max_attempts or not more:
@@ -346,6 +420,8 @@ class KuhuClient(Closing):
                         if asked is not None
                         else random.uniform(cap / 2, cap)  # noqa: S311
                     )
+                if time.monotonic() + delay >= ends:
+                    raise  # no time left for another attempt
                 logger.info(
                     "attempt %d of %d failed (%s); retrying in %.2f s",
                     attempt,
@@ -365,12 +441,15 @@ class KuhuClient(Closing):
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
     def _redact(self, message: str) -> str:
+        """``message`` without the key or secret, in any encoding a server may echo."""
         for secret in (self._key, self._secret):
             if secret:
-                message = message.replace(secret, "***")
+                for form in _encodings(secret):
+                    message = re.sub(re.escape(form), "***", message, flags=re.IGNORECASE)
         return message
 
-    def _attempt(self, req: Request) -> Audio:
+    def _attempt(self, req: Request, limit: float, cancel: threading.Event | None) -> Audio:
+        """One POST, its whole answer read within ``limit`` seconds."""
         import httpx
 
         if self._closed:
@@ -382,41 +461,53 @@ class KuhuClient(Closing):
         with self._lock:
             self.attempts_made += 1
         logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
+        cap = min(self.max_response_bytes, req.answer_cap())
+        guard = _Guard(cancel)
+        timer = threading.Timer(limit, guard.fire, args=(f"{limit:g} s passed",))
+        timer.daemon = True
+        with self._lock:
+            self._inflight.add(guard)
         got_headers = False
         try:
+            timer.start()
             with self._http().stream(
-                "POST", self.url.url, content=body.encode("ascii"), headers=headers
+                "POST",
+                self.url.url,
+                content=body.encode("ascii"),
+                headers=headers,
+                timeout=httpx.Timeout(connect=min(5.0, limit), read=limit, write=limit, pool=limit),
             ) as resp:
                 got_headers = True
+                guard.attach(resp)
                 length = resp.headers.get("content-length")
-                if (
-                    length is not None
-                    and length.isdigit()
-                    and int(length) > self.max_response_bytes
-                ):
+                if length is not None and length.isdigit() and int(length) > cap:
                     raise BadResponseError(
-                        f"the answer announces {int(length)} bytes, more than the "
-                        f"{self.max_response_bytes}-byte cap: not audio we will play"
+                        f"the answer announces {int(length)} bytes, more than {cap} "
+                        f"that {req.billed} billed characters can make: not audio we will play"
                     )
                 chunks: list[bytes] = []
                 size = 0
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
-                    if size > self.max_response_bytes:
+                    if size > cap:
                         raise BadResponseError(
-                            f"the answer exceeds the {self.max_response_bytes}-byte cap: "
-                            "not audio we will play"
+                            f"the answer goes on past {cap} bytes, more than "
+                            f"{req.billed} billed characters can make: not audio we will play"
                         )
+                    if guard.reason is not None:
+                        break
                     chunks.append(chunk)
                 status = resp.status_code
                 content_type = resp.headers.get("content-type", "")
                 retry_after = _seconds(resp.headers.get("retry-after"))
         except httpx.TimeoutException as exc:
+            self._raise_if_guarded(guard, limit, exc)
             raise TransportError(
-                f"the API did not answer in time ({type(exc).__name__}); the network or "
-                "the service is slow"
+                f"the API did not answer within {limit:g} s ({type(exc).__name__}); the "
+                "network or the service is slow (KUHU_TIMEOUT)"
             ) from exc
         except httpx.ConnectError as exc:
+            self._raise_if_guarded(guard, limit, exc)
             if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
                 raise TLSError(
                     f"the TLS certificate of {self.url.host} could not be verified, so "
@@ -427,15 +518,22 @@ class KuhuClient(Closing):
                 f"could not connect to {self.url.host}: check the network or KUHU_API_URL"
             ) from exc
         except httpx.RemoteProtocolError as exc:
+            self._raise_if_guarded(guard, limit, exc)
             if got_headers:
                 raise TruncatedResponseError(
                     "the connection closed before the whole answer arrived"
                 ) from exc
             raise TransportError("the connection closed before an answer arrived") from exc
         except httpx.TransportError as exc:
+            self._raise_if_guarded(guard, limit, exc)
             raise TransportError(
                 f"the connection failed ({type(exc).__name__}): it was reset or dropped"
             ) from exc
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._inflight.discard(guard)
+        self._raise_if_guarded(guard, limit, None)
         data = b"".join(chunks)
         try:
             return self._audio_from(req, status, content_type, data)
@@ -443,6 +541,19 @@ class KuhuClient(Closing):
             if 429 in (exc.status, exc.code):
                 exc.retry_after = retry_after  # type: ignore[attr-defined]
             raise
+
+    @staticmethod
+    def _raise_if_guarded(guard: _Guard, limit: float, exc: Exception | None) -> None:
+        """The error for an answer that its guard ended (deadline or stop), if it did."""
+        if guard.reason is None:
+            return
+        if guard.reason == "stopped" or guard.reason.startswith("the client"):
+            raise CancelledError(f"{guard.reason} while the answer was arriving") from exc
+        raise TransportError(
+            f"the answer did not arrive whole in the {limit:.3g} s this attempt had "
+            "(KUHU_TIMEOUT per attempt, KUHU_DEADLINE in all): the server is too slow or "
+            "stalled"
+        ) from exc
 
     def _audio_from(self, req: Request, status: int, content_type: str, data: bytes) -> Audio:
         error = _json_error(data) if data[:64].lstrip()[:1] == b"{" else None
@@ -474,7 +585,14 @@ class KuhuClient(Closing):
             return BadRequestError(
                 "400: the API refused the parameters" + said, status=status, code=code
             )
-        if effective >= 500 or effective == 429:
+        if effective == 429:
+            return ServerError(
+                "429: too many requests for this key (the API takes 20 a second; another "
+                "program may be using the same key)" + said,
+                status=status,
+                code=code,
+            )
+        if effective >= 500:
             return ServerError(
                 f"{effective}: the API failed on its side; try again later" + said,
                 status=status,
@@ -490,6 +608,16 @@ class KuhuClient(Closing):
         return BadResponseError(
             f"unexpected HTTP {status} ({kind}) from the API" + said, status=status, code=code
         )
+
+
+def _encodings(secret: str) -> list[str]:
+    """The forms in which ``secret`` can come back in a server's message: as is,
+    percent-encoded (form or path style; compared ignoring case), and JSON-escaped."""
+    forms = {secret, quote_plus(secret), quote(secret, safe="")}
+    forms.add(json.dumps(secret)[1:-1])
+    forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
+    # Longest first, so that no shorter form leaves part of a longer one behind.
+    return sorted((f for f in forms if f), key=len, reverse=True)
 
 
 def _seconds(value: str | None) -> float | None:

@@ -21,8 +21,10 @@ __all__ = [
 
 DEFAULT_API_URL = "https://api.kuhuyun.com/api/ai/audiosave"
 DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
-#: Seconds to wait for an answer to start (KUHU_TIMEOUT).
+#: Seconds one attempt may take, from connecting to the answer's last byte (KUHU_TIMEOUT).
 DEFAULT_TIMEOUT = 30.0
+#: Seconds one piece may take, every attempt and wait between them included (KUHU_DEADLINE).
+DEFAULT_DEADLINE = 60.0
 #: Largest utterance we will pay for without being told (KUHU_MAX_BILLED): 20 yuan.
 DEFAULT_MAX_BILLED = 200_000
 #: KUHU_AUDIO's values: "auto" is miniaudio, or simpleaudio when miniaudio is missing.
@@ -54,6 +56,7 @@ class Settings:
     cache_dir: Path | None
     cache_max_bytes: int
     timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
     max_billed: int = DEFAULT_MAX_BILLED
     #: Audio backend (KUHU_AUDIO): "auto" (miniaudio, else simpleaudio), or one by name.
     audio: str = "auto"
@@ -78,6 +81,7 @@ def resolve_settings(
     cache_dir: str | os.PathLike[str] | None = None,
     cache_max_bytes: int | None = None,
     timeout: float | None = None,
+    deadline: float | None = None,
     max_billed: int | None = None,
     audio: str | None = None,
     fallback: str | None = None,
@@ -114,6 +118,8 @@ def resolve_settings(
             raise ConfigError("KUHU_CACHE_MAX_MB must be a number of megabytes") from None
     if timeout is None:
         timeout = _positive(env, "KUHU_TIMEOUT", DEFAULT_TIMEOUT, float)
+    if deadline is None:
+        deadline = _positive(env, "KUHU_DEADLINE", DEFAULT_DEADLINE, float)
     if max_billed is None:
         max_billed = int(_positive(env, "KUHU_MAX_BILLED", DEFAULT_MAX_BILLED, int))
     if audio is None:
@@ -133,6 +139,7 @@ def resolve_settings(
         cache_dir=folder,
         cache_max_bytes=cache_max_bytes,
         timeout=timeout,
+        deadline=deadline,
         max_billed=max_billed,
         audio=audio,
         fallback=fallback,

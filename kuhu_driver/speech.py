@@ -14,12 +14,13 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass
 from itertools import accumulate
 from pathlib import Path
 
 from ._closing import Closing
+from ._pool import DaemonPool
 from .audio import wav_header
 from .cache import AudioCache
 from .client import Audio, KuhuClient, Request, build_request
@@ -79,7 +80,7 @@ class Synthesizer(Closing):
         #: The platform's voice for when the cloud fails (None: no fallback at all).
         self.local = local
         self.breaker = CloudBreaker() if local is not None else None
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool: DaemonPool | None = None
         self._lock = threading.Lock()
 
     @classmethod
@@ -101,16 +102,17 @@ class Synthesizer(Closing):
             self.local.close()
 
     def shutdown(self) -> None:
-        """Drop queued fetches; requests under way finish (bounded by the timeouts)."""
+        """Drop queued fetches; requests under way are aborted (and never keep the
+        interpreter alive: the pool's threads are daemons)."""
         with self._lock:
             pool, self._pool = self._pool, None
         if pool is not None:
-            pool.shutdown(wait=False, cancel_futures=True)
+            pool.shutdown()
 
     def _submit(self, fn: Callable[[], Audio]) -> Future[Audio]:
         with self._lock:
             if self._pool is None:
-                self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="kuhu-fetch")
+                self._pool = DaemonPool(self.workers, "kuhu-fetch")
             return self._pool.submit(fn)
 
     def start(
@@ -265,6 +267,7 @@ class Job:
         for fut in self._futures:
             if fut is not None:
                 fut.cancel()
+        self._synth.client.abort(self.cancel_event)  # answers being read end now
 
     @property
     def cancelled(self) -> bool:

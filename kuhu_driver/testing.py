@@ -12,6 +12,7 @@ Run it standalone with ``python -m kuhu_driver.testing``; in pytest, use the
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import math
@@ -39,9 +40,6 @@ from .text import MAX_BILLED_PER_REQUEST, billed_chars
 __all__ = ["FAULTS", "STATS_PATH", "EmulatorRequest", "Fault", "KuhuEmulator"]
 
 Fault = Literal[
-    "500", "reset", "json_error", "truncated", "slow", "html", "text", "empty", "json403", "huge"
-]
-FAULTS: tuple[str, ...] = (
     "500",
     "reset",
     "json_error",
@@ -52,7 +50,30 @@ FAULTS: tuple[str, ...] = (
     "empty",
     "json403",
     "huge",
-)
+    "429",
+    "drip",
+    "silent",
+    "endless",
+    "odd",
+]
+#: What each fault does (hostile or broken servers, for tests of the client's defences).
+FAULTS: dict[str, str] = {
+    "500": "HTTP 500 with a JSON error",
+    "reset": "the connection is reset before any answer",
+    "json_error": "a JSON error with code 500 in an HTTP 200",
+    "truncated": "half the announced audio, then the connection closes",
+    "slow": "the right audio after slow_seconds",
+    "html": "an HTML error page in an HTTP 200",
+    "text": "a plain-text message in an HTTP 200",
+    "empty": "an empty HTTP 200",
+    "json403": "a JSON error with code 403 in an HTTP 200",
+    "huge": "announces 60 MB, sends 64 KB, closes",
+    "429": "HTTP 429 with Retry-After: retry_after seconds",
+    "drip": "the right audio's headers, then 2 bytes every half second",
+    "silent": "reads the request and never answers",
+    "endless": "audio without a length, streamed until the client hangs up",
+    "odd": "the right audio plus one stray byte (complete, odd length)",
+}
 #: GET this path for the emulator's counters as JSON (for an emulator in another process).
 STATS_PATH = "/_emulator/stats"
 _SAMPLE_RATES = {8000, 16000, 22050, 24000, 44100, 48000}
@@ -114,6 +135,7 @@ class KuhuEmulator(Closing):
         error_style: Literal["status", "json"] = "status",
         audio_seconds_per_billed_char: float = 0.08,
         slow_seconds: float = 5.0,
+        retry_after: str | None = "1",
         rate_limit: int = 20,
         port: int = 0,
         tls_cert: str | None = None,
@@ -126,6 +148,7 @@ class KuhuEmulator(Closing):
         self.error_style = error_style
         self.audio_seconds_per_billed_char = audio_seconds_per_billed_char
         self.slow_seconds = slow_seconds
+        self.retry_after = retry_after
         self.rate_limit = rate_limit
         self._port = port
         self._tls = (tls_cert, tls_key) if tls_cert else None
@@ -452,6 +475,10 @@ class _Handler(BaseHTTPRequestHandler):
             delay += emu.slow_seconds
         if delay > 0:
             time.sleep(delay)
+        if fault in ("drip", "endless", "odd"):
+            rec.outcome = f"fault:{fault}"
+            self._hostile(fault, emu._render(params), rec)
+            return
         if fault is not None and fault != "slow":
             rec.outcome = f"fault:{fault}"
             self._fault(emu, fault)
@@ -502,6 +529,44 @@ class _Handler(BaseHTTPRequestHandler):
             self._abort(reset=False)
         elif fault == "reset":
             self._abort(reset=True)
+        elif fault == "429":
+            body = json.dumps({"code": 429, "msg": "请求过于频繁"}, ensure_ascii=False).encode()
+            self.send_response(429)
+            self.send_header("Content-Type", "application/json;charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            if emu.retry_after is not None:
+                self.send_header("Retry-After", emu.retry_after)
+            self.end_headers()
+            self.wfile.write(body)
+        elif fault == "silent":
+            # Never answer; end when the client hangs up (or after ten minutes).
+            self.connection.settimeout(600)
+            with contextlib.suppress(OSError):
+                while self.connection.recv(1024):
+                    pass
+            self._abort(reset=False)
+
+    def _hostile(self, fault: str, audio: bytes, rec: EmulatorRequest) -> None:
+        if fault == "odd":
+            self._send(200, "audio/L16", audio + b"\x07")
+            return
+        self.send_response(200)
+        self.send_header("Content-Type", "audio/L16")
+        if fault == "drip":
+            self.send_header("Content-Length", str(len(audio)))
+        else:
+            self.send_header("Connection", "close")  # the body ends when we hang up
+        self.end_headers()
+        self.wfile.flush()
+        if fault == "drip":
+            for i in range(0, len(audio), 2):
+                self.wfile.write(audio[i : i + 2])
+                self.wfile.flush()
+                time.sleep(0.5)
+            return
+        while True:  # endless: raises OSError once the client has gone
+            self.wfile.write(audio or b"\x01\x00")
+            self.wfile.flush()
 
     def _abort(self, *, reset: bool) -> None:
         self.close_connection = True

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
@@ -270,7 +272,7 @@ def test_response_size_is_capped_while_streaming() -> None:
         return httpx.Response(200, content=iter([b"\0" * 1024] * 100))  # no length announced
 
     client = mock_client(handler, max_response_bytes=10 * 1024)
-    with pytest.raises(BadResponseError, match="cap"):
+    with pytest.raises(BadResponseError, match="goes on past 10240 bytes"):
         client.synthesize("hi", format="pcm")
 
 
@@ -332,7 +334,7 @@ def test_emulator_faults_are_retried_then_raised(fault: str, error: type) -> Non
     with (
         KuhuEmulator(slow_seconds=0.6) as emu,
         KuhuClient(
-            emu.api_key, api_url=emu.url, backoff_base=0.01, timeout=httpx.Timeout(2.0, read=0.3)
+            emu.api_key, api_url=emu.url, backoff_base=0.01, timeout=0.3, deadline=5
         ) as client,
     ):
         emu.fail_next(fault)
@@ -412,3 +414,144 @@ def test_retry_after_is_bounded() -> None:
     finally:
         client_module.RETRY_AFTER_CAP = old
     assert 0.29 <= times[1] - times[0] < 2.0
+
+
+# -- deadlines and hostile answers, over real HTTP ---------------------------------------
+
+
+def _timed(client: KuhuClient, text: str = "你好") -> tuple[float, BaseException | bytes]:
+    t0 = time.monotonic()
+    try:
+        result: BaseException | bytes = client.synthesize(text, format="pcm")
+    except KuhuError as exc:
+        result = exc
+    return time.monotonic() - t0, result
+
+
+@pytest.mark.parametrize("fault", ["drip", "silent"])
+def test_a_dripping_or_silent_server_fails_by_the_deadline(fault: str) -> None:
+    # Before: a server sending 2 bytes a second held a 3 s timeout for minutes, and a
+    # silent one took 3 x 30 s. Now each attempt ends at KUHU_TIMEOUT and the whole
+    # request at KUHU_DEADLINE, attempts and waits included.
+    with (
+        KuhuEmulator() as emu,
+        KuhuClient(emu.api_key, api_url=emu.url, timeout=1.0, deadline=2.5) as client,
+    ):
+        emu.fail_next(fault, fault, fault)
+        elapsed, result = _timed(client)
+        assert isinstance(result, TransportError), result
+        assert "KUHU_TIMEOUT" in str(result)
+        assert 1.0 <= elapsed < 2.5 + 0.3
+        assert 2 <= len(emu.requests) <= 3
+
+
+def test_a_slow_but_steady_answer_within_the_deadline_is_kept() -> None:
+    with (
+        KuhuEmulator(slow_seconds=0.4) as emu,
+        KuhuClient(emu.api_key, api_url=emu.url, timeout=1.0, deadline=2.0) as client,
+    ):
+        emu.fail_next("slow")
+        _, result = _timed(client)
+        assert result == emu.render("你好", voice=DEFAULT_VOICE.id)
+        assert len(emu.requests) == 1
+
+
+def test_an_endless_answer_is_cut_at_what_its_text_can_make_and_not_bought_again() -> None:
+    with (
+        KuhuEmulator() as emu,
+        KuhuClient(emu.api_key, api_url=emu.url, timeout=10.0) as client,
+    ):
+        emu.fail_next("endless")
+        cap = build_request("你好", format="pcm").answer_cap()
+        assert cap < 1024 * 1024  # 4 billed characters: well under a megabyte
+        elapsed, result = _timed(client)
+        assert isinstance(result, BadResponseError)
+        assert f"past {cap} bytes" in str(result)
+        assert elapsed < 2.0
+        assert len(emu.requests) == 1  # not retried: the next answer would be the same
+
+
+def test_the_answer_cap_follows_the_text_rate_and_sample_rate() -> None:
+    short = build_request("好", format="pcm", sample_rate=16000).answer_cap()
+    long = build_request("好" * 1000, format="pcm", sample_rate=16000).answer_cap()
+    slow = build_request("好" * 1000, format="pcm", sample_rate=16000, rate=0.5).answer_cap()
+    hifi = build_request("好" * 1000, format="pcm", sample_rate=48000).answer_cap()
+    assert short < long < slow
+    assert long < hifi
+    # Never below what a real voice makes: 1000 Han characters at 3 a second, 16-bit mono.
+    assert long > 1000 / 3 * 16000 * 2
+
+
+def test_stop_ends_an_answer_being_read_at_once() -> None:
+    with KuhuEmulator() as emu, KuhuClient(emu.api_key, api_url=emu.url) as client:
+        emu.fail_next("drip")
+        cancel = threading.Event()
+        outcome: list[tuple[BaseException, float]] = []
+
+        def run() -> None:
+            try:
+                client.send(build_request("你好世界", format="pcm"), cancel=cancel)
+            except KuhuError as exc:
+                outcome.append((exc, time.monotonic()))
+
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.5)  # the answer is dripping in
+        stopped = time.monotonic()
+        cancel.set()
+        client.abort(cancel)
+        t.join(5)
+        assert not t.is_alive()
+        ((exc, ended),) = outcome
+        assert type(exc).__name__ == "CancelledError"
+        assert ended - stopped < 0.2
+        assert len(emu.requests) == 1
+
+
+def test_429_from_the_server_waits_retry_after_then_succeeds() -> None:
+    with (
+        KuhuEmulator(retry_after="0.5") as emu,
+        KuhuClient(emu.api_key, api_url=emu.url) as client,
+    ):
+        emu.fail_next("429")
+        elapsed, result = _timed(client)
+        assert result == emu.render("你好", voice=DEFAULT_VOICE.id)
+        assert elapsed >= 0.5
+        assert [r.outcome for r in emu.requests] == ["fault:429", "ok"]
+
+
+def test_a_complete_odd_length_answer_over_http_is_bought_once() -> None:
+    with KuhuEmulator() as emu, KuhuClient(emu.api_key, api_url=emu.url) as client:
+        emu.fail_next("odd")
+        _, result = _timed(client)
+        assert result == emu.render("你好", voice=DEFAULT_VOICE.id)
+        assert len(emu.requests) == 1
+
+
+@pytest.mark.parametrize("key", ["k+/=&y", "ключ-秘密", "A%2Fb c"])
+def test_the_key_is_hidden_in_every_encoding_a_server_may_echo(key: str) -> None:
+    def handler(req: httpx.Request) -> httpx.Response:
+        body = req.content.decode("ascii")
+        # A server echoing the raw form, and the key as JSON would escape it.
+        msg = f"bad request: {body} {body.lower()} key={json.dumps(key)}"
+        return httpx.Response(400, json={"code": 400, "msg": msg})
+
+    client = KuhuClient(
+        key,
+        api_secret="s+cr/t é",
+        api_url="https://api.example.com/api/ai/audiosave",
+        transport=httpx.MockTransport(handler),
+    )
+    with pytest.raises(BadRequestError) as info:
+        client.synthesize("hi", format="pcm")
+    text = str(info.value)
+    assert "***" in text
+    for secret in (key, "s+cr/t é"):
+        for form in (
+            secret,
+            quote_plus(secret),
+            quote_plus(secret).lower(),
+            quote(secret, safe=""),
+            json.dumps(secret)[1:-1],
+        ):
+            assert form not in text, form

@@ -180,6 +180,111 @@ def test_ctrl_c_during_run_and_wait(kuhu_emulator: KuhuEmulator, pulse: Any) -> 
     assert elapsed < 2.0
 
 
+def _popen(argv: list[str], **kw: Any) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(argv, **kw)
+    # Killed if the test fails before it ends on its own.
+    _spawned.append(proc)
+    return proc
+
+
+_spawned: list[subprocess.Popen[str]] = []
+
+
+@pytest.fixture(autouse=True)
+def _reap() -> Iterator[None]:
+    yield
+    while _spawned:
+        proc = _spawned.pop()
+        if proc.poll() is None:
+            proc.kill()
+        proc.communicate()
+
+
+IN_FLIGHT_PROGRAM = r"""
+import sys, threading, time
+import pyttsx3
+engine = pyttsx3.init("kuhu")
+engine.say("一二三四五")
+if sys.argv[1] == "stop":
+    threading.Timer(0.5, engine.stop).start()
+print("waiting", flush=True)
+try:
+    engine.runAndWait()
+finally:
+    print("returned", time.monotonic(), flush=True)
+"""
+
+
+@pytest.mark.parametrize("how", ["stop", "ctrl-c"])
+def test_a_request_in_flight_never_holds_the_program(how: str, pulse: Any) -> None:
+    # The server never answers. Before: exit waited for the request, 28 s after Ctrl-C
+    # and up to 90 s after stop(). Now nothing we start keeps the interpreter alive.
+    with KuhuEmulator() as emu:
+        emu.fail_next("silent", "silent", "silent")
+        proc = _popen(
+            [sys.executable, "-c", IN_FLIGHT_PROGRAM, how],
+            env={**pulse.env, **emu.env(), "KUHU_CACHE": "off", "KUHU_FALLBACK": "off"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdout is not None
+        assert proc.stdout.readline().strip() == "waiting"
+        deadline = time.monotonic() + 10
+        while not emu.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # In flight: the server has the request and will never answer it.
+        assert [(r.outcome, r.finished) for r in emu.requests] == [("fault:silent", None)]
+        if how == "ctrl-c":
+            time.sleep(0.2)
+            proc.send_signal(signal.SIGINT)
+        t0 = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+    assert "returned" in out, err
+    assert elapsed < 2.0, err
+    if how == "ctrl-c":
+        assert "KeyboardInterrupt" in err
+    else:
+        assert proc.returncode == 0, err
+
+
+@pytest.mark.parametrize("out", [False, True])
+def test_ctrl_c_with_a_request_in_flight_ends_kuhu_say_within_2_s(
+    out: bool, pulse: Any, tmp_path: Any
+) -> None:
+    target = tmp_path / "book.wav"
+    with KuhuEmulator() as emu:
+        emu.fail_next("silent", "silent", "silent")
+        proc = _popen(
+            [
+                sys.executable,
+                "-m",
+                "kuhu_driver",
+                "一二三四五",
+                *(["--out", str(target)] if out else []),
+            ],
+            env={**pulse.env, **emu.env(), "KUHU_CACHE": "off", "KUHU_FALLBACK": "off"},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        deadline = time.monotonic() + 10
+        while not emu.requests and time.monotonic() < deadline:
+            time.sleep(0.01)
+        # In flight: the server has the request and will never answer it.
+        assert [(r.outcome, r.finished) for r in emu.requests] == [("fault:silent", None)]
+        time.sleep(0.2)
+        t0 = time.monotonic()
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - t0
+    assert proc.returncode == 130, err
+    assert "interrupted" in err
+    assert elapsed < 2.0
+    assert list(tmp_path.iterdir()) == []  # no output and no partial file
+
+
 # -- bad input ---------------------------------------------------------------------------
 
 
