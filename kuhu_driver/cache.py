@@ -1,4 +1,13 @@
-"""On-disk, content-addressed cache of synthesized audio, bounded in size (LRU)."""
+"""On-disk, content-addressed cache of synthesized audio, bounded in size (LRU).
+
+Layout: ``<cache dir>/kuhu-audio-v2/<2 hex>/<64 hex>``, with a ``CACHEDIR.TAG`` in
+``kuhu-audio-v2``. The cache only ever reads, replaces or deletes files inside that
+folder whose name is a cache key and whose content starts with our magic, so pointing
+``KUHU_CACHE_DIR`` at a folder that holds other files can never cost one of them.
+
+Each entry carries a SHA-256 over its header and audio: a truncated, altered or
+bit-flipped entry is discarded (with one warning) and fetched again, never played.
+"""
 
 from __future__ import annotations
 
@@ -7,39 +16,60 @@ import hashlib
 import json
 import logging
 import os
+import re
 import struct
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
-from .client import Audio, Request
+from .audio import FORMATS
+from .client import SAMPLE_RATES, Audio, Request
 
-__all__ = ["AudioCache"]
+__all__ = ["CACHE_FOLDER", "AudioCache"]
 
 logger = logging.getLogger(__name__)
 
-_MAGIC = b"KUHU1"
-_HEADER = struct.Struct("<5sIQ4s")  # magic, sample rate, data length, format
+#: The folder, inside the cache directory, that holds every entry.
+CACHE_FOLDER = "kuhu-audio-v2"
+_MAGIC = b"KUHU2\n"
+# magic, sample rate, audio length, format, then SHA-256 of (those fields + audio).
+_FIELDS = struct.Struct("<6sIQ4s")
+_HEADER_SIZE = _FIELDS.size + 32
+_KEY = re.compile(r"[0-9a-f]{64}")
+_SUB = re.compile(r"[0-9a-f]{2}")
+_TMP_PREFIX = ".tmp-"
 _STALE_TMP_SECONDS = 3600
+_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This folder is kuhu_driver's audio cache (https://bford.info/cachedir/).\n"
+    "# Everything in it can be deleted; it is fetched again when needed.\n"
+)
 
 
 class AudioCache:
     """Audio by a hash of everything that changes it; least recently used goes first.
 
-    Writes are atomic (a temporary file renamed into place), so a crash never leaves a
-    broken entry; a damaged entry is treated as a miss. Only audio is ever stored.
+    Writes are atomic (a temporary file renamed into place) and entries are checked on
+    every read. If the folder cannot be used (read-only, full, a file where a folder
+    should be), the cache steps aside with one warning and speech goes on without it.
     """
 
     def __init__(self, directory: str | os.PathLike[str], max_bytes: int) -> None:
         if max_bytes < 0:
             raise ValueError("max_bytes must be >= 0")
         self.directory = Path(directory)
+        self.root = self.directory / CACHE_FOLDER
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._size: int | None = None
+        self._ready = False
+        #: Why the cache stepped aside, or None while it works.
+        self.disabled: str | None = None
         self.hits = 0
         self.misses = 0
+        self.discarded = 0
 
     def __repr__(self) -> str:
         return f"AudioCache({str(self.directory)!r}, max_bytes={self.max_bytes})"
@@ -62,86 +92,162 @@ class AudioCache:
         return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
     def _path(self, key: str) -> Path:
-        return self.directory / key[:2] / key
+        if not _KEY.fullmatch(key):
+            raise ValueError("a cache key is 64 lowercase hex digits")
+        return self.root / key[:2] / key
+
+    def _step_aside(self, exc: OSError) -> None:
+        with self._lock:
+            if self.disabled is not None:
+                return
+            self.disabled = f"{exc.strerror or exc}"
+        logger.warning(
+            "the audio cache in %s cannot be used (%s); going on without it",
+            self.root,
+            self.disabled,
+        )
 
     def get(self, key: str) -> Audio | None:
         path = self._path(key)
+        if self.disabled is not None:
+            self.misses += 1
+            return None
         try:
             raw = path.read_bytes()
-        except OSError:
+        except FileNotFoundError:
             self.misses += 1
             return None
-        if len(raw) < _HEADER.size:
+        except OSError as exc:
+            if not isinstance(exc, (NotADirectoryError, IsADirectoryError, PermissionError)):
+                self._step_aside(exc)
             self.misses += 1
             return None
-        magic, rate, length, fmt = _HEADER.unpack_from(raw)
-        data = raw[_HEADER.size :]
-        if magic != _MAGIC or len(data) != length:
-            logger.debug("ignoring a damaged cache entry")
+        audio = _decode(raw)
+        if audio is None:
+            self._discard(path, raw)
             self.misses += 1
             return None
         with contextlib.suppress(OSError):
             os.utime(path)  # recently used
         self.hits += 1
-        return Audio(data=data, format=fmt.rstrip(b"\0").decode("ascii"), sample_rate=rate)
+        return audio
+
+    def _discard(self, path: Path, raw: bytes) -> None:
+        self.discarded += 1
+        logger.warning("discarded a damaged audio cache entry (%s); fetching it again", path.name)
+        if raw.startswith(_MAGIC):  # ours: safe to remove
+            with contextlib.suppress(OSError):
+                path.unlink()
 
     def put(self, key: str, audio: Audio) -> None:
-        if self.max_bytes == 0:
+        if self.max_bytes == 0 or self.disabled is not None:
             return
         path = self._path(key)
-        header = _HEADER.pack(
-            _MAGIC, audio.sample_rate, len(audio.data), audio.format.encode("ascii")
-        )
+        body = _encode(audio)
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=path.parent)
+            self._prepare()
+            path.parent.mkdir(exist_ok=True)
+            if path.exists() and not _is_ours(path):
+                logger.warning("left alone a file that is not a cache entry: %s", path)
+                return
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(header)
-                    f.write(audio.data)
+                    f.write(body)
                 Path(tmp).replace(path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)
                 raise
         except OSError as exc:
             # A cache that cannot be written must never stop speech.
-            logger.warning("could not write the audio cache in %s: %s", self.directory, exc)
+            self._step_aside(exc)
             return
         with self._lock:
             if self._size is not None:
-                self._size += len(header) + len(audio.data)
-            self._evict()
+                self._size += len(body)
+            try:
+                self._evict()
+            except OSError as exc:
+                self._step_aside(exc)
+
+    def _prepare(self) -> None:
+        """Create our folder and its tag, once."""
+        if self._ready:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            tag.write_text(_TAG, encoding="ascii")
+        self._ready = True
+
+    def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Our entries, and stale temporary files of ours removed on the way."""
+        if not self.root.is_dir():
+            return
+        now = time.time()
+        for sub in self.root.iterdir():
+            if not _SUB.fullmatch(sub.name) or not sub.is_dir() or sub.is_symlink():
+                continue
+            for entry in sub.iterdir():
+                try:
+                    st = entry.lstat()
+                except OSError:
+                    continue
+                if not entry.is_file() or entry.is_symlink():
+                    continue
+                if entry.name.startswith(_TMP_PREFIX):
+                    if now - st.st_mtime > _STALE_TMP_SECONDS:
+                        entry.unlink(missing_ok=True)
+                    continue
+                if _KEY.fullmatch(entry.name) and entry.name[:2] == sub.name and _is_ours(entry):
+                    yield entry, st
 
     def _evict(self) -> None:
         if self._size is not None and self._size <= self.max_bytes:
             return
-        entries: list[tuple[float, int, Path]] = []
-        now = time.time()
-        for sub in self.directory.glob("??"):
-            for entry in sub.iterdir():
-                try:
-                    st = entry.stat()
-                except OSError:
-                    continue
-                if entry.name.startswith(".tmp-"):
-                    if now - st.st_mtime > _STALE_TMP_SECONDS:
-                        entry.unlink(missing_ok=True)
-                    continue
-                entries.append((st.st_mtime, st.st_size, entry))
+        entries = sorted((st.st_mtime, st.st_size, path) for path, st in self._entries())
         total = sum(size for _, size, _ in entries)
-        entries.sort()
         for _, size, entry in entries:
             if total <= self.max_bytes:
                 break
             try:
                 entry.unlink()
                 total -= size
+            except FileNotFoundError:
+                total -= size  # another process evicted it
             except OSError:
                 pass
         self._size = total
 
     def size(self) -> int:
         """Bytes stored now."""
-        return sum(
-            p.stat().st_size for p in self.directory.glob("??/*") if not p.name.startswith(".")
-        )
+        return sum(st.st_size for _, st in self._entries())
+
+
+def _is_ours(path: Path) -> bool:
+    try:
+        with path.open("rb") as f:
+            return f.read(len(_MAGIC)) == _MAGIC
+    except OSError:
+        return False
+
+
+def _encode(audio: Audio) -> bytes:
+    fields = _FIELDS.pack(_MAGIC, audio.sample_rate, len(audio.data), audio.format.encode("ascii"))
+    digest = hashlib.sha256(fields + audio.data).digest()
+    return fields + digest + audio.data
+
+
+def _decode(raw: bytes) -> Audio | None:
+    """The entry's audio if it is whole and unaltered, else None."""
+    if len(raw) < _HEADER_SIZE or not raw.startswith(_MAGIC):
+        return None
+    _, rate, length, fmt_raw = _FIELDS.unpack_from(raw)
+    digest = raw[_FIELDS.size : _HEADER_SIZE]
+    data = raw[_HEADER_SIZE:]
+    if len(data) != length or hashlib.sha256(raw[: _FIELDS.size] + data).digest() != digest:
+        return None
+    fmt = fmt_raw.rstrip(b"\0").decode("ascii", "replace")
+    if fmt not in FORMATS or rate not in SAMPLE_RATES:
+        return None
+    return Audio(data=data, format=fmt, sample_rate=rate)

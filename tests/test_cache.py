@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import logging
+import os
+import struct
 import time
 from pathlib import Path
 from typing import Any
@@ -9,7 +12,7 @@ from helpers import Recorder, expected_pcm
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
-from kuhu_driver.cache import AudioCache
+from kuhu_driver.cache import CACHE_FOLDER, AudioCache
 from kuhu_driver.client import Audio, build_request
 from kuhu_driver.config import resolve_settings
 from kuhu_driver.testing import KuhuEmulator
@@ -17,6 +20,9 @@ from kuhu_driver.testing import KuhuEmulator
 
 def audio(n: int) -> Audio:
     return Audio(data=bytes([n % 256]) * 1000, format="pcm", sample_rate=22050)
+
+
+ENTRY = 1000 + 54  # audio + header (magic, rate, length, format, SHA-256)
 
 
 def test_round_trip_and_miss(tmp_path: Path) -> None:
@@ -54,7 +60,7 @@ def test_key_covers_everything_that_changes_the_audio() -> None:
 
 
 def test_least_recently_used_goes_first(tmp_path: Path) -> None:
-    cache = AudioCache(tmp_path, 3 * 1030)  # three entries (1000 bytes + header)
+    cache = AudioCache(tmp_path, 3 * ENTRY)  # three entries
     keys = [f"{i:064x}" for i in range(4)]
     for k in keys[:3]:
         cache.put(k, audio(1))
@@ -64,7 +70,7 @@ def test_least_recently_used_goes_first(tmp_path: Path) -> None:
     cache.put(keys[3], audio(2))
     assert cache.get(keys[1]) is None  # the least recently used went
     assert all(cache.get(k) is not None for k in (keys[0], keys[2], keys[3]))
-    assert cache.size() <= 3 * 1030
+    assert cache.size() <= 3 * ENTRY
 
 
 def test_damaged_entries_are_misses_and_writes_are_atomic(
@@ -73,7 +79,7 @@ def test_damaged_entries_are_misses_and_writes_are_atomic(
     cache = AudioCache(tmp_path, 10_000_000)
     key = "ab" * 32
     cache.put(key, audio(3))
-    path = tmp_path / key[:2] / key
+    path = tmp_path / CACHE_FOLDER / key[:2] / key
     path.write_bytes(path.read_bytes()[:-10])  # as if cut short
     assert cache.get(key) is None
 
@@ -84,7 +90,7 @@ def test_damaged_entries_are_misses_and_writes_are_atomic(
     other = "cd" * 32
     cache.put(other, audio(4))  # fails, quietly: speech must go on
     assert cache.get(other) is None
-    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / "cd").iterdir())
+    assert not any(p.name.startswith(".tmp-") for p in (tmp_path / CACHE_FOLDER / "cd").iterdir())
 
 
 def test_default_location_and_switches(tmp_path: Path) -> None:
@@ -153,3 +159,124 @@ def test_cache_off_writes_nothing(
         engine.proxy._driver.destroy()
     assert len(kuhu_emulator.requests) == 2
     assert not (tmp_path / "c").exists()
+
+
+# -- files that are not ours, damaged entries, a folder we cannot use -----------------
+
+
+def test_files_that_are_not_ours_are_never_touched(tmp_path: Path) -> None:
+    # Before: eviction removed any old file in any two-letter folder of KUHU_CACHE_DIR.
+    key_named = "ab" * 32
+    theirs = {
+        tmp_path / "go" / "thesis-final.tex": b"\\documentclass{article}",
+        tmp_path / "ab" / key_named: b"someone else's file with a key-like name",
+        tmp_path / CACHE_FOLDER / "notes.txt": b"a note left in our folder",
+        tmp_path / CACHE_FOLDER / "cd" / ("cd" * 32): b"not our magic",
+    }
+    for path, data in theirs.items():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        os.utime(path, (1, 1))  # older than anything we write: first in line for eviction
+    cache = AudioCache(tmp_path, 2 * ENTRY)
+    for i in range(10):
+        cache.put(f"{i:02x}" * 32, audio(i))
+    cache.put("cd" * 32, audio(99))  # the name is taken by a file that is not ours
+    for path, data in theirs.items():
+        assert path.read_bytes() == data, path
+    assert cache.size() <= 2 * ENTRY
+    assert (
+        (tmp_path / CACHE_FOLDER / "CACHEDIR.TAG")
+        .read_text()
+        .startswith("Signature: 8a477f597d28d172789f06886806bc55")
+    )
+
+
+def _damage(kind: str, raw: bytes) -> bytes:
+    b = bytearray(raw)
+    if kind == "cut-header":
+        return bytes(b[:20])
+    if kind == "cut-audio":
+        return bytes(b[:-10])
+    if kind == "rate":
+        struct.pack_into("<I", b, 6, 0)  # a 0 Hz entry
+    elif kind == "format":
+        b[18:22] = b"\xff\xfe\x00\x00"  # not ASCII
+    elif kind == "length":
+        struct.pack_into("<Q", b, 10, 1)
+    elif kind == "audio-bit":
+        b[-100] ^= 0x10
+    elif kind == "digest":
+        b[30] ^= 0x01
+    return bytes(b)
+
+
+@pytest.mark.parametrize(
+    "kind", ["cut-header", "cut-audio", "rate", "format", "length", "audio-bit", "digest"]
+)
+def test_a_damaged_entry_is_discarded_once_and_never_played(
+    kind: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    cache = AudioCache(tmp_path, 10_000_000)
+    key = "ef" * 32
+    cache.put(key, audio(5))
+    path = tmp_path / CACHE_FOLDER / "ef" / key
+    path.write_bytes(_damage(kind, path.read_bytes()))
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver.cache"):
+        assert cache.get(key) is None
+        assert cache.get(key) is None  # gone: a plain miss, no second warning
+    assert [r.getMessage() for r in caplog.records if "damaged" in r.getMessage()] == [
+        f"discarded a damaged audio cache entry ({key}); fetching it again"
+    ]
+    assert not path.exists()
+    cache.put(key, audio(5))
+    assert cache.get(key) == audio(5)
+
+
+def test_a_flipped_bit_on_disk_is_fetched_again_and_heard_right(
+    kuhu_emulator: KuhuEmulator, capture: Any, cached_env: Path
+) -> None:
+    text = "位翻转。"
+    engine = Engine("kuhu")
+    try:
+        engine.say(text)
+        engine.runAndWait()
+        (entry,) = [p for p in (cached_env / CACHE_FOLDER).glob("??/*")]
+        raw = bytearray(entry.read_bytes())
+        raw[-7] ^= 0x01  # one bit of the audio
+        entry.write_bytes(bytes(raw))
+        engine.say(text)
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    assert len(kuhu_emulator.requests) == 2  # fetched again
+    assert capture.read() == expected_pcm(kuhu_emulator, text) * 2  # exact, both times
+
+
+def test_a_cache_folder_we_cannot_use_steps_aside_and_speech_goes_on(
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    cached_env: Path,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # A stray file where our folder should be: before, every phrase was billed then lost.
+    cached_env.mkdir()
+    (cached_env / CACHE_FOLDER).write_bytes(b"a stray file")
+    out = tmp_path / "out.wav"
+    engine = Engine("kuhu")
+    try:
+        with caplog.at_level(logging.WARNING, logger="kuhu_driver.cache"):
+            engine.say("第一句。")
+            engine.say("第二句。")
+            engine.save_to_file("第三句。", str(out))
+            engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    warnings = [r for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(warnings) == 1
+    assert capture.read() == expected_pcm(kuhu_emulator, "第一句。") + expected_pcm(
+        kuhu_emulator, "第二句。"
+    )
+    assert out.read_bytes()[44:] == expected_pcm(kuhu_emulator, "第三句。")
+    assert len(kuhu_emulator.requests) == 3  # each bought once
+    assert (cached_env / CACHE_FOLDER).read_bytes() == b"a stray file"
