@@ -9,7 +9,16 @@ from dataclasses import dataclass
 
 from .errors import BadResponseError, TruncatedResponseError
 
-__all__ = ["FORMATS", "Wav", "check_audio", "parse_wav", "pcm_from_answer", "wav_header"]
+__all__ = [
+    "FORMATS",
+    "Wav",
+    "check_audio",
+    "convert_pcm",
+    "looks_like_mp3",
+    "parse_wav",
+    "pcm_from_answer",
+    "wav_header",
+]
 
 FORMATS = ("mp3", "wav", "pcm")
 
@@ -128,19 +137,114 @@ def check_audio(body: bytes, fmt: str) -> None:
         raise ValueError(f"unknown audio format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def pcm_from_answer(body: bytes, sample_rate: int) -> tuple[bytes, int]:
-    """Samples and rate of a ``pcm`` answer; a WAV-wrapped answer gives its own (mono mix)."""
-    if body[:4] != b"RIFF":
-        if len(body) % 2:
-            # A complete answer (its length was checked) with a stray byte: keep the
-            # audio rather than pay for it again.
-            logger.warning("the pcm answer has an odd length (%d bytes): dropped 1", len(body))
-            body = body[:-1]
-        return body, sample_rate
-    wav = parse_wav(body)
-    if wav.channels == 1:
-        return wav.data, wav.sample_rate
-    # Keep the first channel: we play mono.
-    frame = 2 * wav.channels
-    mono = b"".join(wav.data[i : i + 2] for i in range(0, len(wav.data), frame))
-    return mono, wav.sample_rate
+def pcm_from_answer(body: bytes, sample_rate: int, content_type: str = "") -> bytes:
+    """Mono 16-bit samples at ``sample_rate`` from a ``pcm`` answer, as the server sent it.
+
+    Recognised by its bytes, whatever its content type says: raw PCM is taken as is; a
+    WAV gives its samples, converted to mono at the asked rate if it differs; an MP3
+    (what a server that ignored the format would send) is decoded."""
+    if body[:4] == b"RIFF":
+        wav = parse_wav(body)
+        if (wav.channels, wav.sample_rate) != (1, sample_rate):
+            logger.info(
+                "the pcm answer is a %d-channel WAV at %d Hz: converting it to mono at %d Hz",
+                wav.channels,
+                wav.sample_rate,
+                sample_rate,
+            )
+        return convert_pcm(
+            wav.data, channels=wav.channels, from_rate=wav.sample_rate, to_rate=sample_rate
+        )
+    if looks_like_mp3(body, content_type):
+        logger.info("the pcm answer is MP3: decoding it")
+        return decode_mp3(body, sample_rate)
+    if len(body) % 2:
+        # A complete answer (its length was checked) with a stray byte: keep the
+        # audio rather than pay for it again.
+        logger.warning("the pcm answer has an odd length (%d bytes): dropped 1", len(body))
+        body = body[:-1]
+    return body
+
+
+def convert_pcm(pcm: bytes, *, channels: int, from_rate: int, to_rate: int) -> bytes:
+    """16-bit PCM of ``channels`` at ``from_rate`` as mono at ``to_rate`` (miniaudio's
+    converter); :class:`BadResponseError` if miniaudio is missing."""
+    if channels == 1 and from_rate == to_rate:
+        return pcm
+    try:
+        import miniaudio
+    except ImportError:
+        raise BadResponseError(
+            f"the answer is {channels}-channel audio at {from_rate} Hz, not mono at the "
+            f"{to_rate} Hz asked, and miniaudio (which converts it) is not installed"
+        ) from None
+    s16 = miniaudio.SampleFormat.SIGNED16
+    return bytes(miniaudio.convert_frames(s16, channels, from_rate, pcm, s16, 1, to_rate))
+
+
+def decode_mp3(body: bytes, sample_rate: int) -> bytes:
+    """MP3 decoded to mono 16-bit PCM at ``sample_rate`` (miniaudio's decoder)."""
+    try:
+        import miniaudio
+    except ImportError:
+        raise BadResponseError(
+            "the answer is MP3, not the PCM asked, and miniaudio (which decodes it) is "
+            "not installed"
+        ) from None
+    try:
+        decoded = miniaudio.decode(
+            body,
+            output_format=miniaudio.SampleFormat.SIGNED16,
+            nchannels=1,
+            sample_rate=sample_rate,
+        )
+    except miniaudio.MiniaudioError as exc:
+        raise BadResponseError(f"the answer looks like MP3 but does not decode: {exc}") from None
+    pcm = bytes(decoded.samples.tobytes())
+    if not pcm:
+        raise TruncatedResponseError("the MP3 answer holds no audio")
+    return pcm
+
+
+# MPEG audio Layer III: kbit/s by index, for MPEG-1 and for MPEG-2/2.5.
+_L3_KBPS = {
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MPEG_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def _l3_frame(body: bytes, pos: int) -> int | None:
+    """Length of the MPEG Layer III frame whose header is at ``pos``, or None."""
+    if pos + 4 > len(body) or body[pos] != 0xFF or body[pos + 1] & 0xE0 != 0xE0:
+        return None
+    version = (body[pos + 1] >> 3) & 3
+    layer = (body[pos + 1] >> 1) & 3
+    bitrate_i = body[pos + 2] >> 4
+    rate_i = (body[pos + 2] >> 2) & 3
+    if version == 1 or layer != 1 or bitrate_i in (0, 15) or rate_i == 3:
+        return None
+    kbps = _L3_KBPS[1 if version == 3 else 2][bitrate_i]
+    rate = _MPEG_RATES[version][rate_i]
+    padding = (body[pos + 2] >> 1) & 1
+    return (144 if version == 3 else 72) * kbps * 1000 // rate + padding
+
+
+def looks_like_mp3(body: bytes, content_type: str = "") -> bool:
+    """An ID3 tag, or MP3 frames: three chained frame headers (one if the content type
+    says MP3). Raw PCM that starts with the sync bits by chance does not chain."""
+    if body[:3] == b"ID3":
+        return True
+    said = "mpeg" in content_type.lower() or "mp3" in content_type.lower()
+    needed = 1 if said else 3
+    pos = frames = 0
+    while frames < needed:
+        size = _l3_frame(body, pos)
+        if size is None:
+            return False
+        pos += size
+        frames += 1
+        if pos >= len(body):
+            # The answer ends here: whole frames only (the last one may end it exactly).
+            return (pos == len(body) and frames >= 2) or said
+    return True

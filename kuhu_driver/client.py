@@ -564,8 +564,8 @@ class KuhuClient(Closing):
                 exc.status = status
                 raise
             if req.format == "pcm":
-                pcm, rate = pcm_from_answer(data, req.sample_rate)
-                return Audio(data=pcm, format="pcm", sample_rate=rate)
+                pcm = pcm_from_answer(data, req.sample_rate, content_type)
+                return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate)
             return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
         code, msg = error if error is not None else (None, "")
         raise self._error_for(status, code, msg, content_type)

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from ._closing import Closing
 from ._pool import DaemonPool
-from .audio import wav_header
+from .audio import convert_pcm, wav_header
 from .cache import AudioCache
 from .client import Audio, KuhuClient, Request, build_request
 from .config import DEFAULT_MAX_BILLED, Settings, missing_key_error, speech_settings
@@ -468,12 +468,16 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
             if wav:
                 f.write(b"\0" * 44)
             size = 0
+            # One header for every piece: each is made the asked rate (the client already
+            # converts the server's answers; the local voice speaks at its own rate).
             rate = job.voicing.sample_rate
             for piece in job:
                 data = piece.audio.data
-                if piece.index == 0:
-                    rate = piece.audio.sample_rate
-                elif job.format == "mp3":
+                if job.format == "pcm":
+                    data = convert_pcm(
+                        data, channels=1, from_rate=piece.audio.sample_rate, to_rate=rate
+                    )
+                elif piece.index > 0:
                     data = _strip_id3(data)
                 f.write(data)
                 size += len(data)

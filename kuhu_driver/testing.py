@@ -55,6 +55,11 @@ Fault = Literal[
     "silent",
     "endless",
     "odd",
+    "wav",
+    "wav_other_rate",
+    "mp3",
+    "octet",
+    "mislabelled",
 ]
 #: What each fault does (hostile or broken servers, for tests of the client's defences).
 FAULTS: dict[str, str] = {
@@ -73,7 +78,14 @@ FAULTS: dict[str, str] = {
     "silent": "reads the request and never answers",
     "endless": "audio without a length, streamed until the client hangs up",
     "odd": "the right audio plus one stray byte (complete, odd length)",
+    # Answers a real server may give to format=pcm:
+    "wav": "the right PCM inside a WAV container",
+    "wav_other_rate": "the audio as a stereo WAV at another sample rate than asked",
+    "mp3": "the audio as MP3 (needs mp3_encoder set)",
+    "octet": "the right PCM labelled application/octet-stream",
+    "mislabelled": "the right PCM labelled text/html",
 }
+
 #: GET this path for the emulator's counters as JSON (for an emulator in another process).
 STATS_PATH = "/_emulator/stats"
 _SAMPLE_RATES = {8000, 16000, 22050, 24000, 44100, 48000}
@@ -135,6 +147,7 @@ class KuhuEmulator(Closing):
         error_style: Literal["status", "json"] = "status",
         audio_seconds_per_billed_char: float = 0.08,
         slow_seconds: float = 5.0,
+        mp3_encoder: Callable[[bytes, int], bytes] | None = None,
         retry_after: str | None = "1",
         rate_limit: int = 20,
         port: int = 0,
@@ -149,6 +162,8 @@ class KuhuEmulator(Closing):
         self.audio_seconds_per_billed_char = audio_seconds_per_billed_char
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
+        #: Encodes mono 16-bit PCM at a rate as MP3, for the ``mp3`` fault.
+        self.mp3_encoder = mp3_encoder
         self.rate_limit = rate_limit
         self._port = port
         self._tls = (tls_cert, tls_key) if tls_cert else None
@@ -479,6 +494,10 @@ class _Handler(BaseHTTPRequestHandler):
             rec.outcome = f"fault:{fault}"
             self._hostile(fault, emu._render(params), rec)
             return
+        if fault in ("wav", "wav_other_rate", "mp3", "octet", "mislabelled"):
+            rec.outcome = f"fault:{fault}"
+            self._other_form(emu, fault, params)
+            return
         if fault is not None and fault != "slow":
             rec.outcome = f"fault:{fault}"
             self._fault(emu, fault)
@@ -546,6 +565,29 @@ class _Handler(BaseHTTPRequestHandler):
                     pass
             self._abort(reset=False)
 
+    def _other_form(self, emu: KuhuEmulator, fault: str, params: dict[str, str]) -> None:
+        """The audio asked for as PCM, sent in another form a real server may use."""
+        pcm = emu._render({**params, "format": "pcm"})
+        rate = int(params["sample_rate"])
+        if fault == "wav":
+            self._send(200, "audio/wav", wav_header(rate, len(pcm)) + pcm)
+        elif fault == "wav_other_rate":
+            other = other_rate(rate)
+            mono = emu._render({**params, "format": "pcm", "sample_rate": str(other)})
+            stereo = array("h", mono)
+            both = array("h", (x for x in stereo for _ in range(2)))
+            body = wav_header(other, len(both) * 2, channels=2) + both.tobytes()
+            self._send(200, "audio/wav", body)
+        elif fault == "mp3":
+            if emu.mp3_encoder is None:
+                self._json(500, 500, "mp3 fault without an mp3_encoder")
+                return
+            self._send(200, "audio/mpeg", emu.mp3_encoder(pcm, rate))
+        elif fault == "octet":
+            self._send(200, "application/octet-stream", pcm)
+        else:
+            self._send(200, "text/html; charset=utf-8", pcm)
+
     def _hostile(self, fault: str, audio: bytes, rec: EmulatorRequest) -> None:
         if fault == "odd":
             self._send(200, "audio/L16", audio + b"\x07")
@@ -574,6 +616,11 @@ class _Handler(BaseHTTPRequestHandler):
             # SO_LINGER with a zero timeout makes close() send RST: a connection reset.
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         self.connection.close()
+
+
+def other_rate(rate: int) -> int:
+    """The sample rate a ``wav_other_rate`` answer uses when ``rate`` was asked."""
+    return 16000 if rate != 16000 else 24000
 
 
 def _no_zero_samples(pcm: bytes) -> bytes:

@@ -172,12 +172,15 @@ def test_only_audio_of_the_asked_format_is_audio(fmt: str, body: bytes, ok: bool
 
 
 def test_pcm_answer_wrapped_in_wav_is_unwrapped() -> None:
-    from kuhu_driver.audio import wav_header
+    from kuhu_driver.audio import convert_pcm, wav_header
 
     client = mock_client(lambda r: httpx.Response(200, content=wav_header(16000, 4) + b"abcd"))
-    req = build_request("hi", format="pcm", sample_rate=22050)
-    audio = client.send(req)
-    assert (audio.data, audio.sample_rate) == (b"abcd", 16000)
+    same = client.send(build_request("hi", format="pcm", sample_rate=16000))
+    assert (same.data, same.sample_rate) == (b"abcd", 16000)
+    # At another rate than asked: converted, so every piece has the rate asked.
+    other = client.send(build_request("hi", format="pcm", sample_rate=22050))
+    want = convert_pcm(b"abcd", channels=1, from_rate=16000, to_rate=22050)
+    assert (other.data, other.sample_rate) == (want, 22050)
 
 
 @pytest.mark.parametrize(
