@@ -8,8 +8,12 @@ limit, at most ``window`` pieces ahead of playback so that memory stays bounded.
 
 from __future__ import annotations
 
+import contextlib
+import glob
 import logging
 import os
+import re
+import sys
 import tempfile
 import threading
 import time
@@ -453,9 +457,10 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
     """
     path = path.expanduser()
     wav = path.suffix.lower() == ".wav"
+    _remove_orphans(path)
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".part", dir=path.parent or "."
+            prefix=f".{path.name}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
         )
         # mkstemp makes the file 0600; the result gets the user's umask like any file.
         Path(tmp_name).chmod(0o666 & ~_umask())
@@ -497,6 +502,40 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the partial files of earlier writes of ``path`` whose process has died
+    (killed before it could clean up), so that none is left behind for good."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[^/\\]+\.part")
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.part"))
+    except OSError:
+        return
+    for part in candidates:
+        m = pattern.fullmatch(part.name)
+        if m is not None and not _alive(int(m.group(1)), part):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                logger.info("removed %s, left by a write that was killed", part.name)
+
+
+def _alive(pid: int, part: Path) -> bool:
+    """Whether the write that made ``part`` may still be going on."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # pragma: no cover - no signal 0 there: a day unwritten
+        try:
+            return time.time() - part.stat().st_mtime < 86400
+        except OSError:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def _strip_id3(mp3: bytes) -> bytes:

@@ -269,3 +269,38 @@ def test_written_files_follow_the_umask(tmp_path: Path) -> None:
         os.umask(old)
     assert (tmp_path / "a.wav").stat().st_mode & 0o777 == 0o644
     assert (tmp_path / "b.wav").stat().st_mode & 0o777 == 0o664
+
+
+def test_a_killed_save_leaves_no_partial_file_after_the_next_run(tmp_path: Path) -> None:
+    # Before: kill -9 during --out left a hidden .NAME.part file behind for good.
+    import signal
+    import time
+
+    out = tmp_path / "book.wav"
+    text = "很长的一本书。" * 60
+    with KuhuEmulator(seconds_per_billed_char=0.002) as emu:
+        env = {
+            **emu.env(),
+            "PATH": "/usr/bin:/bin",
+            "KUHU_CACHE": "off",
+            "KUHU_FALLBACK": "off",
+        }
+        argv = [sys.executable, "-m", "kuhu_driver", text, "--out", str(out)]
+        proc = subprocess.Popen(argv, env=env, stderr=subprocess.PIPE)
+        try:
+            deadline = time.monotonic() + 20
+            while not list(tmp_path.glob(".book.wav.*.part")) and time.monotonic() < deadline:
+                time.sleep(0.01)
+            while not any(r.outcome == "ok" for r in emu.requests):
+                time.sleep(0.01)  # a piece has arrived: the save is under way
+            proc.send_signal(signal.SIGKILL)
+        finally:
+            proc.wait(10)
+            assert proc.stderr is not None
+            proc.stderr.close()
+        assert len(list(tmp_path.glob(".book.wav.*.part"))) == 1  # what the kill left
+        assert not out.exists()
+        again = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+        assert again.returncode == 0, again.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["book.wav"]
+    assert parse_wav(out.read_bytes()).data == expected_pcm(emu, text)
