@@ -19,6 +19,7 @@ from .errors import __all__ as _error_names
 kuhu_driver_hook.install()
 
 if TYPE_CHECKING:
+    from .check import check_setup
     from .client import KuhuClient
     from .speech import speak
     from .text import Estimate, billed_chars, chunk_text, estimate
@@ -28,6 +29,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "KuhuClient": "client",
+    "check_setup": "check",
     "speak": "speech",
     "Estimate": "text",
     "billed_chars": "text",
@@ -44,6 +46,7 @@ __all__ = [
     "KuhuClient",
     "Voice",
     "billed_chars",
+    "check_setup",
     "chunk_text",
     "estimate",
     "find_voice",

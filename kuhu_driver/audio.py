@@ -166,6 +166,21 @@ def pcm_from_answer(body: bytes, sample_rate: int, content_type: str = "") -> by
     return body
 
 
+def describe_answer(body: bytes, content_type: str = "") -> str:
+    """What an audio answer is, by its bytes: for messages and ``kuhu-say --check``."""
+    if body[:4] == b"RIFF":
+        try:
+            wav = parse_wav(body)
+        except BadResponseError:
+            return "a damaged WAV"
+        return (
+            f"a WAV ({wav.channels} channel{'s' if wav.channels > 1 else ''}, {wav.sample_rate} Hz)"
+        )
+    if looks_like_mp3(body, content_type):
+        return "MP3"
+    return "raw PCM"
+
+
 def convert_pcm(pcm: bytes, *, channels: int, from_rate: int, to_rate: int) -> bytes:
     """16-bit PCM of ``channels`` at ``from_rate`` as mono at ``to_rate`` (miniaudio's
     converter); :class:`BadResponseError` if miniaudio is missing."""
@@ -230,10 +245,20 @@ def _l3_frame(body: bytes, pos: int) -> int | None:
     return (144 if version == 3 else 72) * kbps * 1000 // rate + padding
 
 
+def _id3_tag(body: bytes) -> bool:
+    """An ID3v2 header: "ID3", version 2 to 4, and a size of four 7-bit bytes."""
+    return (
+        len(body) >= 10
+        and body[:3] == b"ID3"
+        and body[3] in (2, 3, 4)
+        and all(b < 0x80 for b in body[6:10])
+    )
+
+
 def looks_like_mp3(body: bytes, content_type: str = "") -> bool:
     """An ID3 tag, or MP3 frames: three chained frame headers (one if the content type
     says MP3). Raw PCM that starts with the sync bits by chance does not chain."""
-    if body[:3] == b"ID3":
+    if _id3_tag(body):
         return True
     said = "mpeg" in content_type.lower() or "mp3" in content_type.lower()
     needed = 1 if said else 3

@@ -6,6 +6,7 @@ Thin by design: parse, call the library, turn a KuhuError into one line on stder
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -118,6 +119,18 @@ def build_parser() -> argparse.ArgumentParser:
         choices=("wav", "mp3", "pcm"),
         default="wav",
         help="with --batch: audio format (default wav)",
+    )
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="check the setup: settings, the audio device, and one 1-character request "
+        "(0.0002 yuan, asked first); exit 0 only if all is well",
+    )
+    p.add_argument(
+        "--no-request", action="store_true", help="with --check: everything but the request"
+    )
+    p.add_argument(
+        "-y", "--yes", action="store_true", help="with --check: send the request without asking"
     )
     p.add_argument(
         "--no-fallback",
@@ -242,6 +255,12 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list_voices:
         list_voices(sys.stdout, as_json=args.json)
         return 0
+    if args.check:
+        if args.text or args.file or args.batch or args.out:
+            parser.error("--check takes no text, file or output")
+        return _check(args)
+    if args.no_request or args.yes:
+        parser.error("--no-request and --yes go with --check")
     if args.batch and not args.out_dir:
         parser.error("--batch needs --out-dir")
     if args.batch and (args.text or args.file or args.out):
@@ -273,6 +292,37 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error(f"--out: {exc}")
         check_destination(args.out)  # before settings and requests: costs nothing
     return _speak(args, text, voicing)
+
+
+def _check(args: argparse.Namespace) -> int:
+    from .check import check_setup
+
+    def ask(question: str) -> bool:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            print(f"kuhu-say: {question} No terminal to ask: add --yes", file=sys.stderr)
+            return False
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    env: dict[str, str] = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            from .testing import KuhuEmulator
+
+            emu = stack.enter_context(KuhuEmulator())
+            print(EMULATOR_NOTICE, file=sys.stderr)
+            env.update(emu.env())
+            env.pop("KUHU_API_SECRET", None)
+        report = check_setup(
+            request=not args.no_request,
+            confirm=None if args.yes else ask,
+            env=env,
+            sample_rate=args.sample_rate,
+        )
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
 
 
 def _dry_run(texts: list[str]) -> int:

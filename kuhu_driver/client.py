@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from ._closing import Closing
-from .audio import FORMATS, check_audio, pcm_from_answer
+from .audio import FORMATS, check_audio, describe_answer, pcm_from_answer
 from .config import Settings, resolve_settings
 from .errors import (
     AuthError,
@@ -41,7 +41,7 @@ from .voices import DEFAULT_VOICE, resolve_voice_id
 if TYPE_CHECKING:
     import httpx
 
-__all__ = ["SAMPLE_RATES", "Audio", "KuhuClient", "Request", "build_request"]
+__all__ = ["SAMPLE_RATES", "Answer", "Audio", "KuhuClient", "Request", "build_request"]
 
 logger = logging.getLogger(__name__)
 
@@ -55,6 +55,11 @@ MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 _SECONDS_PER_BILLED = 0.6
 _SECONDS_EXTRA = 3.0
 _CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+#: How the platforms word a failed name lookup (Linux, macOS, Windows).
+_DNS_FAILURE = (
+    r"name or service not known|temporary failure in name resolution|nodename nor servname"
+    r"|getaddrinfo failed|no address associated|name resolution"
+)
 
 
 @dataclass(frozen=True)
@@ -91,6 +96,17 @@ class Request:
             ("rate", _num(self.rate)),
             ("pitch", _num(self.pitch)),
         ]
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the server sent for the last request that succeeded (for diagnostics)."""
+
+    status: int
+    content_type: str
+    kind: str
+    size: int
+    seconds: float
 
 
 @dataclass(frozen=True)
@@ -305,6 +321,8 @@ class KuhuClient(Closing):
         self._closed = False
         self._lock = threading.Lock()
         self._inflight: set[_Guard] = set()
+        #: The last answer that gave audio, as the server sent it.
+        self.last_answer: Answer | None = None
         #: Billed characters of requests that returned audio.
         self.billed_chars_sent = 0
         #: HTTP attempts made, successful or not.
@@ -422,6 +440,9 @@ class KuhuClient(Closing):
                     )
                 if time.monotonic() + delay >= ends:
                     raise  # no time left for another attempt
+                if 429 in (exc.status, exc.code):
+                    # Every request of the process waits too: they share the key.
+                    self._limiter.pause(delay)
                 logger.info(
                     "attempt %d of %d failed (%s); retrying in %.2f s",
                     attempt,
@@ -514,6 +535,17 @@ class KuhuClient(Closing):
                     "nothing was sent: the endpoint is not who it claims to be, or a proxy "
                     "intercepts the connection (certificate checks cannot be turned off)"
                 ) from exc
+            why = str(exc)
+            if re.search(_DNS_FAILURE, why, re.IGNORECASE):
+                raise TransportError(
+                    f"could not look up {self.url.host} (DNS): check the network connection, "
+                    "or the host name in KUHU_API_URL"
+                ) from exc
+            if "refused" in why.lower():
+                raise TransportError(
+                    f"{self.url.host} refused the connection: nothing listens at "
+                    f"{self.url} (check KUHU_API_URL)"
+                ) from exc
             raise TransportError(
                 f"could not connect to {self.url.host}: check the network or KUHU_API_URL"
             ) from exc
@@ -565,6 +597,13 @@ class KuhuClient(Closing):
                 raise
             if req.format == "pcm":
                 pcm = pcm_from_answer(data, req.sample_rate, content_type)
+                self.last_answer = Answer(
+                    status,
+                    content_type,
+                    describe_answer(data, content_type),
+                    len(data),
+                    len(pcm) / 2 / req.sample_rate,
+                )
                 return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate)
             return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
         code, msg = error if error is not None else (None, "")

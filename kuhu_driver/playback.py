@@ -104,6 +104,8 @@ class Player(Protocol):
     """One output stream: segments play in the order queued, back to back."""
 
     backend: str
+    #: The output device, as the backend names it (known once ``prepare`` has run).
+    device: str
 
     def prepare(self, sample_rate: int) -> None:
         """Open the device now (it stays open); raise :class:`AudioDeviceError`."""
@@ -128,6 +130,8 @@ class Player(Protocol):
 
 class _StreamBase:
     """What both backends share: the queue, stop, and waiting with a stall watchdog."""
+
+    device = "the system's default output"
 
     backend = ""
     #: Whether segments share one stream (so that a next one can be queued before the
@@ -287,6 +291,7 @@ class MiniaudioPlayer(_StreamBase):
                 f"could not start the audio device ({exc}): {_NO_DEVICE_HINT}"
             ) from None
         self._device = device
+        self.device = f"{_device_name(device)} ({getattr(device, 'backend', '?')})"
         _open_players.add(self)
         logger.debug("audio: miniaudio device open (%s, %d Hz)", device.backend, rate)
 
@@ -512,6 +517,17 @@ class SimpleaudioPlayer(_StreamBase):
             last = self._queue[-1] if self._queue else None
         if last is not None:
             self.wait(last, threading.Event(), drain=True)
+
+
+def _device_name(device: Any) -> str:
+    """The name the sound system gives the open device (miniaudio keeps it in its C
+    struct only; any failure just means we cannot name it)."""
+    try:
+        from miniaudio import ffi
+
+        return str(ffi.string(device._device.playback.name).decode()) or "default"
+    except Exception:
+        return "default"
 
 
 def make_player(backend: str = "auto") -> Player:

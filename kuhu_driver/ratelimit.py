@@ -31,6 +31,11 @@ class RateLimiter:
         self._next = 0.0
         self._lock = threading.Lock()
 
+    def pause(self, seconds: float) -> None:
+        """No request begins for ``seconds``: the server said too many (429)."""
+        with self._lock:
+            self._next = max(self._next, self._clock() + seconds)
+
     def acquire(self, cancel: threading.Event | None = None) -> bool:
         """Wait for this request's slot; return False if ``cancel`` was set first."""
         with self._lock:

@@ -12,7 +12,7 @@ import lameenc
 import miniaudio
 import pytest
 from helpers import expected_pcm
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 from pyttsx3.engine import Engine
 from rig import nonzero
@@ -99,6 +99,7 @@ def test_a_broken_mp3_is_a_clear_error() -> None:
 def test_raw_pcm_is_not_mistaken_for_mp3(pcm: bytes) -> None:
     # Sync bits at the start by chance are not enough: chained frames are needed.
     rest = pcm.replace(b"\xff", b"\xfe")  # no second frame header anywhere
+    assume(not rest.startswith(b"ID3"))  # an ID3 tag is MP3 by definition
     assert not looks_like_mp3(b"\xff\xfb\x90\xc0" + rest)
     assert not looks_like_mp3(rest)
     assert not looks_like_mp3(b"\xff\xfb\x90\xc0" + b"\x01" * 413)  # exactly one frame long

@@ -558,3 +558,25 @@ def test_the_key_is_hidden_in_every_encoding_a_server_may_echo(key: str) -> None
             json.dumps(secret)[1:-1],
         ):
             assert form not in text, form
+
+
+def test_a_429_slows_every_request_sharing_the_limit() -> None:
+    limiter = RateLimiter(18.5)
+    with (
+        KuhuEmulator(retry_after="0.6") as emu,
+        KuhuClient(emu.api_key, api_url=emu.url, rate_limiter=limiter) as a,
+        KuhuClient(emu.api_key, api_url=emu.url, rate_limiter=limiter) as b,
+    ):
+        emu.fail_text("甲", "429")
+        t = threading.Thread(target=a.synthesize, args=("甲",), kwargs={"format": "pcm"})
+        t.start()
+        while not emu.requests or emu.requests[0].finished is None:
+            time.sleep(0.005)
+        time.sleep(0.1)
+        b.synthesize("乙", format="pcm")  # another program part, same key
+        t.join()
+        first, *rest = emu.requests
+        assert first.outcome == "fault:429" and first.finished is not None
+        assert len(rest) == 2
+        # Neither the retry nor the other client's request began during the pause.
+        assert all(r.arrived >= first.finished + 0.6 - 0.05 for r in rest)

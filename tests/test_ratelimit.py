@@ -51,3 +51,13 @@ def test_cancel_releases_a_waiter() -> None:
     t0 = time.monotonic()
     assert limiter.acquire(cancel) is False
     assert time.monotonic() - t0 < 0.5
+
+
+def test_a_pause_holds_every_request_back() -> None:
+    clock = [100.0]
+    limiter = RateLimiter(10, clock=lambda: clock[0])
+    assert limiter.acquire()  # slot at 100.0
+    limiter.pause(2.0)
+    with limiter._lock:
+        nxt = limiter._next
+    assert nxt == 102.0  # the next request begins no earlier than the pause's end

@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import inspect
 import logging
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -125,35 +124,6 @@ def test_canaries_never_leak(
     assert len(all_logs.texts) > 20  # DEBUG logging really was on
     leaks = [t for t in texts if CANARY_KEY in t or CANARY_SECRET in t]
     assert leaks == []
-
-
-@pytest.fixture(scope="module")
-def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
-    d = tmp_path_factory.mktemp("tls")
-    cert, key = d / "cert.pem", d / "key.pem"
-    subprocess.run(
-        [
-            "openssl",
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-days",
-            "2",
-            "-keyout",
-            str(key),
-            "-out",
-            str(cert),
-            "-subj",
-            "/CN=127.0.0.1",
-            "-addext",
-            "subjectAltName=IP:127.0.0.1",
-        ],
-        check=True,
-        capture_output=True,
-    )
-    return str(cert), str(key)
 
 
 def test_self_signed_https_is_refused_and_nothing_plays(
