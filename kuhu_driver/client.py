@@ -532,8 +532,9 @@ class KuhuClient(Closing):
             if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
                 raise TLSError(
                     f"the TLS certificate of {self.url.host} could not be verified, so "
-                    "nothing was sent: the endpoint is not who it claims to be, or a proxy "
-                    "intercepts the connection (certificate checks cannot be turned off)"
+                    "nothing was sent: this computer's clock may be wrong, a proxy or "
+                    "antivirus may intercept HTTPS, or the endpoint is not who it claims "
+                    "to be (certificate checks cannot be turned off)"
                 ) from exc
             why = str(exc)
             if re.search(_DNS_FAILURE, why, re.IGNORECASE):
@@ -607,22 +608,34 @@ class KuhuClient(Closing):
                 return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate)
             return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
         code, msg = error if error is not None else (None, "")
-        raise self._error_for(status, code, msg, content_type)
+        raise self._error_for(status, code, msg, content_type, req)
 
-    def _error_for(self, status: int, code: int | None, msg: str, content_type: str) -> KuhuError:
+    def _error_for(
+        self, status: int, code: int | None, msg: str, content_type: str, req: Request
+    ) -> KuhuError:
         effective = code if code is not None else status
         detail = self._redact(msg)[:200]
         said = f" (the API said: {detail})" if detail else ""
         if effective == 403:
-            return AuthError(
-                "403: the key is wrong or lacks permission for this API"
-                " (with signing on, check KUHU_API_SECRET)" + said,
-                status=status,
-                code=code,
+            why = (
+                "the key or the signing secret (KUHU_API_SECRET) is wrong, or the key lacks "
+                "permission for this API"
+                if self._secret
+                else "the key is wrong or lacks permission for this API, or signing is on in "
+                "the console and KUHU_API_SECRET is not set"
             )
+            return AuthError(f"403: {why}" + said, status=status, code=code)
         if effective == 400:
+            from .voices import find_voice
+
+            hint = (
+                f"; the voice {req.voice} is not a system voice: check that it exists in "
+                "your account (voice cloning)"
+                if find_voice(req.voice) is None
+                else ""
+            )
             return BadRequestError(
-                "400: the API refused the parameters" + said, status=status, code=code
+                "400: the API refused the request" + said + hint, status=status, code=code
             )
         if effective == 429:
             return ServerError(

@@ -2,8 +2,8 @@
 
     KuhuError                      base; carries ``status`` (HTTP) and ``code`` (API)
     ├── ConfigError                a setting is missing or unusable (no key, bad URL)
-    ├── AuthError                  403: the key is wrong or lacks permission
-    ├── BadRequestError            400: the API refused the parameters
+    ├── AuthError                  403: the key (or signing secret) is wrong, or lacks permission
+    ├── BadRequestError            400: the API refused the request (its message quoted)
     ├── ServerError                5xx, or a JSON error code >= 500 (retried)
     ├── TransportError             connect, reset, timeout (retried)
     │   └── TLSError               the server's certificate did not verify (not retried)

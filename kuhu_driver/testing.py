@@ -149,6 +149,7 @@ class KuhuEmulator(Closing):
         slow_seconds: float = 5.0,
         mp3_encoder: Callable[[bytes, int], bytes] | None = None,
         retry_after: str | None = "1",
+        known_voices: set[str] | None = None,
         rate_limit: int = 20,
         port: int = 0,
         tls_cert: str | None = None,
@@ -162,6 +163,8 @@ class KuhuEmulator(Closing):
         self.audio_seconds_per_billed_char = audio_seconds_per_billed_char
         self.slow_seconds = slow_seconds
         self.retry_after = retry_after
+        #: Voice ids it knows (None: any well-formed id), as an account with clones would.
+        self.known_voices = known_voices
         #: Encodes mono 16-bit PCM at a rate as MP3, for the ``mp3`` fault.
         self.mp3_encoder = mp3_encoder
         self.rate_limit = rate_limit
@@ -382,6 +385,8 @@ class KuhuEmulator(Closing):
             return 400, "参数传递不正确: text too long"
         if not _VOICE_RE.fullmatch(params.get("voice", "")):
             return 400, "参数传递不正确: voice"
+        if self.known_voices is not None and params["voice"] not in self.known_voices:
+            return 400, "参数传递不正确: voice 不存在"
         params.setdefault("format", "mp3")
         params.setdefault("sample_rate", "22050")
         if params["format"] not in ("mp3", "wav", "pcm"):

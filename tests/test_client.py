@@ -286,7 +286,7 @@ def test_repr_hides_key_and_secret() -> None:
 
 def test_transport_errors_become_kuhu_errors() -> None:
     client = KuhuClient("k", api_url="http://127.0.0.1:9/x", max_attempts=1)
-    with pytest.raises(TransportError, match="could not connect"):
+    with pytest.raises(TransportError, match="refused the connection"):
         client.synthesize("hi")
 
 
@@ -580,3 +580,21 @@ def test_a_429_slows_every_request_sharing_the_limit() -> None:
         assert len(rest) == 2
         # Neither the retry nor the other client's request began during the pause.
         assert all(r.arrived >= first.finished + 0.6 - 0.05 for r in rest)
+
+
+def test_first_errors_a_real_user_meets_say_what_to_do() -> None:
+    cloned = "v3-voice-" + "0" * 32
+    with KuhuEmulator(api_secret="console-secret") as emu:
+        unsigned = KuhuClient(emu.api_key, api_url=emu.url, api_secret="")
+        with unsigned, pytest.raises(AuthError, match="KUHU_API_SECRET is not set"):
+            unsigned.synthesize("hi", format="pcm")
+        wrong = KuhuClient(emu.api_key, api_url=emu.url, api_secret="not-it")
+        with wrong, pytest.raises(AuthError, match=r"signing secret \(KUHU_API_SECRET\) is wrong"):
+            wrong.synthesize("hi", format="pcm")
+    with KuhuEmulator(known_voices={DEFAULT_VOICE.id}) as emu:
+        client = KuhuClient(emu.api_key, api_url=emu.url)
+        with client, pytest.raises(BadRequestError) as info:
+            client.synthesize("hi", voice=cloned, format="pcm")
+        text = str(info.value)
+        assert "voice 不存在" in text  # the server's own message, quoted
+        assert f"the voice {cloned} is not a system voice" in text
