@@ -315,7 +315,7 @@ class KuhuClient(Closing):
         self.backoff_base = backoff_base
         self.backoff_cap = backoff_cap
         self.max_response_bytes = max_response_bytes
-        self._limiter = rate_limiter or shared_limiter()
+        self._limiter = rate_limiter or shared_limiter(self._key, self.url.url)
         # httpx and the TLS context are made on first use: pyttsx3.init("kuhu") stays quick.
         self._http_client: httpx.Client | None = None
         self._closed = False
