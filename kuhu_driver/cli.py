@@ -340,19 +340,20 @@ def _dry_run(texts: list[str]) -> int:
 
 def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
     from .playback import make_player
-    from .speech import Synthesizer, play_job, write_job
+    from .speech import Synthesizer, play_job, start_save, write_job
 
     with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
         if args.out:
             out = Path(args.out).expanduser()
-            job = synth.start(
-                text,
-                voicing,
-                format=save_format(out),
-                window=3,
-                fallback=settings.fallback == "always",
+            job, keep = start_save(
+                synth, text, voicing, out, window=3, fallback=settings.fallback == "always"
             )
-            write_job(job, out, on_piece=_piece_progress("writing", len(job.spans)))
+            try:
+                write_job(job, out, on_piece=_piece_progress("writing", len(job.spans)), keep=keep)
+            finally:
+                _cost_summary(
+                    synth.client.billed_chars_sent, synth.billed_from_cache, job.billed_reused
+                )
             print(f"wrote {out}", file=sys.stderr)
             return 0
         player = make_player(settings.audio)
@@ -368,6 +369,20 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
         finally:
             player.close()
         return 0 if played else 1
+
+
+def _cost_summary(sent: int, from_cache: int, reused: int) -> None:
+    """What this run cost, and what it did not have to buy again (on stderr)."""
+    saved = from_cache + reused
+    line = f"billed {sent} characters ({sent / 10_000:.4f} yuan) this run"
+    if saved:
+        parts = []
+        if from_cache:
+            parts.append(f"{from_cache} from the cache")
+        if reused:
+            parts.append(f"{reused} kept from an earlier run")
+        line += f"; {saved} ({saved / 10_000:.4f} yuan) not bought again: " + ", ".join(parts)
+    print(f"kuhu-say: {line}", file=sys.stderr)
 
 
 def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voicing) -> int:

@@ -31,14 +31,17 @@ from .local import LocalVoice
 from .playback import Player, make_player
 from .properties import Properties, Voicing
 from .speech import (
+    RESUMABLE_BILLED,
     SAVE_FORMATS,
     Job,
     Synthesizer,
     check_destination,
     play_job,
     save_format,
+    start_save,
     write_job,
 )
+from .text import billed_chars, clean_text
 from .voices import VOICES
 
 __all__ = ["KuhuDriver", "buildDriver"]
@@ -393,7 +396,12 @@ class KuhuDriver:
             elif mtd == self.save_to_file:
                 text, path = args
                 fmt = SAVE_FORMATS.get(Path(str(path)).suffix.lower())
-                if isinstance(text, str) and fmt is not None and _writable(path):
+                if (
+                    isinstance(text, str)
+                    and fmt is not None
+                    and not _resumable(text)
+                    and _writable(path)
+                ):
                     yield (text, props.voicing(), fmt)
                 else:
                     yield None
@@ -426,10 +434,35 @@ class KuhuDriver:
     def _save(self, task: _Task) -> bool:
         assert task.path is not None
         path = check_destination(task.path)  # before anything is sent (and billed)
-        job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
+        if isinstance(task.text, str) and _resumable(task.text):
+            # A long save keeps its pieces beside the output, so a crash or stop() is
+            # resumed by the next run (it is never fetched ahead, see _queued_utterances).
+            job, keep = start_save(
+                self._synth,
+                task.text,
+                task.voicing,
+                path,
+                window=SAVE_WINDOW,
+                fallback=self._falls_back(task.kind),
+            )
+            with self._lock:
+                task.job = job
+                if task.cancel.is_set():
+                    job.cancel()
+        else:
+            job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
+            keep = None
         job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
         self._prefetch()
-        return write_job(job, path)
+        return write_job(job, path, keep=keep)
+
+
+def _resumable(text: str) -> bool:
+    """Whether saving ``text`` keeps its pieces for resuming (see ``start_save``)."""
+    try:
+        return billed_chars(clean_text(text)) > RESUMABLE_BILLED
+    except (TypeError, ValueError):
+        return False
 
 
 def _writable(path: object) -> bool:

@@ -34,6 +34,7 @@ from .fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from .local import LocalVoice
 from .playback import Player, Segment, make_player
 from .properties import Properties, Voicing
+from .resume import SaveState, save_id
 from .text import billed_chars, char_costs, clean_text, speech_pieces, word_spans
 
 __all__ = [
@@ -45,6 +46,7 @@ __all__ = [
     "play_job",
     "save_format",
     "speak",
+    "start_save",
     "write_job",
 ]
 
@@ -84,6 +86,8 @@ class Synthesizer(Closing):
         #: The platform's voice for when the cloud fails (None: no fallback at all).
         self.local = local
         self.breaker = CloudBreaker() if local is not None else None
+        #: Billed characters that the cache answered (they cost nothing this time).
+        self.billed_from_cache = 0
         self._pool: DaemonPool | None = None
         self._lock = threading.Lock()
 
@@ -127,12 +131,14 @@ class Synthesizer(Closing):
         format: str = "pcm",
         window: int = 6,
         fallback: bool = False,
+        keep: SaveState | None = None,
     ) -> Job:
         """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
 
         With ``fallback`` (and a local voice), pieces the cloud cannot give are spoken
-        by the platform's voice (PCM only)."""
-        job = Job(self, text, voicing, format=format, window=window)
+        by the platform's voice (PCM only). With ``keep``, pieces it already holds are
+        not fetched, and each piece that arrives is kept there (see ``resume``)."""
+        job = Job(self, text, voicing, format=format, window=window, keep=keep)
         job.allow_fallback(fallback)
         return job
 
@@ -156,6 +162,8 @@ class Synthesizer(Closing):
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
+                with self._lock:
+                    self.billed_from_cache += req.billed
                 return hit
         audio = self._send(req, cancel)  # counts what it bills; hits cost 0
         if self.cache is not None:
@@ -208,6 +216,7 @@ class Job:
         *,
         format: str,
         window: int,
+        keep: SaveState | None = None,
     ) -> None:
         try:
             self.text = clean_text(text)
@@ -232,8 +241,16 @@ class Job:
         self._synth = synth
         self._window = max(1, window)
         self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
-        self._next = 0
-        self._consumed = 0
+        #: Where pieces are kept for resuming, and the first piece not yet written there.
+        self._keep = keep
+        self.first_piece = keep.appended if keep is not None else 0
+        self._kept = keep.kept() if keep is not None else set()
+        #: Billed characters of this text not fetched: already kept from an earlier run.
+        self.billed_reused = sum(
+            billed_chars(self.text[a:b]) for a, b in self.spans[: self.first_piece]
+        )
+        self._next = self.first_piece
+        self._consumed = self.first_piece
         self._changed = threading.Event()
         self._submit_lock = threading.Lock()
         self.widen(self._window)
@@ -257,9 +274,21 @@ class Job:
         i = self._next
         a, b = self.spans[i]
         piece = self.text[a:b]
-        fut = self._synth._submit(
-            lambda: self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
-        )
+        keep = self._keep
+        stored = keep.stored(i) if keep is not None and i in self._kept else None
+        if stored is not None:
+            fut: Future[Audio] = Future()
+            fut.set_result(stored)
+            self.billed_reused += billed_chars(piece)
+        else:
+
+            def fetch() -> Audio:
+                audio = self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
+                if keep is not None:
+                    keep.store(i, audio)  # kept the moment it arrives
+                return audio
+
+            fut = self._synth._submit(fetch)
         fut.add_done_callback(lambda _f: self._changed.set())
         self._futures[i] = fut
         self._next += 1
@@ -279,6 +308,8 @@ class Job:
 
     def __iter__(self) -> Iterator[Piece]:
         for i, (a, b) in enumerate(self.spans):
+            if i < self.first_piece:
+                continue  # written by an earlier run
             if self._local_from is None:
                 try:
                     audio = self._cloud_piece(i)
@@ -450,12 +481,61 @@ def _umask() -> int:
     return mask
 
 
-def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = None) -> bool:
+#: A save bigger than this keeps its pieces beside the output until done, so that it can
+#: resume (see ``resume``); smaller ones cost at most 0.2 yuan to do again.
+RESUMABLE_BILLED = 2000
+
+
+def start_save(
+    synth: Synthesizer,
+    text: str,
+    voicing: Voicing,
+    path: Path,
+    *,
+    window: int = 3,
+    fallback: bool = False,
+) -> tuple[Job, SaveState | None]:
+    """Begin a save to ``path``: a long one resumes from the pieces an earlier run of the
+    same save left. Pass both results to :func:`write_job`."""
+    fmt = save_format(path)
+    try:
+        cleaned = clean_text(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(str(exc)) from None
+    if billed_chars(cleaned) <= RESUMABLE_BILLED:
+        return synth.start(text, voicing, format=fmt, window=window, fallback=fallback), None
+    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, fmt, cleaned))
+    try:
+        keep.__enter__()
+        job = synth.start(text, voicing, format=fmt, window=window, fallback=fallback, keep=keep)
+    except OSError as exc:
+        keep.release()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        keep.release()
+        raise
+    return job, keep
+
+
+def write_job(
+    job: Job,
+    path: Path,
+    *,
+    on_piece: Callable[[int], None] | None = None,
+    keep: SaveState | None = None,
+) -> bool:
     """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled.
 
     A ``.wav`` path gets a WAV header around the PCM; the rest is written as it comes.
+    With ``keep`` (from :func:`start_save`), the output grows in the save's folder and
+    what was written survives a crash or a stop, for the next run of the same save.
     """
     path = path.expanduser()
+    if keep is not None:
+        try:
+            return _write_kept(job, path, keep, on_piece)
+        finally:
+            keep.release()
     wav = path.suffix.lower() == ".wav"
     _remove_orphans(path)
     try:
@@ -473,17 +553,9 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
             if wav:
                 f.write(b"\0" * 44)
             size = 0
-            # One header for every piece: each is made the asked rate (the client already
-            # converts the server's answers; the local voice speaks at its own rate).
             rate = job.voicing.sample_rate
             for piece in job:
-                data = piece.audio.data
-                if job.format == "pcm":
-                    data = convert_pcm(
-                        data, channels=1, from_rate=piece.audio.sample_rate, to_rate=rate
-                    )
-                elif piece.index > 0:
-                    data = _strip_id3(data)
+                data = _piece_bytes(job, piece)
                 f.write(data)
                 size += len(data)
                 if on_piece is not None:
@@ -502,6 +574,41 @@ def write_job(job: Job, path: Path, *, on_piece: Callable[[int], None] | None = 
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _piece_bytes(job: Job, piece: Piece) -> bytes:
+    """A piece as it goes into the file: PCM at the asked rate (one header serves every
+    piece), an MP3 without the ID3 tag of any piece but the first."""
+    data = piece.audio.data
+    if job.format == "pcm":
+        return convert_pcm(
+            data, channels=1, from_rate=piece.audio.sample_rate, to_rate=job.voicing.sample_rate
+        )
+    return data if piece.index == 0 else _strip_id3(data)
+
+
+def _write_kept(
+    job: Job, path: Path, keep: SaveState, on_piece: Callable[[int], None] | None
+) -> bool:
+    wav = path.suffix.lower() == ".wav"
+    try:
+        with keep.open_part(44 if wav else 0) as f:
+            for piece in job:
+                data = _piece_bytes(job, piece)
+                f.write(data)
+                keep.appended_piece(f, piece.index, data)
+                if on_piece is not None:
+                    on_piece(piece.index)
+            if wav:
+                f.seek(0)
+                f.write(wav_header(job.voicing.sample_rate, keep.size))
+        keep.finish()
+        return True
+    except CancelledError:
+        return False  # what was written stays, for the next run of this save
+    except OSError as exc:
+        job.cancel()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
 def _remove_orphans(path: Path) -> None:
