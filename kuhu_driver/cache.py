@@ -41,6 +41,8 @@ _KEY = re.compile(r"[0-9a-f]{64}")
 _SUB = re.compile(r"[0-9a-f]{2}")
 _TMP_PREFIX = ".tmp-"
 _STALE_TMP_SECONDS = 3600
+#: How often the size is counted again from disk, since other processes add to it.
+RESCAN_SECONDS = 2.0
 _TAG = (
     "Signature: 8a477f597d28d172789f06886806bc55\n"
     "# This folder is kuhu_driver's audio cache (https://bford.info/cachedir/).\n"
@@ -64,6 +66,7 @@ class AudioCache:
         self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._size: int | None = None
+        self._scanned = 0.0
         self._ready = False
         #: Why the cache stepped aside, or None while it works.
         self.disabled: str | None = None
@@ -199,17 +202,22 @@ class AudioCache:
                     if now - st.st_mtime > _STALE_TMP_SECONDS:
                         entry.unlink(missing_ok=True)
                     continue
-                if _KEY.fullmatch(entry.name) and entry.name[:2] == sub.name and _is_ours(entry):
+                if _KEY.fullmatch(entry.name) and entry.name[:2] == sub.name:
                     yield entry, st
 
     def _evict(self) -> None:
-        if self._size is not None and self._size <= self.max_bytes:
+        # Other processes write here too: count again now and then, not only when our
+        # own estimate says the bound is passed.
+        stale = time.monotonic() - self._scanned > RESCAN_SECONDS
+        if self._size is not None and self._size <= self.max_bytes and not stale:
             return
         entries = sorted((st.st_mtime, st.st_size, path) for path, st in self._entries())
         total = sum(size for _, size, _ in entries)
         for _, size, entry in entries:
             if total <= self.max_bytes:
                 break
+            if not _is_ours(entry):
+                continue  # a key-like name, but not our content: never touched
             try:
                 entry.unlink()
                 total -= size
@@ -218,6 +226,7 @@ class AudioCache:
             except OSError:
                 pass
         self._size = total
+        self._scanned = time.monotonic()
 
     def size(self) -> int:
         """Bytes stored now."""

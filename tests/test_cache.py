@@ -3,7 +3,10 @@ from __future__ import annotations
 import logging
 import os
 import struct
+import subprocess
+import sys
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +15,9 @@ from helpers import Recorder, expected_pcm
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
+from kuhu_driver.audio import parse_wav
 from kuhu_driver.cache import CACHE_FOLDER, AudioCache
+from kuhu_driver.cli import main
 from kuhu_driver.client import Audio, build_request
 from kuhu_driver.config import resolve_settings
 from kuhu_driver.testing import KuhuEmulator
@@ -280,3 +285,106 @@ def test_a_cache_folder_we_cannot_use_steps_aside_and_speech_goes_on(
     assert out.read_bytes()[44:] == expected_pcm(kuhu_emulator, "第三句。")
     assert len(kuhu_emulator.requests) == 3  # each bought once
     assert (cached_env / CACHE_FOLDER).read_bytes() == b"a stray file"
+
+
+# -- shared between processes; a folder that cannot take writes ------------------------
+
+HAMMER = r"""
+import hashlib, random, sys, time
+from kuhu_driver.cache import AudioCache
+from kuhu_driver.client import Audio
+
+folder, seconds, seed = sys.argv[1], float(sys.argv[2]), int(sys.argv[3])
+keys = [hashlib.sha256(str(i).encode()).hexdigest() for i in range(20)]
+cache = AudioCache(folder, 6 * 16054)  # room for six of the twenty
+rng = random.Random(seed)
+gets = hits = 0
+end = time.monotonic() + seconds
+while time.monotonic() < end:
+    key = rng.choice(keys)
+    want = Audio(bytes.fromhex(key) * 500, "pcm", 22050)  # 16000 bytes, by key
+    if rng.random() < 0.5:
+        cache.put(key, want)
+    else:
+        got = cache.get(key)
+        gets += 1
+        if got is not None:
+            hits += 1
+            if got != want:
+                print("CORRUPT", key, flush=True)
+                sys.exit(1)
+print("ok", gets, hits, cache.discarded, flush=True)
+"""
+
+
+def test_two_processes_hammering_the_same_entries_never_see_a_partial_one(
+    tmp_path: Path,
+) -> None:
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", HAMMER, str(tmp_path), "3", str(seed)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for seed in (1, 2)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, out + err
+        status, gets, hits, discarded = out.split()
+        assert status == "ok"
+        assert int(hits) > 100 and int(gets) > int(hits)  # both hits and misses happened
+        assert int(discarded) == 0  # a reader never met a half-written entry
+    # The bound holds across the two processes.
+    assert AudioCache(tmp_path, 0).size() <= 6 * 16054
+
+
+@pytest.fixture
+def tiny_mount(tmp_path: Path) -> Iterator[Callable[[str], Path]]:
+    """Mount a small tmpfs (root only): a read-only one, or a full one."""
+    mounted: list[Path] = []
+
+    def mount(options: str) -> Path:
+        where = tmp_path / f"mnt{len(mounted)}"
+        where.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(where)], capture_output=True
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(where)
+        return where
+
+    yield mount
+    for where in mounted:
+        subprocess.run(["umount", "-l", str(where)], check=False)
+
+
+@pytest.mark.parametrize("disk", ["read-only", "full"])
+def test_a_cache_on_a_read_only_or_full_disk_steps_aside_and_saving_goes_on(
+    disk: str,
+    tiny_mount: Callable[[str], Path],
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if disk == "read-only":
+        folder = tiny_mount("ro,size=1m")
+    else:
+        folder = tiny_mount("size=64k")
+        (folder / "filler").write_bytes(b"\0" * (60 * 1024))  # nearly full
+    monkeypatch.setenv("KUHU_CACHE", "on")
+    monkeypatch.setenv("KUHU_CACHE_DIR", str(folder))
+    text = "磁盘满了也要继续说话。" * 4
+    outs = [tmp_path / f"out{i}.wav" for i in range(3)]
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver.cache"):
+        for out in outs:
+            assert main([text, "--out", str(out)]) == 0
+    warnings = [r for r in caplog.records if "cannot be used" in r.getMessage()]
+    assert len(warnings) == 3  # one per run (each kuhu-say is one run)
+    for out in outs:
+        assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
+    leftovers = [p for p in folder.rglob("*") if p.is_file() and p.name != "filler"]
+    assert all(p.name == "CACHEDIR.TAG" for p in leftovers), leftovers
