@@ -49,11 +49,12 @@ setup() {
     fi
 }
 
-# The tests that play audio and check what was heard, on every CPython we claim, each
+# The tests that play audio and check what was heard, and those that lean on the platform
+# (file locks shared by processes, resumed saves, MP3 decoding), on every CPython we claim, each
 # in its own venv with the package installed from a wheel (not editable), as users get
 # it. Between them: pyttsx3 2.90 and the newest; simpleaudio stock where it is safe,
 # stock on 3.12 (where it must be refused, not crash), and the patched fork on 3.13.
-MATRIX_TESTS=(test_paced.py test_playback.py test_fallback.py test_driver.py test_speak.py test_loading.py test_examples.py)
+MATRIX_TESTS=(test_paced.py test_playback.py test_fallback.py test_driver.py test_speak.py test_loading.py test_examples.py test_answers.py test_check.py test_resume.py test_ratelimit.py)
 matrix() {
     local root=${PYENV_ROOT:-/root/.pyenv} v py venv
     for v in 3.10 3.11 3.12 3.13; do
