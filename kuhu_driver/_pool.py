@@ -64,6 +64,8 @@ class DaemonPool:
                     fut.set_exception(exc)
                 else:
                     fut.set_result(result)
+                    # An idle thread must not keep its last result (audio) alive.
+                    del result
             del item, fut, fn
             with self._lock:
                 self._idle += 1
