@@ -9,12 +9,13 @@ import logging
 import math
 import os
 import struct
-import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
+
+from . import _filelock
 
 __all__ = ["MachineLimiter", "RateLimiter", "shared_limiter"]
 
@@ -110,7 +111,7 @@ class MachineLimiter(RateLimiter):
         with self._lock:  # threads of this process share one descriptor: lock them first
             try:
                 fd = self._open()
-                with _locked(fd):
+                with _filelock.hold(fd):
                     os.lseek(fd, 0, os.SEEK_SET)
                     raw = os.read(fd, _STATE.size)
                     now = self._clock()
@@ -145,32 +146,6 @@ def _prune(folder: Path) -> None:
         with contextlib.suppress(OSError):
             if old.stat().st_mtime < cutoff:
                 old.unlink()
-
-
-@contextlib.contextmanager
-def _locked(fd: int) -> Iterator[None]:
-    if sys.platform == "win32":  # pragma: no cover - not tested here
-        import msvcrt
-
-        while True:
-            try:
-                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-                break
-            except OSError:
-                time.sleep(0.001)  # held for microseconds by another process
-        try:
-            yield
-        finally:
-            os.lseek(fd, 0, os.SEEK_SET)
-            msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
 
 
 def runtime_dir() -> Path:

@@ -27,13 +27,13 @@ import os
 import re
 import shutil
 import struct
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+from . import _filelock
 from .client import Audio
 from .errors import InvalidInputError
 
@@ -83,6 +83,11 @@ class SaveState:
         self._ends: list[int] = []
 
     def __enter__(self) -> SaveState:
+        return self.open()
+
+    def open(self) -> SaveState:
+        """Take the save's lock and check what an earlier run left; :class:`InvalidInputError`
+        if another process is writing the same output."""
         _prune(self.path.parent)
         self.folder.mkdir(exist_ok=True)
         self._lock()
@@ -101,7 +106,7 @@ class SaveState:
     def _lock(self) -> None:
         fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
-            _try_lock(fd)
+            _filelock.take(fd, wait=False)
         except OSError:
             os.close(fd)
             raise InvalidInputError(
@@ -258,17 +263,6 @@ class SaveState:
 
 def _sha(data: bytes) -> bytes:
     return hashlib.sha256(data).digest()
-
-
-def _try_lock(fd: int) -> None:
-    if sys.platform == "win32":  # pragma: no cover - not tested here
-        import msvcrt
-
-        msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
-    else:
-        import fcntl
-
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
 
 
 def _prune(folder: Path) -> None:

@@ -506,7 +506,7 @@ def start_save(
         return synth.start(text, voicing, format=fmt, window=window, fallback=fallback), None
     keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, fmt, cleaned))
     try:
-        keep.__enter__()
+        keep.open()
         job = synth.start(text, voicing, format=fmt, window=window, fallback=fallback, keep=keep)
     except OSError as exc:
         keep.release()

@@ -29,7 +29,7 @@ def pieces(text: str) -> list[str]:
     return [text[a:b] for a, b in speech_pieces(text)]
 
 
-def kuhu_say(text: str, out: Path, env: dict[str, str] | None = None) -> list[str]:
+def kuhu_say(text: str, out: Path) -> list[str]:
     """kuhu-say saving ``text`` (from a file beside ``out``: a book is too long for argv)."""
     folder = out.parent.with_name(out.parent.name + "-texts")  # not beside the output
     folder.mkdir(exist_ok=True)
@@ -53,6 +53,19 @@ def kept_pieces(out: Path) -> set[int]:
         appended = 0
     files = {int(p.name[1:]) for p in folder.glob("p[0-9][0-9][0-9][0-9][0-9]")}
     return set(range(appended)) | files
+
+
+def kill_when_kept(argv: list[str], env: dict[str, str], out: Path, pieces: int) -> None:
+    """Run ``argv`` and kill it with SIGKILL once ``pieces`` of its save are kept."""
+    proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 60
+        while len(kept_pieces(out)) < pieces:  # then kill it, whatever it is doing
+            assert time.monotonic() < deadline and proc.poll() is None
+            time.sleep(0.002)
+        proc.send_signal(signal.SIGKILL)
+    finally:
+        proc.wait(10)
 
 
 def cached_pieces(texts: list[str], cache_dir: Path | None, url: str) -> set[int]:
@@ -103,28 +116,20 @@ def test_a_killed_save_bills_only_what_it_had_not_received(
     ref = tmp_path / "ref" / "book.wav"
     ref.parent.mkdir()
     ref_env = {**env, "KUHU_CACHE": "off"}
-    done = subprocess.run(kuhu_say(text, ref, ref_env), env=ref_env, capture_output=True)
+    done = subprocess.run(kuhu_say(text, ref), env=ref_env, capture_output=True)
     assert done.returncode == 0, done.stderr.decode()
     emulator.reset_log()
 
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "book.wav"
-    proc = subprocess.Popen(kuhu_say(text, out, env), env=env, stderr=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while len(kept_pieces(out)) < kill_after:  # then kill it, whatever it is doing
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(10)
+    kill_when_kept(kuhu_say(text, out), env, out, kill_after)
     received = kept_pieces(out) | cached_pieces(texts, cache_dir, emulator.url)
     assert len(received) < len(texts)
     assert not out.exists()
 
     emulator.reset_log()
-    again = subprocess.run(kuhu_say(text, out, env), env=env, capture_output=True, text=True)
+    again = subprocess.run(kuhu_say(text, out), env=env, capture_output=True, text=True)
     assert again.returncode == 0, again.stderr
     asked = [r.text for r in emulator.requests]
     missing = [t for i, t in enumerate(texts) if i not in received]
@@ -140,22 +145,15 @@ def test_a_different_save_to_the_same_path_starts_afresh(
 ) -> None:
     env = {**os.environ, **emulator.env(), "KUHU_FALLBACK": "off", "KUHU_CACHE": "off"}
     out = tmp_path / "book.wav"
-    proc = subprocess.Popen(kuhu_say(BOOK, out, env), env=env, stderr=subprocess.DEVNULL)
-    try:
-        while len(kept_pieces(out)) < 3:
-            assert proc.poll() is None
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(10)
+    kill_when_kept(kuhu_say(BOOK, out), env, out, 3)
     assert kept_pieces(out)
     other = BOOK.replace("书", "信")
-    done = subprocess.run(kuhu_say(other, out, env), env=env, capture_output=True, text=True)
+    done = subprocess.run(kuhu_say(other, out), env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.wav"]
     emulator.reset_log()
     ref = tmp_path / "ref.wav"
-    subprocess.run(kuhu_say(other, ref, env), env=env, check=True, capture_output=True)
+    subprocess.run(kuhu_say(other, ref), env=env, check=True, capture_output=True)
     assert out.read_bytes() == ref.read_bytes()
 
 
@@ -172,14 +170,7 @@ def test_a_killed_pyttsx3_save_to_file_resumes_too(emulator: KuhuEmulator, tmp_p
     env = {**os.environ, **emulator.env(), "KUHU_FALLBACK": "off", "KUHU_CACHE": "off"}
     out = tmp_path / "book.wav"
     argv = [sys.executable, "-c", SAVE_PROGRAM, BOOK, str(out)]
-    proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
-    try:
-        while len(kept_pieces(out)) < 3:
-            assert proc.poll() is None
-            time.sleep(0.002)
-        proc.send_signal(signal.SIGKILL)
-    finally:
-        proc.wait(10)
+    kill_when_kept(argv, env, out, 3)
     received = kept_pieces(out)
     assert received
     emulator.reset_log()

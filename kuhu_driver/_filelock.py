@@ -1,0 +1,57 @@
+"""An exclusive lock on an open file, held for as long as a step needs it.
+
+The standard library is enough: ``fcntl.flock`` on POSIX, ``msvcrt.locking`` on Windows.
+The kernel drops a lock when its process dies, so a killed process never blocks others.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+from collections.abc import Iterator
+
+__all__ = ["hold", "release", "take"]
+
+
+def take(fd: int, *, wait: bool) -> None:
+    """Lock ``fd``; without ``wait``, raise OSError if another process holds it."""
+    if sys.platform == "win32":  # pragma: no cover - not tested here
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        while True:
+            try:
+                msvcrt.locking(fd, msvcrt.LK_NBLCK, 1)
+                return
+            except OSError:
+                if not wait:
+                    raise
+                time.sleep(0.001)  # our locks are held for microseconds
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def release(fd: int) -> None:
+    if sys.platform == "win32":  # pragma: no cover - not tested here
+        import msvcrt
+
+        os.lseek(fd, 0, os.SEEK_SET)
+        msvcrt.locking(fd, msvcrt.LK_UNLCK, 1)
+    else:
+        import fcntl
+
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def hold(fd: int) -> Iterator[None]:
+    """Wait for the lock on ``fd``, and hold it for the ``with`` block."""
+    take(fd, wait=True)
+    try:
+        yield
+    finally:
+        release(fd)
