@@ -508,6 +508,7 @@ class KuhuClient(Closing):
                     )
                 chunks: list[bytes] = []
                 size = 0
+                cut = False
                 for chunk in resp.iter_bytes():
                     size += len(chunk)
                     if size > cap:
@@ -516,6 +517,7 @@ class KuhuClient(Closing):
                             f"{req.billed} billed characters can make: not audio we will play"
                         )
                     if guard.reason is not None:
+                        cut = True  # the deadline or a stop came while bytes still flowed
                         break
                     chunks.append(chunk)
                 status = resp.status_code
@@ -566,7 +568,8 @@ class KuhuClient(Closing):
             timer.cancel()
             with self._lock:
                 self._inflight.discard(guard)
-        self._raise_if_guarded(guard, limit, None)
+        if cut:
+            self._raise_if_guarded(guard, limit, None)
         data = b"".join(chunks)
         try:
             return self._audio_from(req, status, content_type, data)
