@@ -14,6 +14,7 @@ __all__ = [
     "Wav",
     "check_audio",
     "convert_pcm",
+    "decode_mp3",
     "looks_like_mp3",
     "parse_wav",
     "pcm_from_answer",
@@ -129,56 +130,40 @@ def check_audio(body: bytes, fmt: str) -> None:
         if not (body[0] == 0xFF and (body[1] & 0xE0) == 0xE0):
             raise BadResponseError("the answer is not mp3 audio (no ID3 tag or frame sync)")
     elif fmt == "pcm":
-        if body[:4] == b"RIFF":
-            parse_wav(body)
-        elif len(body) < 2:
+        # A WAV-wrapped answer is read (and checked) once, by pcm_from_answer.
+        if body[:4] != b"RIFF" and len(body) < 2:
             raise TruncatedResponseError("the pcm answer holds not one whole sample")
     else:
         raise ValueError(f"unknown audio format {fmt!r}: use one of {', '.join(FORMATS)}")
 
 
-def pcm_from_answer(body: bytes, sample_rate: int, content_type: str = "") -> bytes:
-    """Mono 16-bit samples at ``sample_rate`` from a ``pcm`` answer, as the server sent it.
+def pcm_from_answer(body: bytes, sample_rate: int, content_type: str = "") -> tuple[bytes, str]:
+    """Mono 16-bit samples at ``sample_rate`` from a ``pcm`` answer, as the server sent
+    it, and what the answer was ("raw PCM", "a WAV (…)", "MP3") for messages.
 
     Recognised by its bytes, whatever its content type says: raw PCM is taken as is; a
     WAV gives its samples, converted to mono at the asked rate if it differs; an MP3
     (what a server that ignored the format would send) is decoded."""
     if body[:4] == b"RIFF":
         wav = parse_wav(body)
+        kind = (
+            f"a WAV ({wav.channels} channel{'s' if wav.channels > 1 else ''}, {wav.sample_rate} Hz)"
+        )
         if (wav.channels, wav.sample_rate) != (1, sample_rate):
-            logger.info(
-                "the pcm answer is a %d-channel WAV at %d Hz: converting it to mono at %d Hz",
-                wav.channels,
-                wav.sample_rate,
-                sample_rate,
-            )
-        return convert_pcm(
+            logger.info("the pcm answer is %s: converting it to mono at %d Hz", kind, sample_rate)
+        pcm = convert_pcm(
             wav.data, channels=wav.channels, from_rate=wav.sample_rate, to_rate=sample_rate
         )
+        return pcm, kind
     if looks_like_mp3(body, content_type):
         logger.info("the pcm answer is MP3: decoding it")
-        return decode_mp3(body, sample_rate)
+        return decode_mp3(body, sample_rate), "MP3"
     if len(body) % 2:
         # A complete answer (its length was checked) with a stray byte: keep the
         # audio rather than pay for it again.
         logger.warning("the pcm answer has an odd length (%d bytes): dropped 1", len(body))
         body = body[:-1]
-    return body
-
-
-def describe_answer(body: bytes, content_type: str = "") -> str:
-    """What an audio answer is, by its bytes: for messages and ``kuhu-say --check``."""
-    if body[:4] == b"RIFF":
-        try:
-            wav = parse_wav(body)
-        except BadResponseError:
-            return "a damaged WAV"
-        return (
-            f"a WAV ({wav.channels} channel{'s' if wav.channels > 1 else ''}, {wav.sample_rate} Hz)"
-        )
-    if looks_like_mp3(body, content_type):
-        return "MP3"
-    return "raw PCM"
+    return body, "raw PCM"
 
 
 def convert_pcm(pcm: bytes, *, channels: int, from_rate: int, to_rate: int) -> bytes:

@@ -223,50 +223,50 @@ def _request(report: CheckReport, settings: Settings, sample_rate: int) -> bytes
 
 
 def _explain(report: CheckReport, settings: Settings, exc: KuhuError) -> None:
-    """One finding for a failed request: what happened and what to do."""
+    """Findings for a failed request: what happened and what to do."""
     if isinstance(exc, TLSError):
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
-        report.add(
-            "reachable",
-            False,
-            str(exc),
+        fix = (
             f"check this machine's clock (it says {now}) and any proxy or antivirus that "
-            "inspects HTTPS",
+            "inspects HTTPS"
         )
-    elif isinstance(exc, TransportError):
+        report.add("reachable", False, str(exc), fix)
+        return
+    if isinstance(exc, TransportError):
         report.add("reachable", False, str(exc), "check the network, a firewall, or KUHU_API_URL")
-    elif isinstance(exc, AuthError):
-        report.add("reachable", True, "the server answered")
-        if settings.api_secret:
-            fix = "check KUHU_API_KEY and KUHU_API_SECRET against the console (密钥管理)"
-        else:
-            fix = (
-                "check KUHU_API_KEY; if signing is on in the console, set KUHU_API_SECRET "
+        return
+    report.add("reachable", True, "the server answered")
+    if isinstance(exc, AuthError):
+        topic, fix = (
+            "key accepted",
+            (
+                "check KUHU_API_KEY and KUHU_API_SECRET against the console (密钥管理)"
+                if settings.api_secret
+                else "check KUHU_API_KEY; if signing is on in the console, set KUHU_API_SECRET "
                 "to the signing secret"
-            )
-        report.add("key accepted", False, str(exc), fix)
+            ),
+        )
     elif isinstance(exc, BadRequestError):
-        report.add("reachable", True, "the server answered")
-        report.add(
+        topic, fix = (
             "answer",
-            False,
-            str(exc),
-            "the server refused the request; a voice id from voice cloning must exist in "
-            "your console",
+            (
+                "the server refused the request; a voice id from voice cloning must exist in "
+                "your console"
+            ),
         )
     elif isinstance(exc, ServerError):
-        report.add("reachable", True, "the server answered")
-        report.add("answer", False, str(exc), "try again in a minute")
+        topic, fix = "answer", "try again in a minute"
     elif isinstance(exc, BadResponseError):
-        report.add("reachable", True, "the server answered")
-        report.add(
+        topic, fix = (
             "answer",
-            False,
-            str(exc),
-            "the endpoint is not the synthesis API, or a proxy answers for it: check KUHU_API_URL",
+            (
+                "the endpoint is not the synthesis API, or a proxy answers for it: check "
+                "KUHU_API_URL"
+            ),
         )
     else:
-        report.add("request", False, str(exc))
+        topic, fix = "request", "run again with -v to see what happened"
+    report.add(topic, False, str(exc), fix)
 
 
 def _play(report: CheckReport, player: Player, pcm: bytes, sample_rate: int) -> None:

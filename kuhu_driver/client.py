@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, quote_plus, urlencode, urlsplit, urlunsplit
 
 from ._closing import Closing
-from .audio import FORMATS, check_audio, describe_answer, pcm_from_answer
+from .audio import FORMATS, check_audio, pcm_from_answer
 from .config import Settings, resolve_settings
 from .errors import (
     AuthError,
@@ -596,20 +596,15 @@ class KuhuClient(Closing):
         if status == 200 and error is None:
             try:
                 check_audio(data, req.format)
+                if req.format != "pcm":
+                    return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
+                pcm, kind = pcm_from_answer(data, req.sample_rate, content_type)
             except KuhuError as exc:
                 exc.status = status
                 raise
-            if req.format == "pcm":
-                pcm = pcm_from_answer(data, req.sample_rate, content_type)
-                self.last_answer = Answer(
-                    status,
-                    content_type,
-                    describe_answer(data, content_type),
-                    len(data),
-                    len(pcm) / 2 / req.sample_rate,
-                )
-                return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate)
-            return Audio(data=data, format=req.format, sample_rate=req.sample_rate)
+            seconds = len(pcm) / 2 / req.sample_rate
+            self.last_answer = Answer(status, content_type, kind, len(data), seconds)
+            return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate)
         code, msg = error if error is not None else (None, "")
         raise self._error_for(status, code, msg, content_type, req)
 

@@ -497,7 +497,7 @@ class _Handler(BaseHTTPRequestHandler):
             time.sleep(delay)
         if fault in ("drip", "endless", "odd"):
             rec.outcome = f"fault:{fault}"
-            self._hostile(fault, emu._render(params), rec)
+            self._hostile(fault, emu._render(params))
             return
         if fault in ("wav", "wav_other_rate", "mp3", "octet", "mislabelled"):
             rec.outcome = f"fault:{fault}"
@@ -593,7 +593,7 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             self._send(200, "text/html; charset=utf-8", pcm)
 
-    def _hostile(self, fault: str, audio: bytes, rec: EmulatorRequest) -> None:
+    def _hostile(self, fault: str, audio: bytes) -> None:
         if fault == "odd":
             self._send(200, "audio/L16", audio + b"\x07")
             return
