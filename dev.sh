@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # One entry point for a fresh Debian machine:
 #   ./dev.sh demo   set up, then speak (with KUHU_API_KEY) or run the emulator demo
-#   ./dev.sh test   set up, then ruff, mypy --strict and the whole test suite, then the
-#                   audio tests on every CPython 3.10-3.13 (pyenv), installed as users do
+#   ./dev.sh test   set up, then ruff, mypy --strict (for Linux, Windows and macOS) and the
+#                   whole test suite, with the audio and platform tests on every CPython
+#                   3.10-3.13 (pyenv), installed as users do, all side by side
 # Both run the same idempotent setup first: system packages, .venv, the package.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -50,32 +51,90 @@ setup() {
 }
 
 # The tests that play audio and check what was heard, and those that lean on the platform
-# (file locks shared by processes, resumed saves, MP3 decoding), on every CPython we claim, each
-# in its own venv with the package installed from a wheel (not editable), as users get
-# it. Between them: pyttsx3 2.90 and the newest; simpleaudio stock where it is safe,
-# stock on 3.12 (where it must be refused, not crash), and the patched fork on 3.13.
-MATRIX_TESTS=(test_paced.py test_playback.py test_fallback.py test_driver.py test_speak.py test_loading.py test_examples.py test_answers.py test_check.py test_resume.py test_ratelimit.py)
-matrix() {
-    local root=${PYENV_ROOT:-/root/.pyenv} v py venv
-    for v in 3.10 3.11 3.12 3.13; do
-        py=$(ls -d "$root"/versions/"$v".*/bin/python3 2>/dev/null | sort -V | tail -n 1)
-        if [ -z "$py" ]; then
-            echo "matrix: no CPython $v under $root/versions" >&2
-            [ -n "${CI:-}" ] && exit 1
-            continue
+# (file locks shared by processes, resumed saves, MP3 decoding, pyttsx3's internals), on
+# every CPython we claim, each in its own venv with the package installed from a wheel
+# (not editable), as users get it. Between them: pyttsx3 2.90 and the newest; simpleaudio
+# stock where it is safe, stock on 3.12 (where it must be refused, not crash), and the
+# patched fork on 3.13. Paths are relative to tests/.
+MATRIX_TESTS=(audio driver pipeline/test_fallback.py pipeline/test_speak.py
+    pipeline/test_check.py pipeline/test_resume.py api/test_answers.py api/test_ratelimit.py
+    test_loading.py test_examples.py)
+PYTHONS=(3.10 3.11 3.12 3.13)
+
+matrix_python() {
+    ls -d "${PYENV_ROOT:-/root/.pyenv}"/versions/"$1".*/bin/python3 2>/dev/null | sort -V | tail -n 1
+}
+
+# One venv per CPython, the package installed from a wheel built once.
+matrix_venv() {
+    local v=$1 py venv wheel
+    py=$(matrix_python "$v")
+    venv=.venv-matrix/$v
+    wheel=$(ls .test-logs/wheel/kuhu_driver-*.whl)
+    "$py" -m venv --clear "$venv"
+    local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
+    case $v in
+        3.10) "${pip[@]}" "$wheel[test,simpleaudio]" "pyttsx3==2.90" ;;
+        3.12) "${pip[@]}" "$wheel[test]" "simpleaudio==1.0.4" ;;
+        *) "${pip[@]}" "$wheel[test,simpleaudio]" ;;
+    esac
+    "$venv/bin/python" -c "import importlib.metadata as m, sys; print('matrix:', sys.version.split()[0], 'pyttsx3', m.version('pyttsx3'), 'miniaudio', m.version('miniaudio'))"
+}
+
+matrix_run() {
+    (cd tests && KUHU_EXPECT_INSTALLED=1 "../.venv-matrix/$1/bin/python" -m pytest -q -p no:randomly "${MATRIX_TESTS[@]}")
+}
+
+# Jobs side by side, each into its own log; every log printed whole at the end, and the
+# run fails if any job failed. The real-time tests mostly wait for audio to be played,
+# so several of them share the 2 cores well (each pytest starts its own sound server).
+declare -a JOB_PIDS=() JOB_NAMES=()
+spawn() {
+    local name=$1
+    shift
+    ("$@") >".test-logs/$name.log" 2>&1 &
+    JOB_PIDS+=("$!")
+    JOB_NAMES+=("$name")
+}
+reap() {
+    local rc=0 i
+    for i in "${!JOB_PIDS[@]}"; do
+        if wait "${JOB_PIDS[$i]}"; then
+            echo "=== ${JOB_NAMES[$i]}: passed" >&2
+        else
+            echo "=== ${JOB_NAMES[$i]}: FAILED" >&2
+            rc=1
         fi
-        venv=.venv-matrix/$v
-        echo "matrix: CPython $v ($py)" >&2
-        "$py" -m venv --clear "$venv"
-        local pip=("$venv/bin/python" -m pip install -q --disable-pip-version-check)
-        case $v in
-            3.10) "${pip[@]}" ".[test,simpleaudio]" "pyttsx3==2.90" ;;
-            3.12) "${pip[@]}" ".[test]" "simpleaudio==1.0.4" ;;
-            *) "${pip[@]}" ".[test,simpleaudio]" ;;
-        esac
-        "$venv/bin/python" -c "import importlib.metadata as m, sys; print('matrix:', sys.version.split()[0], 'pyttsx3', m.version('pyttsx3'), 'miniaudio', m.version('miniaudio'))" >&2
-        (cd tests && KUHU_EXPECT_INSTALLED=1 "../$venv/bin/python" -m pytest -q "${MATRIX_TESTS[@]}")
+        cat ".test-logs/${JOB_NAMES[$i]}.log"
     done
+    JOB_PIDS=()
+    JOB_NAMES=()
+    return $rc
+}
+
+matrix_prepare() {
+    local v
+    for v in "${PYTHONS[@]}"; do
+        if [ -z "$(matrix_python "$v")" ]; then
+            echo "matrix: no CPython $v under ${PYENV_ROOT:-/root/.pyenv}/versions" >&2
+            exit 1
+        fi
+    done
+    rm -rf .test-logs/wheel
+    "$VENV/bin/python" -m pip wheel -q --disable-pip-version-check --no-deps -w .test-logs/wheel . >/dev/null
+    for v in "${PYTHONS[@]}"; do spawn "venv-$v" matrix_venv "$v"; done
+    reap
+}
+
+run_tests() {
+    local ignore=() t v start=$SECONDS
+    for t in "${MATRIX_TESTS[@]}"; do ignore+=("--ignore=tests/$t"); done
+    # Tests marked "timing" take this lock alone; the rest share it (tests/conftest.py).
+    export KUHU_TEST_LOCK=$PWD/.test-logs/machine.lock
+    spawn main "$VENV/bin/python" -m pytest "${ignore[@]}" "$@"
+    for v in "${PYTHONS[@]}"; do spawn "matrix-$v" matrix_run "$v"; done
+    reap
+    echo "tests: $((SECONDS - start)) s" >&2
 }
 
 cmd=${1:-}
@@ -100,15 +159,14 @@ case "$cmd" in
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
         "$VENV/bin/mypy"
-        "$VENV/bin/python" -m pytest "$@"
-        matrix
-        ;;
-    matrix)
-        setup "[test,simpleaudio]" "${TEST_PKGS[@]}"
-        matrix
+        "$VENV/bin/mypy" --platform win32
+        "$VENV/bin/mypy" --platform darwin
+        mkdir -p .test-logs
+        matrix_prepare
+        run_tests "$@"
         ;;
     *)
-        echo "usage: ./dev.sh demo | test [pytest args] | matrix | setup" >&2
+        echo "usage: ./dev.sh demo | test [pytest args] | setup" >&2
         exit 2
         ;;
 esac

@@ -33,7 +33,7 @@ FILLER = "这是一段很长的文字，用来测试第一声来得有多快。"
 
 
 def long_text(billed: int) -> str:
-    from kuhu_driver.text import billed_chars
+    from kuhu_driver._text import billed_chars
 
     text = SENTENCE
     while billed_chars(text) < billed:
@@ -51,17 +51,17 @@ class FirstPlay:
     measured by bench_heard, at the device)."""
 
     def __init__(self) -> None:
-        from kuhu_driver import playback
+        from kuhu_driver.audio import _miniaudio
 
         self.t: float | None = None
-        original = playback.MiniaudioPlayer.enqueue
+        original = _miniaudio.MiniaudioPlayer.enqueue
 
         def enqueue(player: Any, seg: Any) -> None:
             if self.t is None:
                 self.t = time.monotonic()
             original(player, seg)
 
-        playback.MiniaudioPlayer.enqueue = enqueue  # type: ignore[method-assign]
+        _miniaudio.MiniaudioPlayer.enqueue = enqueue  # type: ignore[method-assign]
 
     def reset(self) -> None:
         self.t = None
@@ -82,8 +82,8 @@ def first_sound(engine: Any, probe: FirstPlay, text: str) -> float:
 
 def vendor_first_sound(emu: Any, text: str) -> float:
     """The vendor demo's way: one 2000-character request, wait for all of it, then play."""
-    from kuhu_driver.client import KuhuClient
-    from kuhu_driver.text import chunk_text
+    from kuhu_driver.api import KuhuClient
+    from kuhu_driver.pipeline import chunk_text
 
     with KuhuClient(emu.api_key, api_url=emu.url) as client:
         t0 = time.monotonic()
@@ -95,8 +95,8 @@ def vendor_first_sound(emu: Any, text: str) -> float:
 def bench_first_sound() -> None:
     import pyttsx3
 
+    from kuhu_driver._text import billed_chars
     from kuhu_driver.testing import KuhuEmulator
-    from kuhu_driver.text import billed_chars
 
     print("first piece handed to the audio stream (emulator 300 ms + 0.5 ms/billed char)")
     probe = FirstPlay()
@@ -268,9 +268,7 @@ def heard_stop(rig: Any, backend: str, run_heard: Any) -> None:
 def bench_batch() -> None:
     import pyttsx3
 
-    from kuhu_driver.batch import run_batch
-    from kuhu_driver.properties import Properties
-    from kuhu_driver.speech import Synthesizer
+    from kuhu_driver.pipeline import Properties, Synthesizer, run_batch
     from kuhu_driver.testing import KuhuEmulator
 
     print("batch of 200 short texts (emulator 300 ms + 0.5 ms/billed char)")
@@ -291,7 +289,7 @@ def bench_batch() -> None:
             engine.proxy._driver.destroy()
             r1, breaches1 = rate_of(emu), emu.rate_limit_breaches
         with KuhuEmulator(latency=LATENCY, seconds_per_billed_char=PER_CHAR) as emu:
-            from kuhu_driver.config import resolve_settings
+            from kuhu_driver._config import resolve_settings
 
             settings = resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False)
             with Synthesizer.from_settings(settings) as synth:

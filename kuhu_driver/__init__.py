@@ -1,5 +1,9 @@
 """kuhu_driver: kuhuyun cloud voices (声音合成V2) for pyttsx3, plus ``speak()`` and ``kuhu-say``.
 
+This is the public API: everything a program may import is named in ``__all__`` below,
+and everything else lives in private modules (``_name.py``) or in the layers' own
+packages (``api``, ``audio``, ``pipeline``, ``driver``, ``cli``, ``testing``).
+
 Importing this package is cheap (it is imported at interpreter start by the
 ``kuhu_driver_hook.pth`` file that lets ``pyttsx3.init("kuhu")`` work): the public names
 below load their modules on first use.
@@ -19,25 +23,23 @@ from .errors import __all__ as _error_names
 kuhu_driver_hook.install()
 
 if TYPE_CHECKING:
-    from .check import check_setup
-    from .client import KuhuClient
-    from .speech import speak
-    from .text import Estimate, billed_chars, chunk_text, estimate
-    from .voices import VOICES, Voice, find_voice
+    from ._text import billed_chars
+    from .api import VOICES, KuhuClient, Voice, find_voice
+    from .pipeline import Estimate, check_setup, chunk_text, estimate, speak
 
 __version__ = "0.1.0"
 
 _LAZY = {
-    "KuhuClient": "client",
-    "check_setup": "check",
-    "speak": "speech",
-    "Estimate": "text",
-    "billed_chars": "text",
-    "chunk_text": "text",
-    "estimate": "text",
-    "VOICES": "voices",
-    "Voice": "voices",
-    "find_voice": "voices",
+    "KuhuClient": "api",
+    "check_setup": "pipeline",
+    "speak": "pipeline",
+    "Estimate": "pipeline",
+    "billed_chars": "_text",
+    "chunk_text": "pipeline",
+    "estimate": "pipeline",
+    "VOICES": "api",
+    "Voice": "api",
+    "find_voice": "api",
 }
 
 __all__ = [

@@ -12,8 +12,6 @@ import sys
 import time
 from collections.abc import Iterator
 
-__all__ = ["hold", "release", "take"]
-
 
 def take(fd: int, *, wait: bool) -> None:
     """Lock ``fd``; without ``wait``, raise OSError if another process holds it."""

@@ -15,8 +15,6 @@ from collections.abc import Callable
 from concurrent.futures import Future
 from typing import TypeVar
 
-__all__ = ["DaemonPool"]
-
 T = TypeVar("T")
 _Item = tuple["Future[object]", Callable[[], object]]
 

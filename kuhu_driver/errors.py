@@ -5,6 +5,7 @@
     ├── AuthError                  403: the key (or signing secret) is wrong, or lacks permission
     ├── BadRequestError            400: the API refused the request (its message quoted)
     ├── ServerError                5xx, or a JSON error code >= 500 (retried)
+    │   └── RateLimitedError       429: too many requests; carries ``retry_after``
     ├── TransportError             connect, reset, timeout (retried)
     │   └── TLSError               the server's certificate did not verify (not retried)
     ├── BadResponseError           the answer is not audio of the asked format
@@ -32,6 +33,7 @@ __all__ = [
     "InvalidInputError",
     "KuhuError",
     "LocalVoiceError",
+    "RateLimitedError",
     "ServerError",
     "TLSError",
     "TransportError",
@@ -74,6 +76,22 @@ class ServerError(KuhuError):
     """The API failed on its side (5xx, or a JSON code >= 500)."""
 
     retryable = True
+
+
+class RateLimitedError(ServerError):
+    """The API answered 429: too many requests for this key. ``retry_after`` is the
+    wait the server asked for, in seconds (``None`` if it named none)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status=status, code=code)
+        self.retry_after = retry_after
 
 
 class TransportError(KuhuError):

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,70 @@ def _isolated_env(
     monkeypatch.setenv("KUHU_FALLBACK", "off")
 
 
+if sys.platform == "win32":
+
+    @contextlib.contextmanager
+    def _machine_turn(path: str, *, exclusive: bool) -> Iterator[None]:
+        yield  # no flock on Windows, where ./dev.sh does not run
+
+else:
+
+    @contextlib.contextmanager
+    def _machine_turn(path: str, *, exclusive: bool) -> Iterator[None]:
+        """A turn on the machine, shared by every pytest that ``./dev.sh test`` runs side by
+        side: a test marked ``timing`` runs alone (no other test of any process runs while
+        it does), the others together. A turnstile lets a waiting ``timing`` test in before
+        new shared turns begin, so it cannot be starved."""
+        import fcntl
+
+        with Path(path + ".turnstile").open("a+") as gate, Path(path).open("a+") as main:
+            fcntl.flock(gate, fcntl.LOCK_EX)
+            try:
+                fcntl.flock(main, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            finally:
+                if not exclusive:
+                    fcntl.flock(gate, fcntl.LOCK_UN)
+            try:
+                yield
+            finally:
+                fcntl.flock(main, fcntl.LOCK_UN)
+                if exclusive:
+                    fcntl.flock(gate, fcntl.LOCK_UN)
+
+
+@contextlib.contextmanager
+def machine_busy(*, exclusive: bool = False) -> Iterator[None]:
+    """Work that loads the CPU (a test, collecting tests, starting a sound server) takes a
+    shared turn, a ``timing`` test an exclusive one, when ``./dev.sh test`` runs several
+    test processes side by side (KUHU_TEST_LOCK); otherwise this does nothing."""
+    path = os.environ.get("KUHU_TEST_LOCK")
+    if not path:
+        yield
+        return
+    with _machine_turn(path, exclusive=exclusive):
+        yield
+
+
+@pytest.fixture(autouse=True)
+def _share_the_machine(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Timing tests measure what a listener hears (3 ms seams, 50 ms stops) and request
+    rates: no other test process may load the CPU meanwhile."""
+    with machine_busy(exclusive=request.node.get_closest_marker("timing") is not None):
+        yield
+
+
+_collecting = contextlib.ExitStack()
+
+
+def pytest_collection(session: pytest.Session) -> None:
+    """Importing and collecting the tests loads the CPU too: a shared turn until done."""
+    _collecting.enter_context(machine_busy())
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    _collecting.close()
+
+
 def pytest_sessionstart(session: pytest.Session) -> None:
     """CI's per-interpreter runs test the installed package, as users get it."""
     import kuhu_driver
@@ -57,9 +123,11 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
             pytest.fail("pulseaudio/parec missing: ./dev.sh test installs them")
         pytest.skip("pulseaudio not installed (./dev.sh test installs it)")
     rig = PulseRig(tmp_path_factory.mktemp("pulse"))
-    rig.start()
+    with machine_busy():  # starting a sound server loads the CPU
+        rig.start()
     yield rig
-    rig.stop()
+    with machine_busy():
+        rig.stop()
 
 
 @pytest.fixture(scope="session")

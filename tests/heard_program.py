@@ -25,8 +25,8 @@ import time
 import urllib.request
 from typing import Any
 
+from kuhu_driver.pipeline import speech_pieces
 from kuhu_driver.testing import STATS_PATH, KuhuEmulator
-from kuhu_driver.text import speech_pieces
 
 #: Three pieces (one sentence, 600 billed characters, the rest): 1,405 billed
 #: characters, 7.0 s of audio at 5 ms per billed character.

@@ -6,9 +6,9 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from kuhu_driver.api import DEFAULT_VOICE
+from kuhu_driver.pipeline import speech_pieces
 from kuhu_driver.testing import KuhuEmulator
-from kuhu_driver.text import speech_pieces
-from kuhu_driver.voices import DEFAULT_VOICE
 
 TOPICS = ("started-utterance", "started-word", "finished-utterance", "error")
 

@@ -278,8 +278,8 @@ def silences(pcm: bytes, rate: int = RATE, min_ms: float = 1.0) -> list[float]:
 
 def expected_signal(pieces: list[str], audio_per_char: float) -> bytes:
     """The emulator's PCM for ``pieces`` (default voice and properties), back to back."""
+    from kuhu_driver.api import DEFAULT_VOICE
     from kuhu_driver.testing import KuhuEmulator
-    from kuhu_driver.voices import DEFAULT_VOICE
 
     emu = KuhuEmulator(audio_seconds_per_billed_char=audio_per_char)
     return b"".join(emu.render(p, voice=DEFAULT_VOICE.id) for p in pieces)

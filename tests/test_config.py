@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from kuhu_driver.config import DEFAULT_API_URL, resolve_settings
+from kuhu_driver._config import DEFAULT_API_URL, resolve_settings
 from kuhu_driver.errors import ConfigError
 
 
@@ -36,3 +36,46 @@ def test_cache_settings(tmp_path: Path) -> None:
     assert s.cache_max_bytes == 200 * 1024 * 1024
     s = resolve_settings(env={"KUHU_API_KEY": "k", "KUHU_CACHE_MAX_MB": "1"})
     assert s.cache_max_bytes == 1024 * 1024
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("KUHU_TIMEOUT", "0"),
+        ("KUHU_TIMEOUT", "-3"),
+        ("KUHU_TIMEOUT", "soon"),
+        ("KUHU_TIMEOUT", "inf"),
+        ("KUHU_TIMEOUT", "nan"),
+        ("KUHU_DEADLINE", "0"),
+        ("KUHU_DEADLINE", "later"),
+        ("KUHU_MAX_BILLED", "-1"),
+        ("KUHU_MAX_BILLED", "1.5"),
+        ("KUHU_MAX_BILLED", "lots"),
+        ("KUHU_CACHE_MAX_MB", "-1"),
+        ("KUHU_CACHE_MAX_MB", "big"),
+        ("KUHU_CACHE_MAX_MB", "inf"),
+        ("KUHU_CACHE_MAX_MB", "nan"),
+        ("KUHU_FALLBACK", "sometimes"),
+        ("KUHU_AUDIO", "pulseaudio"),
+    ],
+)
+def test_every_bad_setting_is_a_config_error_naming_its_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name) as info:
+        resolve_settings(env={"KUHU_API_KEY": "k", name: value})
+    assert value in str(info.value)  # what was wrong, so the user can find it
+
+
+def test_good_values_of_every_setting_are_taken() -> None:
+    s = resolve_settings(
+        env={
+            "KUHU_API_KEY": "k",
+            "KUHU_TIMEOUT": "2.5",
+            "KUHU_DEADLINE": "9",
+            "KUHU_MAX_BILLED": "500",
+            "KUHU_CACHE_MAX_MB": "0",
+            "KUHU_FALLBACK": " Always ",
+            "KUHU_AUDIO": "SIMPLEAUDIO",
+        }
+    )
+    assert (s.timeout, s.deadline, s.max_billed, s.cache_max_bytes) == (2.5, 9.0, 500, 0)
+    assert (s.fallback, s.audio) == ("always", "simpleaudio")

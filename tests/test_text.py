@@ -1,19 +1,12 @@
+"""The billing rule and the clean-up every text goes through (``kuhu_driver/_text.py``)."""
+
 from __future__ import annotations
 
-import re
-
 import pytest
-from hypothesis import example, given
+from hypothesis import given
 from hypothesis import strategies as st
 
-from kuhu_driver.text import (
-    billed_chars,
-    chunk_spans,
-    chunk_text,
-    clean_text,
-    estimate,
-    word_spans,
-)
+from kuhu_driver._text import billed_chars, clean_text
 
 
 @pytest.mark.parametrize(
@@ -62,96 +55,6 @@ def test_billed_chars_rejects_non_strings() -> None:
         billed_chars(None)  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize(
-    ("text", "limit", "pieces"),
-    [
-        ("你好。世界。", 6, ["你好。", "世界。"]),
-        ("你好，世界。再见", 10, ["你好，世界。", "再见"]),
-        ("one two three four", 9, ["one two", "three", "four"]),
-        ("算一算 3×(2+1)=9 对吗", 12, ["算一算", "3×(2+1)=9", "对吗"]),
-        ("price 1,000.50 ok", 12, ["price", "1,000.50 ok"]),
-        ("see https://a.cn/x?y=1 now", 20, ["see", "https://a.cn/x?y=1", "now"]),
-        ("aaaaaaaaaa", 4, ["aaaa", "aaaa", "aa"]),
-        ("First. Second one here.", 12, ["First.", "Second one", "here."]),
-        ("  \n ", 10, []),
-    ],
-)
-def test_chunk_table(text: str, limit: int, pieces: list[str]) -> None:
-    assert chunk_text(text, limit=limit) == pieces
-
-
-def test_first_piece_is_the_first_sentence() -> None:
-    text = "第一句。" + "后面的话很长，" * 200
-    pieces = chunk_text(text, first_limit=200)
-    assert pieces[0] == "第一句。"
-    assert all(billed_chars(p) <= 2000 for p in pieces)
-
-
-def test_pieces_ramp_up_after_the_first_sentence() -> None:
-    from kuhu_driver.text import speech_pieces
-
-    text = "第一句。" + "后面的话很长，" * 400
-    sizes = [billed_chars(text[a:b]) for a, b in speech_pieces(text)]
-    assert sizes[0] == 7
-    assert sizes[1] <= 600 < sizes[2] <= 2000
-
-
-def test_combining_marks_stay_with_their_base() -> None:
-    text = "e\u0301" * 30
-    for piece in chunk_text(text, limit=7):
-        assert not piece.startswith("\u0301")
-
-
-def _strip_ws(s: str) -> str:
-    return re.sub(r"\s+", "", s)
-
-
-texts = st.text(
-    alphabet=st.sampled_from(list("你好世界。，！？!?;：:, .\n abcXYZ0123456789×+=()https/"))
-    | st.characters(),
-    max_size=400,
-)
-
-
-@given(texts, st.integers(min_value=2, max_value=60), st.none() | st.integers(2, 30))
-@example("3×(2+1)=9。" * 20, 12, None)
-def test_chunk_promises(text: str, limit: int, first_limit: int | None) -> None:
-    spans = chunk_spans(text, limit=limit, first_limit=first_limit)
-    last = 0
-    for i, (a, b) in enumerate(spans):
-        piece = text[a:b]
-        cap = first_limit if (i == 0 and first_limit is not None) else limit
-        # Within the limit (a single character may exceed a tiny limit only if it is alone).
-        assert billed_chars(piece) <= max(cap, billed_chars(text[a]))
-        assert piece == piece.strip() and piece
-        assert not text[last:a].strip(), "only whitespace between pieces"
-        last = b
-    assert not text[last:].strip()
-    assert _strip_ws("".join(text[a:b] for a, b in spans)) == _strip_ws(text)
-
-
-@given(
-    st.lists(
-        st.sampled_from(["3×(2+1)=9", "12345", "hello", "3.14", "x^2 + y^2 = z^2"]),
-        min_size=1,
-        max_size=30,
-    ),
-    st.integers(20, 80),
-)
-def test_chunk_never_splits_numbers_words_or_maths(tokens: list[str], limit: int) -> None:
-    text = "，".join(tokens) + "。"
-    pieces = chunk_text(text, limit=limit)
-    for piece in pieces:
-        for token in piece.strip("，。").split("，"):
-            assert token in tokens or token == ""
-
-
-def test_chunk_is_fast_on_a_megabyte() -> None:
-    text = ("这是一个很长的句子，里面有数字123和English words。" * 30000)[:1_000_000]
-    pieces = chunk_text(text)
-    assert all(billed_chars(p) <= 2000 for p in pieces)
-
-
 def test_clean_text() -> None:
     assert clean_text("a\x00b\x07c\nd") == "a b c\nd"
     with pytest.raises(ValueError, match="empty"):
@@ -165,16 +68,3 @@ def test_clean_text() -> None:
         clean_text("a\ud800b")
     with pytest.raises(TypeError):
         clean_text(None)
-
-
-def test_word_spans_han_is_a_word() -> None:
-    text = "你好 world, it's 3.14!"
-    words = [text[a : a + n] for a, n in word_spans(text)]
-    assert words == ["你", "好", "world", "it's", "3.14"]
-
-
-def test_estimate() -> None:
-    e = estimate("你好。" * 1000)  # 5 billed each: 5000 billed
-    assert e.billed_chars == 5000
-    assert e.requests == 5  # 5 | 600 | 2000 | 2000 | 395 billed
-    assert e.yuan == pytest.approx(0.5)

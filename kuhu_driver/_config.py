@@ -1,0 +1,167 @@
+"""Settings, resolved in one place: explicit argument > ``KUHU_*`` environment > default."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .errors import ConfigError
+
+DEFAULT_API_URL = "https://api.kuhuyun.com/api/ai/audiosave"
+DEFAULT_CACHE_MAX_BYTES = 200 * 1024 * 1024
+#: Seconds one attempt may take, from connecting to the answer's last byte (KUHU_TIMEOUT).
+DEFAULT_TIMEOUT = 30.0
+#: Seconds one piece may take, every attempt and wait between them included (KUHU_DEADLINE).
+DEFAULT_DEADLINE = 60.0
+#: Largest utterance we will pay for without being told (KUHU_MAX_BILLED): 20 yuan.
+DEFAULT_MAX_BILLED = 200_000
+#: KUHU_AUDIO's values: "auto" is miniaudio, or simpleaudio when miniaudio is missing.
+AUDIO_BACKENDS = ("auto", "miniaudio", "simpleaudio")
+#: KUHU_FALLBACK's values.
+FALLBACKS = ("local", "always", "off")
+_OFF = {"0", "off", "false", "no", "none", "disabled"}
+
+
+def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's cache folder for kuhu_driver, by platform convention."""
+    env = os.environ if env is None else env
+    if sys.platform == "win32":
+        base = env.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(base) / "kuhu_driver" / "Cache"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Caches" / "kuhu_driver"
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "kuhu_driver"
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings. The key and secret are kept out of ``repr``."""
+
+    api_key: str = field(repr=False)
+    api_secret: str | None = field(repr=False)
+    api_url: str
+    cache_dir: Path | None
+    cache_max_bytes: int
+    timeout: float = DEFAULT_TIMEOUT
+    deadline: float = DEFAULT_DEADLINE
+    max_billed: int = DEFAULT_MAX_BILLED
+    #: Audio backend (KUHU_AUDIO): "auto" (miniaudio, else simpleaudio), or one by name.
+    audio: str = "auto"
+    #: When the cloud cannot answer (KUHU_FALLBACK): "local" speaks with the platform's
+    #: voice (files still fail), "always" also writes files with it, "off" never.
+    fallback: str = "local"
+
+
+def missing_key_error() -> ConfigError:
+    return ConfigError(
+        "no API key: set the KUHU_API_KEY environment variable (console → 密钥管理), "
+        "or pass api_key=...; to try without a key, use the emulator (kuhu-say --emulator)"
+    )
+
+
+def resolve_settings(
+    *,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    api_url: str | None = None,
+    cache: bool | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
+    cache_max_bytes: int | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+    max_billed: int | None = None,
+    audio: str | None = None,
+    fallback: str | None = None,
+    env: Mapping[str, str] | None = None,
+    require_key: bool = True,
+) -> Settings:
+    """Resolve every setting once; raise :class:`ConfigError` naming what is missing.
+
+    ``require_key=False`` lets the key be missing (speech then falls back to the local
+    voice, see ``KUHU_FALLBACK``); ``speech_settings`` decides that for speaking.
+    """
+    env = os.environ if env is None else env
+    key = api_key if api_key is not None else env.get("KUHU_API_KEY", "")
+    if not isinstance(key, str):
+        raise TypeError("api_key must be a string")
+    key = key.strip()
+    if not key and require_key:
+        raise missing_key_error()
+    secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
+    url = api_url if api_url is not None else env.get("KUHU_API_URL") or DEFAULT_API_URL
+    if cache is None:
+        cache = env.get("KUHU_CACHE", "on").strip().lower() not in _OFF
+    folder: Path | None = None
+    if cache:
+        raw_dir = cache_dir if cache_dir is not None else env.get("KUHU_CACHE_DIR")
+        folder = Path(raw_dir).expanduser() if raw_dir else default_cache_dir(env)
+    if cache_max_bytes is None:
+        cache_max_bytes = _megabytes(env, "KUHU_CACHE_MAX_MB", DEFAULT_CACHE_MAX_BYTES)
+    if timeout is None:
+        timeout = _positive(env, "KUHU_TIMEOUT", DEFAULT_TIMEOUT, float)
+    if deadline is None:
+        deadline = _positive(env, "KUHU_DEADLINE", DEFAULT_DEADLINE, float)
+    if max_billed is None:
+        max_billed = int(_positive(env, "KUHU_MAX_BILLED", DEFAULT_MAX_BILLED, int))
+    if audio is None:
+        audio = env.get("KUHU_AUDIO", "")
+    audio = audio.strip().lower() or "auto"
+    if audio not in AUDIO_BACKENDS:
+        raise ConfigError(f"KUHU_AUDIO must be one of {', '.join(AUDIO_BACKENDS)}, not {audio!r}")
+    if fallback is None:
+        fallback = env.get("KUHU_FALLBACK", "")
+    fallback = fallback.strip().lower() or "local"
+    if fallback not in FALLBACKS:
+        raise ConfigError(f"KUHU_FALLBACK must be one of {', '.join(FALLBACKS)}, not {fallback!r}")
+    return Settings(
+        api_key=key,
+        api_secret=secret,
+        api_url=url,
+        cache_dir=folder,
+        cache_max_bytes=cache_max_bytes,
+        timeout=timeout,
+        deadline=deadline,
+        max_billed=max_billed,
+        audio=audio,
+        fallback=fallback,
+    )
+
+
+def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(kind(raw))
+    except ValueError:
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}") from None
+    if not value > 0 or value == float("inf"):
+        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+    return value
+
+
+def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
+    """A size in megabytes (0 or more; 0 turns the bound's owner off) as bytes."""
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        mb = float(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be a number of megabytes, not {raw!r}") from None
+    if not 0 <= mb < float("inf"):
+        raise ConfigError(f"{name} must be 0 or more megabytes, not {raw!r}")
+    return int(mb * 1024 * 1024)
+
+
+def speech_settings(**kw: object) -> Settings:
+    """Settings for speaking: a missing key is an error only with ``KUHU_FALLBACK=off``,
+    since the local voice can speak without one."""
+    settings = resolve_settings(require_key=False, **kw)  # type: ignore[arg-type]
+    if not settings.api_key and settings.fallback == "off":
+        raise missing_key_error()
+    return settings

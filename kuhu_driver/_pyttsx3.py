@@ -1,0 +1,86 @@
+"""pyttsx3's internals, behind one small adapter.
+
+pyttsx3's own drivers touch only ``proxy.notify`` and ``proxy.setBusy``. We read three
+more things, each for a feature pyttsx3 has no public way to give:
+
+- ``proxy._name``: the name of the command being run, so that events carry it;
+- ``proxy._queue``: the commands waiting, so that queued utterances are fetched ahead
+  (and so that the last one knows whether another follows);
+- ``proxy._engine._connects``: whether a program listens to ``error``, so that an
+  error nobody hears is logged instead.
+
+If a pyttsx3 release renames one of them, the feature it serves turns off with one
+warning (nothing breaks), and ``tests/driver/test_pyttsx3_adapter.py`` fails loudly.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+#: The private attributes read here, by the object they are read from.
+INTERNALS = {"DriverProxy": ("_name", "_queue", "_engine"), "Engine": ("_connects",)}
+
+_warned: set[str] = set()
+
+
+def _missing(what: str) -> None:
+    if what not in _warned:
+        _warned.add(what)
+        logger.warning(
+            "this pyttsx3 has no %s: the kuhu driver goes on without the feature that uses it",
+            what,
+        )
+
+
+class Pyttsx3Proxy:
+    """What the driver needs of pyttsx3's ``DriverProxy``, its public calls included."""
+
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+
+    def notify(self, topic: str, **kw: Any) -> None:
+        self._proxy.notify(topic, **kw)
+
+    def set_busy(self, busy: bool) -> None:
+        self._proxy.setBusy(busy)
+
+    def command_name(self) -> str | None:
+        """The name given to the command being run (``say(text, name)``)."""
+        try:
+            name = self._proxy._name
+        except AttributeError:
+            _missing("DriverProxy._name")
+            return None
+        except ReferenceError:
+            return None
+        return name if isinstance(name, str) or name is None else str(name)
+
+    def has_listeners(self, topic: str) -> bool:
+        """Whether the program connected a callback to ``topic``."""
+        try:
+            return bool(self._proxy._engine._connects.get(topic))
+        except AttributeError:
+            _missing("Engine._connects")
+            return False
+        except ReferenceError:
+            return False
+
+    def pending(self) -> list[tuple[Callable[..., Any], tuple[Any, ...]]]:
+        """The commands waiting in pyttsx3's queue: (method, arguments), in order."""
+        try:
+            queued = list(self._proxy._queue)
+        except AttributeError:
+            _missing("DriverProxy._queue")
+            return []
+        except ReferenceError:
+            return []
+        return [(entry[0], tuple(entry[1])) for entry in queued]
+
+
+def driver_class_name(engine: Any) -> str:
+    """The name of the platform driver a pyttsx3 engine runs (for messages only)."""
+    return type(getattr(getattr(engine, "proxy", None), "_driver", None)).__name__

@@ -1,0 +1,77 @@
+"""What the API bills and what it may be sent: the billing rule, the Han predicate and
+the clean-up every text goes through. Pure functions, imported by every layer."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+#: The API's limit for one request, in billed characters.
+MAX_BILLED_PER_REQUEST = 2000
+#: Price: 1 yuan per 10,000 billed characters.
+BILLED_PER_YUAN = 10_000
+
+# CJK ideographs (the "Han" characters the vendor bills as 2).
+_HAN_RANGES = (
+    (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF),
+    (0xF900, 0xFAFF),
+    (0x20000, 0x2A6DF),
+    (0x2A700, 0x2EBEF),
+    (0x2F800, 0x2FA1F),
+    (0x30000, 0x323AF),
+)
+#: The Han ranges as the inside of a regular-expression character class.
+HAN_CLASS = "".join(f"{chr(a)}-{chr(b)}" for a, b in _HAN_RANGES)
+_HAN_RE = re.compile(f"[{HAN_CLASS}]")
+_CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def is_han(ch: str) -> bool:
+    """Whether ``ch`` is a Han character (billed 2; a Chinese voice is wanted for it)."""
+    cp = ord(ch)
+    return any(a <= cp <= b for a, b in _HAN_RANGES)
+
+
+def has_han(text: str) -> bool:
+    """Whether ``text`` holds a Han character."""
+    return _HAN_RE.search(text) is not None
+
+
+def billed_chars(text: str) -> int:
+    """Characters the API bills for ``text``: a Han character 2, anything else 1."""
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    return len(text) + len(_HAN_RE.findall(text))
+
+
+def char_costs(text: str) -> list[int]:
+    """The billed cost of each character of ``text``."""
+    return [2 if is_han(ch) else 1 for ch in text]
+
+
+def yuan(billed: int) -> float:
+    """What ``billed`` characters cost."""
+    return billed / BILLED_PER_YUAN
+
+
+def clean_text(text: object) -> str:
+    """Check that ``text`` can be sent and make it so.
+
+    Raises ``TypeError`` for a non-string and ``ValueError`` for text with no speakable
+    character (only spaces, zero-width spaces, BOMs, direction marks) or with lone
+    surrogates (they cannot be encoded as UTF-8). Control characters other than tab and
+    line breaks become spaces.
+    """
+    if not isinstance(text, str):
+        raise TypeError(f"text must be a str, not {type(text).__name__}")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("text contains lone surrogates and cannot be sent as UTF-8") from None
+    cleaned = _CONTROL_RE.sub(" ", text)
+    # Zero-width spaces, a BOM and direction marks (format characters) are not speech:
+    # text made only of them and spaces would be billed for silence.
+    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in cleaned):
+        raise ValueError("text is empty: there is nothing to speak")
+    return cleaned

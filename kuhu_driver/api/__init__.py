@@ -1,0 +1,35 @@
+"""HTTP only: form, sign, send, retry, rate limit, recognise the answer; the voice list.
+
+Layer: uses ``audio`` (codecs, to recognise answers) and the leaves (``_model``,
+``_config``, ``_text``, ``errors``); used by ``pipeline``.
+"""
+
+from __future__ import annotations
+
+from ._answer import Answer, Redactor
+from ._client import KuhuClient
+from ._ratelimit import MachineLimiter, RateLimiter, shared_limiter
+from ._recognise import check_audio, looks_like_text, pcm_from_answer
+from ._request import Endpoint, build_request, check_url, request_for
+from ._voices import DEFAULT_VOICE, VOICES, Voice, find_voice, resolve_voice_id
+
+__all__ = [
+    "DEFAULT_VOICE",
+    "VOICES",
+    "Answer",
+    "Endpoint",
+    "KuhuClient",
+    "MachineLimiter",
+    "RateLimiter",
+    "Redactor",
+    "Voice",
+    "build_request",
+    "check_audio",
+    "check_url",
+    "find_voice",
+    "looks_like_text",
+    "pcm_from_answer",
+    "request_for",
+    "resolve_voice_id",
+    "shared_limiter",
+]

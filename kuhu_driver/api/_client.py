@@ -1,0 +1,277 @@
+"""The API client: sign, send, retry within a deadline, under the shared rate limit."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+import random
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+from urllib.parse import urlencode
+
+from .._closing import Closing
+from .._config import Settings, resolve_settings
+from .._model import Audio, Request
+from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
+from ._answer import Answer, Redactor, judge
+from ._ratelimit import RateLimiter, shared_limiter
+from ._request import build_request, check_url
+from ._transport import Cut, Guard, post, tls_context
+from ._voices import DEFAULT_VOICE
+
+if TYPE_CHECKING:
+    import httpx
+
+logger = logging.getLogger(__name__)
+
+#: The longest wait a server's Retry-After may ask of us between two attempts.
+RETRY_AFTER_CAP = 10.0
+#: No answer is read past this, whatever the text (see ``Request.answer_cap``).
+MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+
+
+class KuhuClient(Closing):
+    """A client of the synthesis API. One ``httpx.Client`` each; close it, or use ``with``.
+
+    Settings not given come from ``KUHU_API_KEY``, ``KUHU_API_SECRET`` and
+    ``KUHU_API_URL`` (through one path: a :class:`Settings`). TLS certificates are always
+    verified; nothing turns that off.
+
+    ``timeout`` bounds one attempt, from connecting to the answer's last byte
+    (``KUHU_TIMEOUT``); ``deadline`` bounds one request, all attempts and the waits
+    between them included (``KUHU_DEADLINE``).
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        *,
+        api_secret: str | None = None,
+        api_url: str | None = None,
+        settings: Settings | None = None,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        transport: httpx.BaseTransport | None = None,
+        max_attempts: int = 3,
+        backoff_base: float = 0.25,
+        backoff_cap: float = 4.0,
+        rate_limiter: RateLimiter | None = None,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+    ) -> None:
+        if settings is None:
+            settings = resolve_settings(
+                api_key=api_key,
+                api_secret=api_secret,
+                api_url=api_url,
+                timeout=timeout,
+                deadline=deadline,
+            )
+        self.timeout = settings.timeout if timeout is None else timeout
+        self.deadline = settings.deadline if deadline is None else deadline
+        for name, value in (("timeout", self.timeout), ("deadline", self.deadline)):
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise TypeError(f"{name} must be a number of seconds")
+            if not 0 < value < math.inf:
+                raise ValueError(f"{name} must be a positive number of seconds")
+        if max_attempts < 1:
+            raise ValueError("max_attempts must be at least 1")
+        self._transport = transport
+        self._key = settings.api_key
+        self._secret = settings.api_secret
+        self._redact = Redactor(self._key, self._secret)
+        self.url = check_url(settings.api_url)
+        self.max_attempts = max_attempts
+        self.backoff_base = backoff_base
+        self.backoff_cap = backoff_cap
+        self.max_response_bytes = max_response_bytes
+        self._limiter = rate_limiter or shared_limiter(self._key, self.url.url)
+        # httpx and the TLS context are made on first use: pyttsx3.init("kuhu") stays quick.
+        self._http_client: httpx.Client | None = None
+        self._closed = False
+        self._lock = threading.Lock()
+        self._inflight: set[Guard] = set()
+        #: The last answer that gave audio, as the server sent it.
+        self.last_answer: Answer | None = None
+        #: Billed characters of requests that returned audio.
+        self.billed_chars_sent = 0
+        #: HTTP attempts made, successful or not.
+        self.attempts_made = 0
+
+    @property
+    def has_key(self) -> bool:
+        """Whether an API key is configured (without one, speech uses the local voice)."""
+        return bool(self._key)
+
+    def __repr__(self) -> str:
+        return f"KuhuClient(api_url={str(self.url)!r}, signed={self._secret is not None})"
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            http, self._http_client = self._http_client, None
+            guards = list(self._inflight)
+        for guard in guards:
+            guard.fire(Cut.CLOSED)
+        if http is not None:
+            http.close()
+
+    def abort(self, cancel: threading.Event) -> None:
+        """End at once the answers being read for requests sent with this ``cancel``."""
+        with self._lock:
+            guards = [g for g in self._inflight if g.cancel is cancel]
+        for guard in guards:
+            guard.fire(Cut.STOPPED)
+
+    def _http(self) -> httpx.Client:
+        with self._lock:
+            if self._http_client is None:
+                import httpx
+
+                t = self.timeout
+                self._http_client = httpx.Client(
+                    timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
+                    transport=self._transport
+                    or httpx.HTTPTransport(verify=tls_context(), trust_env=False),
+                    verify=True,
+                    follow_redirects=False,
+                    trust_env=False,
+                )
+            return self._http_client
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str = DEFAULT_VOICE.id,
+        format: str = "pcm",
+        sample_rate: int = 22050,
+        volume: float = 50,
+        rate: float = 1.0,
+        pitch: float = 1.0,
+    ) -> bytes:
+        """Audio bytes for ``text`` (at most 2000 billed characters), in the API's units.
+
+        ``format="pcm"`` (the default, as everywhere) gives raw signed 16-bit
+        little-endian mono samples.
+        """
+        req = build_request(
+            text,
+            voice=voice,
+            format=format,
+            sample_rate=sample_rate,
+            volume=volume,
+            rate=rate,
+            pitch=pitch,
+        )
+        return self.send(req).data
+
+    def send(
+        self,
+        req: Request,
+        *,
+        cancel: threading.Event | None = None,
+        on_failure: Callable[[KuhuError], bool] | None = None,
+    ) -> Audio:
+        """Send a checked request, retrying what may succeed on a second try.
+
+        ``on_failure(exc)`` hears of each failed attempt and may stop the retries by
+        answering False (the fallback's circuit breaker does)."""
+        # Build the HTTP client before taking a rate-limit slot: building it takes tens
+        # of milliseconds, which would make this request arrive late and bunch up with
+        # the next one at the server.
+        self._http()
+        ends = time.monotonic() + self.deadline
+        for attempt in range(1, self.max_attempts + 1):
+            if cancel is not None and cancel.is_set():
+                raise CancelledError("stopped before the request was sent")
+            if not self._limiter.acquire(cancel):
+                raise CancelledError("stopped while waiting for the rate limit")
+            try:
+                left = ends - time.monotonic()
+                if left <= 0:
+                    raise TransportError(
+                        f"no answer within the {self.deadline:g} s deadline (KUHU_DEADLINE)"
+                    )
+                audio = self._attempt(req, min(self.timeout, left), cancel)
+            except KuhuError as exc:
+                more = on_failure(exc) if on_failure is not None else True
+                if not exc.retryable or attempt == self.max_attempts or not more:
+                    raise
+                delay = self._backoff(attempt, exc)
+                if time.monotonic() + delay >= ends:
+                    raise  # no time left for another attempt
+                self._wait_to_retry(attempt, exc, delay, cancel)
+                continue
+            with self._lock:
+                self.billed_chars_sent += req.billed
+            return audio
+        raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
+
+    def _backoff(self, attempt: int, exc: KuhuError) -> float:
+        cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
+        if isinstance(exc, RateLimitedError):
+            # Too many requests: never again at once. The server's Retry-After
+            # (bounded), else at least half the backoff.
+            if exc.retry_after is not None:
+                return min(exc.retry_after, RETRY_AFTER_CAP)
+            return random.uniform(cap / 2, cap)  # noqa: S311 - jitter, not a secret
+        return random.uniform(0, cap)  # noqa: S311
+
+    def _wait_to_retry(
+        self, attempt: int, exc: KuhuError, delay: float, cancel: threading.Event | None
+    ) -> None:
+        if isinstance(exc, RateLimitedError):
+            # Every request of the process waits too: they share the key.
+            self._limiter.pause(delay)
+        logger.info(
+            "attempt %d of %d failed (%s); retrying in %.2f s",
+            attempt,
+            self.max_attempts,
+            type(exc).__name__,
+            delay,
+        )
+        if cancel is None:
+            time.sleep(delay)
+        elif cancel.wait(delay):
+            raise CancelledError("stopped while waiting to retry") from exc
+
+    def _attempt(self, req: Request, limit: float, cancel: threading.Event | None) -> Audio:
+        """One POST, its whole answer read within ``limit`` seconds."""
+        if self._closed:
+            raise CancelledError("the client was closed")
+        body = urlencode([("key", self._key), *req.form()])
+        headers = {"Content-Type": _CONTENT_TYPE}
+        if self._secret:
+            headers["sign"] = hashlib.md5((body + self._secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
+        with self._lock:
+            self.attempts_made += 1
+        logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
+        guard = Guard(cancel)
+        timer = threading.Timer(limit, guard.fire, args=(Cut.DEADLINE,))
+        timer.daemon = True
+        with self._lock:
+            self._inflight.add(guard)
+        try:
+            timer.start()
+            raw = post(
+                self._http(),
+                self.url,
+                body.encode("ascii"),
+                headers,
+                limit=limit,
+                cap=min(self.max_response_bytes, req.answer_cap()),
+                billed=req.billed,
+                guard=guard,
+            )
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._inflight.discard(guard)
+        audio, answer = judge(raw, req, self._redact, signed=bool(self._secret))
+        if answer is not None:
+            self.last_answer = answer
+        return audio

@@ -1,0 +1,223 @@
+"""One attempt on the wire: send the form, read the whole answer within a time limit,
+and turn every httpx failure into one of ours (``map_transport_errors``, the only place
+that knows httpx's exception types).
+
+A :class:`Guard` ends an attempt early, at its deadline or when its job is stopped:
+shutting the socket down wakes a read blocked in another thread (closing it would not),
+so a server that drips bytes or stalls mid-answer cannot hold the attempt past its
+deadline, nor a stopped job past its ``stop()``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import enum
+import re
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+from ..errors import (
+    BadResponseError,
+    CancelledError,
+    TLSError,
+    TransportError,
+    TruncatedResponseError,
+)
+from ._answer import RawAnswer, retry_after_seconds
+from ._request import Endpoint
+
+if TYPE_CHECKING:
+    import httpx
+
+#: How the platforms word a failed name lookup (Linux, macOS, Windows).
+_DNS_FAILURE = (
+    r"name or service not known|temporary failure in name resolution|nodename nor servname"
+    r"|getaddrinfo failed|no address associated|name resolution"
+)
+
+
+class Cut(enum.Enum):
+    """Why a guard ended an attempt."""
+
+    DEADLINE = "the attempt's time ran out"
+    STOPPED = "stopped"
+    CLOSED = "the client was closed"
+
+
+class Guard:
+    """Ends one attempt's answer early; see the module docstring."""
+
+    def __init__(self, cancel: threading.Event | None) -> None:
+        self.cancel = cancel
+        self.reason: Cut | None = None
+        self._sock: socket.socket | None = None
+        self._lock = threading.Lock()
+
+    def attach(self, resp: httpx.Response) -> None:
+        stream = resp.extensions.get("network_stream")
+        sock = stream.get_extra_info("socket") if stream is not None else None
+        with self._lock:
+            self._sock = sock if isinstance(sock, socket.socket) else None
+            fired = self.reason is not None
+        if fired:
+            self._shut()
+
+    def fire(self, reason: Cut) -> None:
+        with self._lock:
+            if self.reason is None:
+                self.reason = reason
+        self._shut()
+
+    def _shut(self) -> None:
+        with self._lock:
+            sock = self._sock
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed: nothing to wake
+                sock.shutdown(socket.SHUT_RDWR)
+
+    def raise_if_fired(self, limit: float, exc: BaseException | None = None) -> None:
+        """The error for an answer that this guard ended (deadline or stop), if it did."""
+        if self.reason is None:
+            return
+        if self.reason is not Cut.DEADLINE:
+            raise CancelledError(f"{self.reason.value} while the answer was arriving") from exc
+        raise TransportError(
+            f"the answer did not arrive whole in the {limit:.3g} s this attempt had "
+            "(KUHU_TIMEOUT per attempt, KUHU_DEADLINE in all): the server is too slow or "
+            "stalled"
+        ) from exc
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificate and host name checks on, trusting certifi's roots only.
+
+    Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
+    to make an endpoint trusted that would otherwise be refused.
+    """
+    import certifi
+
+    ctx = ssl.create_default_context(cafile=certifi.where())
+    ctx.check_hostname = True
+    ctx.verify_mode = ssl.CERT_REQUIRED
+    return ctx
+
+
+class _Progress:
+    """Whether the answer's headers have arrived (a drop after them truncates audio)."""
+
+    got_headers = False
+
+
+@contextlib.contextmanager
+def map_transport_errors(
+    guard: Guard, limit: float, url: Endpoint, progress: _Progress
+) -> Iterator[None]:
+    """Turn httpx's failures into ours; a guard that fired explains any of them."""
+    import httpx
+
+    try:
+        yield
+    except httpx.TimeoutException as exc:
+        guard.raise_if_fired(limit, exc)
+        raise TransportError(
+            f"the API did not answer within {limit:g} s ({type(exc).__name__}); the "
+            "network or the service is slow (KUHU_TIMEOUT)"
+        ) from exc
+    except httpx.ConnectError as exc:
+        guard.raise_if_fired(limit, exc)
+        raise _connect_error(exc, url) from exc
+    except httpx.RemoteProtocolError as exc:
+        guard.raise_if_fired(limit, exc)
+        if progress.got_headers:
+            raise TruncatedResponseError(
+                "the connection closed before the whole answer arrived"
+            ) from exc
+        raise TransportError("the connection closed before an answer arrived") from exc
+    except httpx.TransportError as exc:
+        guard.raise_if_fired(limit, exc)
+        raise TransportError(
+            f"the connection failed ({type(exc).__name__}): it was reset or dropped"
+        ) from exc
+
+
+def _connect_error(exc: Exception, url: Endpoint) -> TransportError:
+    if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
+        return TLSError(
+            f"the TLS certificate of {url.host} could not be verified, so "
+            "nothing was sent: this computer's clock may be wrong, a proxy or "
+            "antivirus may intercept HTTPS, or the endpoint is not who it claims "
+            "to be (certificate checks cannot be turned off)"
+        )
+    why = str(exc)
+    if re.search(_DNS_FAILURE, why, re.IGNORECASE):
+        return TransportError(
+            f"could not look up {url.host} (DNS): check the network connection, "
+            "or the host name in KUHU_API_URL"
+        )
+    if "refused" in why.lower():
+        return TransportError(
+            f"{url.host} refused the connection: nothing listens at {url} (check KUHU_API_URL)"
+        )
+    return TransportError(f"could not connect to {url.host}: check the network or KUHU_API_URL")
+
+
+def post(
+    http: httpx.Client,
+    url: Endpoint,
+    body: bytes,
+    headers: dict[str, str],
+    *,
+    limit: float,
+    cap: int,
+    billed: int,
+    guard: Guard,
+) -> RawAnswer:
+    """POST ``body`` and read the whole answer, at most ``cap`` bytes, within ``limit``
+    seconds (the caller's timer fires ``guard``)."""
+    import httpx
+
+    progress = _Progress()
+    with (
+        map_transport_errors(guard, limit, url, progress),
+        http.stream(
+            "POST",
+            url.url,
+            content=body,
+            headers=headers,
+            timeout=httpx.Timeout(connect=min(5.0, limit), read=limit, write=limit, pool=limit),
+        ) as resp,
+    ):
+        progress.got_headers = True
+        guard.attach(resp)
+        return RawAnswer(
+            status=resp.status_code,
+            content_type=resp.headers.get("content-type", ""),
+            retry_after=retry_after_seconds(resp.headers.get("retry-after")),
+            data=_read_body(resp, cap, billed, guard, limit),
+        )
+
+
+def _read_body(resp: httpx.Response, cap: int, billed: int, guard: Guard, limit: float) -> bytes:
+    """The whole body. A guard that fires before it ends cuts it (and explains why); one
+    that fires after the last byte does not: an answer read whole is kept."""
+    length = resp.headers.get("content-length")
+    if length is not None and length.isdigit() and int(length) > cap:
+        raise BadResponseError(
+            f"the answer announces {int(length)} bytes, more than {cap} "
+            f"that {billed} billed characters can make: not audio we will play"
+        )
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in resp.iter_bytes():
+        size += len(chunk)
+        if size > cap:
+            raise BadResponseError(
+                f"the answer goes on past {cap} bytes, more than "
+                f"{billed} billed characters can make: not audio we will play"
+            )
+        guard.raise_if_fired(limit)  # the deadline or a stop came while bytes still flowed
+        chunks.append(chunk)
+    return b"".join(chunks)

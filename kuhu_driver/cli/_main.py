@@ -1,0 +1,212 @@
+"""kuhu-say: speak text, or write it to audio files, with the kuhuyun voices.
+
+Thin by design: parse, call the library, turn a KuhuError into one line on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from .._config import Settings, resolve_settings, speech_settings
+from .._model import Voicing
+from .._text import yuan
+from ..api import resolve_voice_id
+from ..errors import KuhuError
+from ..pipeline import (
+    Synthesizer,
+    check_destination,
+    check_setup,
+    estimate,
+    run_batch,
+    save_format,
+    speak_text,
+    start_save,
+    write_job,
+)
+from ._output import Progress, cost_summary, list_voices, piece_progress
+from ._parser import EMULATOR_NOTICE, build_parser
+
+
+def _read(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise KuhuError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError:
+        raise KuhuError(f"cannot read {path}: it is not UTF-8 text") from None
+
+
+@contextmanager
+def _settings(args: argparse.Namespace) -> Iterator[Settings]:
+    fallback = "off" if args.no_fallback else None
+    if not args.emulator:
+        # Speaking needs no key (the local voice speaks); files and batches do.
+        resolve = resolve_settings if (args.out or args.batch) else speech_settings
+        yield resolve(fallback=fallback)
+        return
+    from ..testing import KuhuEmulator
+
+    with KuhuEmulator() as emu:
+        print(EMULATOR_NOTICE, file=sys.stderr)
+        yield resolve_settings(
+            api_key=emu.api_key, api_url=emu.url, cache=False, api_secret="", fallback=fallback
+        )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.verbose:
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return _run(parser, args)
+    except KuhuError as exc:
+        print(f"kuhu-say: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("kuhu-say: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (| head): stop quietly, as other commands do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    if args.list_voices:
+        list_voices(sys.stdout, as_json=args.json)
+        return 0
+    if args.check:
+        if args.text or args.file or args.batch or args.out:
+            parser.error("--check takes no text, file or output")
+        return _check(args)
+    if args.no_request or args.yes:
+        parser.error("--no-request and --yes go with --check")
+    if args.batch and not args.out_dir:
+        parser.error("--batch needs --out-dir")
+    if args.batch and (args.text or args.file or args.out):
+        parser.error("--batch takes its texts from FILE: give no TEXT, -f or --out")
+    if not args.batch and bool(args.text) == bool(args.file):
+        parser.error("give the text to speak, or -f FILE (but not both)")
+    try:
+        voice = resolve_voice_id(args.voice)
+    except ValueError as exc:
+        parser.error(str(exc))
+    voicing = Voicing(voice, args.volume, args.rate, args.pitch, args.sample_rate)
+
+    if args.batch:
+        lines = _read(args.batch).splitlines()
+        items = [(i, line.strip()) for i, line in enumerate(lines, 1) if line.strip()]
+        if args.dry_run:
+            return _dry_run([text for _, text in items])
+        return _batch(args, items, voicing)
+
+    text = args.text if args.text else _read(args.file)
+    if not text.strip():
+        parser.error("the text is empty: there is nothing to speak")
+    if args.dry_run:
+        return _dry_run([text])
+    if args.out:
+        try:
+            save_format(args.out)
+        except KuhuError as exc:
+            parser.error(f"--out: {exc}")
+        check_destination(args.out)  # before settings and requests: costs nothing
+    return _speak(args, text, voicing)
+
+
+def _check(args: argparse.Namespace) -> int:
+    def ask(question: str) -> bool:
+        if not (sys.stdin.isatty() and sys.stderr.isatty()):
+            print(f"kuhu-say: {question} No terminal to ask: add --yes", file=sys.stderr)
+            return False
+        sys.stderr.write(f"{question} [y/N] ")
+        sys.stderr.flush()
+        return sys.stdin.readline().strip().lower() in ("y", "yes")
+
+    env: dict[str, str] = dict(os.environ)
+    with contextlib.ExitStack() as stack:
+        if args.emulator:
+            from ..testing import KuhuEmulator
+
+            emu = stack.enter_context(KuhuEmulator())
+            print(EMULATOR_NOTICE, file=sys.stderr)
+            env.update(emu.env())
+            env.pop("KUHU_API_SECRET", None)
+        report = check_setup(
+            request=not args.no_request,
+            confirm=None if args.yes else ask,
+            env=env,
+            sample_rate=args.sample_rate,
+        )
+    for line in report.lines():
+        print(line)
+    return 0 if report.ok else 1
+
+
+def _dry_run(texts: list[str]) -> int:
+    billed = requests = 0
+    for t in texts:
+        e = estimate(t)
+        billed += e.billed_chars
+        requests += e.requests
+    print(f"billed characters: {billed}")
+    print(f"requests: {requests}")
+    print(f"cost: {yuan(billed):.4f} yuan (1 yuan per 10,000 billed characters; nothing was sent)")
+    return 0
+
+
+def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
+    with _settings(args) as settings:
+        if not args.out:
+            played = speak_text(
+                settings,
+                text,
+                voicing,
+                on_fallback=lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr),
+                progress=lambda pieces: piece_progress("speaking", pieces),
+            )
+            return 0 if played else 1
+        with Synthesizer.from_settings(settings) as synth:
+            out = Path(args.out).expanduser()
+            job, keep = start_save(
+                synth, text, voicing, out, window=3, fallback=settings.fallback == "always"
+            )
+            try:
+                write_job(job, out, on_piece=piece_progress("writing", len(job.spans)), keep=keep)
+            finally:
+                cost_summary(
+                    synth.client.billed_chars_sent, synth.billed_from_cache, job.billed_reused
+                )
+        print(f"wrote {out}", file=sys.stderr)
+        return 0
+
+
+def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voicing) -> int:
+    with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
+        result = run_batch(
+            items,
+            Path(args.out_dir),
+            synth,
+            voicing,
+            fmt=args.format,
+            on_progress=Progress("batch"),
+        )
+    print(
+        f"wrote {len(result.written)}, skipped {len(result.skipped)} already done, "
+        f"failed {len(result.failed)}",
+        file=sys.stderr,
+    )
+    for path, exc in result.failed:
+        print(f"kuhu-say: error: {path.name}: {exc}", file=sys.stderr)
+    return 1 if result.failed else 0

@@ -1,0 +1,86 @@
+"""What kuhu-say writes for people: the voice table, progress bars, the cost line."""
+
+from __future__ import annotations
+
+import json
+import sys
+import unicodedata
+from collections.abc import Callable
+from typing import TextIO
+
+from .._text import yuan
+from ..api import VOICES
+
+
+def _width(s: str) -> int:
+    return sum(2 if unicodedata.east_asian_width(c) in "WF" else 1 for c in s)
+
+
+def _pad(s: str, width: int) -> str:
+    return s + " " * (width - _width(s))
+
+
+def list_voices(out: TextIO, *, as_json: bool) -> None:
+    if as_json:
+        rows = [
+            {
+                "id": v.id,
+                "name": v.name,
+                "scenes": list(v.scenes),
+                "languages": list(v.languages),
+                "gender": v.gender,
+                "age": v.age,
+            }
+            for v in VOICES
+        ]
+        json.dump(rows, out, ensure_ascii=False, indent=2)
+        out.write("\n")
+        return
+    table = [("id", "name", "scenes", "languages", "gender")]
+    for v in VOICES:
+        gender = " ".join(x for x in (v.gender, v.age) if x) or "-"
+        table.append((v.id, v.name, "、".join(v.scenes), ",".join(v.languages), gender))
+    widths = [max(_width(row[i]) for row in table) for i in range(5)]
+    for row in table:
+        out.write("  ".join(_pad(cell, w) for cell, w in zip(row, widths, strict=True)).rstrip())
+        out.write("\n")
+
+
+class Progress:
+    """A progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.enabled = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if not self.enabled or total <= 0:
+            return
+        filled = int(30 * done / total)
+        sys.stderr.write(f"\r{self.label} [{'#' * filled}{'.' * (30 - filled)}] {done}/{total}")
+        if done >= total:
+            sys.stderr.write("\n")
+        sys.stderr.flush()
+
+
+def piece_progress(label: str, pieces: int) -> Callable[[int], None] | None:
+    """Progress for long input (more than one piece), on a terminal only."""
+    if pieces < 2:
+        return None
+    bar = Progress(label)
+    bar(0, pieces)
+    return lambda i: bar(i + 1, pieces)
+
+
+def cost_summary(sent: int, from_cache: int, reused: int) -> None:
+    """What this run cost, and what it did not have to buy again (on stderr)."""
+    saved = from_cache + reused
+    line = f"billed {sent} characters ({yuan(sent):.4f} yuan) this run"
+    if saved:
+        parts = []
+        if from_cache:
+            parts.append(f"{from_cache} from the cache")
+        if reused:
+            parts.append(f"{reused} kept from an earlier run")
+        line += f"; {saved} ({yuan(saved):.4f} yuan) not bought again: " + ", ".join(parts)
+    print(f"kuhu-say: {line}", file=sys.stderr)

@@ -1,0 +1,431 @@
+"""The pyttsx3 driver: ``pyttsx3.init("kuhu")``. Maps pyttsx3's calls onto the speech
+pipeline; no HTTP here.
+
+Threads: pyttsx3 calls ``say``/``setProperty``/``stop``… on the thread that pumps its
+queue; one worker thread per engine fetches and plays utterances in order and posts
+events to a queue; the thread that runs the loop (``runAndWait``, ``startLoop`` or
+``iterate``) takes the events from that queue and hands them to pyttsx3. So callbacks
+always run on the loop's thread, and every worker failure reaches it as an event.
+
+pyttsx3's proxy may call ``endLoop`` before ``startLoop`` (``runAndWait`` when idle, after
+a first round); we remember that, so ``startLoop`` returns at once instead of hanging.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import queue
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from .._config import FALLBACKS, Settings, speech_settings
+from .._model import Voicing
+from .._pyttsx3 import Pyttsx3Proxy
+from ..api import VOICES
+from ..audio import LocalVoice, Player, make_player
+from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
+from ..pipeline import (
+    CloudBreaker,
+    Job,
+    Properties,
+    Synthesizer,
+    check_destination,
+    play_job,
+    save_format,
+    start_job,
+    start_save,
+    write_job,
+)
+from ._lookahead import Key, queued_utterances, resumable
+
+logger = logging.getLogger(__name__)
+
+_JOIN_SECONDS = 2.0
+#: How many queued utterances get their first piece fetched ahead.
+LOOKAHEAD = 8
+PLAY_WINDOW = 6
+SAVE_WINDOW = 3
+
+
+def buildDriver(proxy: Any) -> KuhuDriver:
+    """pyttsx3's entry point: build the driver for a ``DriverProxy``."""
+    return KuhuDriver(proxy)
+
+
+@dataclass(eq=False)
+class _Task:
+    kind: str  # "say" or "save"
+    text: object
+    name: str | None
+    voicing: Voicing
+    path: str | None = None
+    cancel: threading.Event = field(default_factory=threading.Event)
+    job: Job | None = None
+
+
+@dataclass(frozen=True)
+class _Event:
+    task: _Task
+    topic: str | None  # None: the task is done
+    args: dict[str, Any]
+
+
+class KuhuDriver:
+    """A pyttsx3 driver speaking with the kuhuyun voices. See the module docstring."""
+
+    def __init__(
+        self,
+        proxy: Any,
+        *,
+        settings: Settings | None = None,
+        player: Player | None = None,
+        synthesizer: Synthesizer | None = None,
+    ) -> None:
+        self._proxy = Pyttsx3Proxy(proxy)
+        settings = settings or speech_settings()
+        self._synth = synthesizer or Synthesizer.from_settings(settings)
+        #: "local" (speech falls back to the platform's voice), "always" (files too), "off".
+        self._fallback = settings.fallback
+        # One output stream per engine, opened at the first utterance and kept open.
+        self._player = player or make_player(settings.audio)
+        self._props = Properties()
+        self._events: queue.Queue[_Event] = queue.Queue()
+        self._work: queue.Queue[_Task | None] = queue.Queue()
+        self._worker: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._current: _Task | None = None
+        self._prefetched: dict[Key, Job] = {}
+        self._looping = False
+        self._end_pending = False
+        # Sound starts only while a loop runs, as pyttsx3 programs expect.
+        self._loop_running = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"KuhuDriver(url={str(self._synth.client.url)!r})"
+
+    # -- pyttsx3's driver interface --------------------------------------------------
+    def destroy(self) -> None:
+        self._shutdown()
+        self._synth.close()
+        self._player.close()
+
+    def say(self, text: object) -> None:
+        self._begin(_Task("say", text, self._proxy_name(), self._props.voicing()))
+
+    def save_to_file(self, text: object, filename: object) -> None:
+        self._begin(
+            _Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
+        )
+
+    def stop(self) -> None:
+        with self._lock:
+            task = self._current
+            if task is not None:
+                task.cancel.set()
+                if task.job is not None:
+                    task.job.cancel()
+            pre, self._prefetched = self._prefetched, {}
+        for job in pre.values():
+            job.cancel()
+        if task is not None and task.kind == "say":
+            self._player.stop()  # silence now, whichever thread asks
+
+    def startLoop(self) -> None:
+        if self._end_pending:
+            self._end_pending = False
+            return
+        self._looping = True
+        self._loop_running.set()
+        try:
+            if self._current is None:
+                self._proxy.set_busy(False)
+            while self._looping:
+                self._dispatch(timeout=0.1)
+            self._drain_current()
+        except BaseException:
+            self._looping = False
+            self._shutdown()
+            raise
+        finally:
+            self._loop_running.clear()
+
+    def endLoop(self) -> None:
+        if self._looping:
+            self._looping = False
+        else:
+            self._end_pending = True
+
+    def iterate(self) -> Iterator[None]:
+        self._loop_running.set()
+        if self._current is None:
+            self._proxy.set_busy(False)
+        while True:
+            while self._dispatch(timeout=None):
+                pass
+            yield
+
+    def getProperty(self, name: str) -> object:
+        if name == "voices":
+            return [_pyttsx3_voice(v) for v in VOICES]
+        if name == "billed_chars":
+            return self._synth.client.billed_chars_sent
+        if name == "fallback":
+            return self._fallback
+        if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
+            return getattr(self._props, name)
+        return self._props.with_value(name, None)  # raises UnknownPropertyError
+
+    def setProperty(self, name: str, value: object) -> None:
+        if name == "fallback":
+            self._set_fallback(value)
+            return
+        try:
+            self._props = self._props.with_value(name, value)
+        except KuhuError as exc:
+            if not self._has_listeners("error"):
+                logger.warning("setProperty(%r) failed: %s", name, exc)
+            raise
+
+    def _set_fallback(self, value: object) -> None:
+        mode = str(value).strip().lower() if isinstance(value, str) else None
+        if mode not in FALLBACKS:
+            exc = InvalidInputError(
+                f"fallback must be one of {', '.join(FALLBACKS)}, not {value!r}"
+            )
+            if not self._has_listeners("error"):
+                logger.warning("setProperty('fallback') failed: %s", exc)
+            raise exc
+        if mode != "off" and self._synth.local is None:
+            self._synth.local = LocalVoice()
+            self._synth.breaker = CloudBreaker()
+        self._fallback = mode
+
+    def _falls_back(self, kind: str) -> bool:
+        return self._fallback == "always" or (self._fallback == "local" and kind == "say")
+
+    # -- internals ---------------------------------------------------------------------
+    def _proxy_name(self) -> str | None:
+        # pyttsx3 sets the name of the command it is running; events carry it.
+        return self._proxy.command_name()
+
+    def _has_listeners(self, topic: str) -> bool:
+        return self._proxy.has_listeners(topic)
+
+    def _begin(self, task: _Task) -> None:
+        self._proxy.set_busy(True)
+        with self._lock:
+            self._current = task
+        self._ensure_worker()
+        self._work.put(task)
+
+    def _ensure_worker(self) -> None:
+        if self._worker is None or not self._worker.is_alive():
+            self._worker = threading.Thread(
+                target=self._work_loop, name="kuhu-speaker", daemon=True
+            )
+            self._worker.start()
+
+    def _dispatch(self, timeout: float | None) -> bool:
+        try:
+            ev = (
+                self._events.get(timeout=timeout)
+                if timeout is not None
+                else self._events.get_nowait()
+            )
+        except queue.Empty:
+            return False
+        if ev.topic is None:
+            with self._lock:
+                if self._current is ev.task:
+                    self._current = None
+            if self._looping or self._loop_running.is_set():
+                self._proxy.set_busy(False)
+            return True
+        exc = ev.args.get("exception")
+        if (
+            ev.topic == "error"
+            and not isinstance(exc, CloudFallback)  # logged already, and not a failure
+            and not self._has_listeners("error")
+        ):
+            logger.warning("utterance %r failed: %s", ev.task.name, exc)
+        self._proxy.notify(ev.topic, name=ev.task.name, **ev.args)
+        return True
+
+    def _drain_current(self) -> None:
+        """After endLoop: deliver what the stopped utterance still has to say."""
+        with self._lock:
+            task = self._current
+        if task is None:
+            return
+        waited = 0.0
+        while waited < _JOIN_SECONDS:
+            with self._lock:
+                if self._current is not task:
+                    return
+            if not self._dispatch(timeout=0.05):
+                waited += 0.05
+
+    def _shutdown(self) -> None:
+        """Stop everything and let no thread stay behind."""
+        self.stop()
+        self._synth.shutdown()
+        worker = self._worker
+        if worker is not None and worker.is_alive():
+            self._work.put(None)
+            if worker is not threading.current_thread():
+                worker.join(_JOIN_SECONDS)
+        self._worker = None
+
+    def _post(self, task: _Task, topic: str | None, **args: Any) -> None:
+        self._events.put(_Event(task, topic, args))
+
+    def _work_loop(self) -> None:
+        while True:
+            task = self._work.get()
+            if task is None:
+                return
+            try:
+                self._run(task)
+            except BaseException as exc:  # a bug of ours: hand it to the loop, keep going
+                logger.exception("internal error while speaking")
+                self._post(task, "error", exception=exc)
+                self._post(task, "finished-utterance", completed=False)
+            finally:
+                self._post(task, None)
+
+    def _adopt_job(self, task: _Task, fmt: str, window: int) -> Job:
+        """The task's job: the prefetched one if it matches, else a new one."""
+        if not isinstance(task.text, str):
+            raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
+        with self._lock:
+            job = self._prefetched.pop((task.text, task.voicing, fmt), None)
+        if job is None:
+            job = start_job(self._synth, task.text, task.voicing, format=fmt, window=window)
+        else:
+            job.widen(window)
+        job.allow_fallback(self._falls_back(task.kind))
+        with self._lock:
+            task.job = job
+            if task.cancel.is_set():
+                job.cancel()
+        return job
+
+    def _run(self, task: _Task) -> None:
+        started = False
+
+        def start() -> None:
+            nonlocal started
+            if not started:
+                started = True
+                self._post(task, "started-utterance")
+
+        completed = False
+        try:
+            if task.cancel.is_set():
+                raise CancelledError("stopped before it began")
+            if task.kind == "say":
+                completed = self._speak(task, start)
+            else:
+                start()
+                completed = self._save(task)
+        except CancelledError:
+            completed = False
+        except KuhuError as exc:
+            start()
+            self._post(task, "error", exception=exc)
+        start()
+        self._post(task, "finished-utterance", completed=completed)
+
+    def _speak(self, task: _Task, start: Callable[[], None]) -> bool:
+        # The device first: without one, nothing is sent (or billed) for this utterance.
+        self._player.prepare(task.voicing.sample_rate)
+        job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
+        self._prefetch()
+
+        def fell_back(notice: CloudFallback) -> None:
+            start()  # the notice comes after started-utterance, like any error
+            self._post(task, "error", exception=notice)
+
+        job.on_fallback = fell_back
+
+        def gate() -> None:
+            # Synthesis may run ahead of the loop; sound waits for it.
+            while not self._loop_running.wait(0.05):
+                if job.cancelled:
+                    return
+
+        return play_job(
+            job,
+            self._player,
+            on_start=start,
+            on_word=lambda loc, n: self._post(task, "started-word", location=loc, length=n),
+            before_play=gate,
+            more_follows=self._utterance_follows,
+        )
+
+    def _queued(self) -> Iterator[Key | None]:
+        return queued_utterances(
+            self._proxy.pending(),
+            self._props,
+            say=self.say,
+            save=self.save_to_file,
+            set_property=self.setProperty,
+        )
+
+    def _utterance_follows(self) -> bool:
+        """Whether pyttsx3's queue holds another utterance before the loop's end."""
+        return next(self._queued(), False) is not False
+
+    def _prefetch(self) -> None:
+        """Fetch the first piece of the next queued utterances, with the properties each
+        will be spoken with, so that they follow each other without waiting."""
+        wanted = [k for k in itertools.islice(self._queued(), LOOKAHEAD) if k]
+        with self._lock:
+            keep = set(wanted)
+            stale = [job for key, job in self._prefetched.items() if key not in keep]
+            self._prefetched = {k: j for k, j in self._prefetched.items() if k in keep}
+            missing = [key for key in wanted if key not in self._prefetched]
+        for job in stale:
+            job.cancel()
+        for key in missing:
+            try:  # fallback is decided when the job is adopted (say or save)
+                job = start_job(self._synth, key[0], key[1], format=key[2], window=1)
+            except KuhuError:
+                continue  # its own turn will report the error
+            with self._lock:
+                self._prefetched[key] = job
+
+    def _save(self, task: _Task) -> bool:
+        assert task.path is not None
+        path = check_destination(task.path)  # before anything is sent (and billed)
+        if isinstance(task.text, str) and resumable(task.text):
+            # A long save keeps its pieces beside the output, so a crash or stop() is
+            # resumed by the next run (it is never fetched ahead, see _queued_utterances).
+            job, keep = start_save(
+                self._synth,
+                task.text,
+                task.voicing,
+                path,
+                window=SAVE_WINDOW,
+                fallback=self._falls_back(task.kind),
+            )
+            with self._lock:
+                task.job = job
+                if task.cancel.is_set():
+                    job.cancel()
+        else:
+            job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
+            keep = None
+        job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
+        self._prefetch()
+        return write_job(job, path, keep=keep)
+
+
+def _pyttsx3_voice(v: Any) -> Any:
+    from pyttsx3.voice import Voice
+
+    return Voice(v.id, v.name, list(v.languages), v.gender, v.age)

@@ -1,0 +1,60 @@
+"""From text to sound or file: chunking (pure), synthesis and prefetch, playing, saving
+and batches, the store (cache and resumable saves on one file format), ``speak()``
+and the setup check.
+
+Layer: uses ``api``, ``audio`` and the leaves; used by ``driver`` and ``cli``.
+"""
+
+from __future__ import annotations
+
+from ._batch import BatchResult, run_batch
+from ._cache import CACHE_FOLDER, AudioCache
+from ._check import PROBE_TEXT, CheckReport, Finding, check_setup
+from ._chunk import Estimate, chunk_spans, chunk_text, estimate, speech_pieces, word_spans
+from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
+from ._job import Job, Piece, start_job
+from ._play import HANDOVER_SECONDS, play_job
+from ._properties import PROPERTY_NAMES, Properties
+from ._resume import SUFFIX, SaveState, has_saved_pieces, save_id
+from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
+from ._speak import speak, speak_text
+from ._synth import Synthesizer
+
+__all__ = [
+    "CACHE_FOLDER",
+    "FIRST_PIECE_WAIT",
+    "HANDOVER_SECONDS",
+    "PROBE_TEXT",
+    "PROPERTY_NAMES",
+    "RESUMABLE_BILLED",
+    "SUFFIX",
+    "AudioCache",
+    "BatchResult",
+    "CheckReport",
+    "CloudBreaker",
+    "Estimate",
+    "Finding",
+    "Job",
+    "Piece",
+    "Properties",
+    "SaveState",
+    "Synthesizer",
+    "check_destination",
+    "check_setup",
+    "chunk_spans",
+    "chunk_text",
+    "estimate",
+    "falls_back",
+    "has_saved_pieces",
+    "play_job",
+    "run_batch",
+    "save_format",
+    "save_id",
+    "speak",
+    "speak_text",
+    "speech_pieces",
+    "start_job",
+    "start_save",
+    "word_spans",
+    "write_job",
+]

@@ -1,0 +1,90 @@
+"""Many short texts to many files, in parallel within the rate limit, resumable."""
+
+from __future__ import annotations
+
+import functools
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from .._model import Voicing
+from .._pool import DaemonPool
+from ..errors import KuhuError
+from ._job import Job, start_job
+from ._save import save_format, write_job
+from ._synth import Synthesizer
+
+
+@dataclass
+class BatchResult:
+    written: list[Path]
+    skipped: list[Path]
+    failed: list[tuple[Path, KuhuError]]
+
+
+def run_batch(
+    items: Sequence[tuple[int, str]],
+    out_dir: Path,
+    synth: Synthesizer,
+    voicing: Voicing,
+    *,
+    fmt: str = "wav",
+    workers: int = 8,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> BatchResult:
+    """Write ``out_dir/NNNN.fmt`` for each ``(number, text)``; existing files are kept.
+
+    Files appear atomically, so a file that exists is complete: running again after an
+    interruption only does what is missing.
+    """
+    api_format = save_format(f"x.{fmt}")  # InvalidInputError (a ValueError) if unknown
+    out_dir.mkdir(parents=True, exist_ok=True)
+    width = max(4, len(str(max((n for n, _ in items), default=0))))
+    result = BatchResult([], [], [])
+    todo: list[tuple[Path, str]] = []
+    for number, text in items:
+        path = out_dir / f"{number:0{width}d}.{fmt}"
+        if path.exists():
+            result.skipped.append(path)
+        else:
+            todo.append((path, text))
+    done = len(result.skipped)
+    total = len(items)
+    lock = threading.Lock()
+    if on_progress is not None:
+        on_progress(done, total)
+
+    jobs: list[Job] = []
+
+    def one(path: Path, text: str) -> None:
+        job = start_job(synth, text, voicing, format=api_format, window=2)
+        with lock:
+            jobs.append(job)
+        write_job(job, path)
+
+    # Daemon threads: Ctrl-C ends the batch at once, not after the requests in flight.
+    pool = DaemonPool(max(1, workers), "kuhu-batch")
+    try:
+        futures = {pool.submit(functools.partial(one, path, text)): path for path, text in todo}
+        for fut in as_completed(futures):
+            path = futures[fut]
+            try:
+                fut.result()
+                result.written.append(path)
+            except KuhuError as exc:
+                result.failed.append((path, exc))
+            with lock:
+                done += 1
+                if on_progress is not None:
+                    on_progress(done, total)
+    except BaseException:
+        with lock:
+            for job in jobs:
+                job.cancel()  # their partial files are removed as they stop
+        raise
+    finally:
+        pool.shutdown()
+    result.written.sort()
+    return result

@@ -1,0 +1,240 @@
+"""On-disk, content-addressed cache of synthesized audio, bounded in size (LRU).
+
+Layout: ``<cache dir>/kuhu-audio-v2/<2 hex>/<64 hex>``, with a ``CACHEDIR.TAG`` in
+``kuhu-audio-v2``. The cache only ever reads, replaces or deletes files inside that
+folder whose name is a cache key and whose content starts with our magic, so pointing
+``KUHU_CACHE_DIR`` at a folder that holds other files can never cost one of them.
+
+Each entry carries a SHA-256 over its header and audio: a truncated, altered or
+bit-flipped entry is discarded (with one warning) and fetched again, never played.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from .._model import Audio, Request
+from ._store import MAGIC, decode, encode, is_ours
+
+logger = logging.getLogger(__name__)
+
+#: The folder, inside the cache directory, that holds every entry.
+CACHE_FOLDER = "kuhu-audio-v2"
+_KEY = re.compile(r"[0-9a-f]{64}")
+_SUB = re.compile(r"[0-9a-f]{2}")
+_TMP_PREFIX = ".tmp-"
+_STALE_TMP_SECONDS = 3600
+#: How often the size is counted again from disk, since other processes add to it.
+RESCAN_SECONDS = 2.0
+_TAG = (
+    "Signature: 8a477f597d28d172789f06886806bc55\n"
+    "# This folder is kuhu_driver's audio cache (https://bford.info/cachedir/).\n"
+    "# Everything in it can be deleted; it is fetched again when needed.\n"
+)
+
+
+class AudioCache:
+    """Audio by a hash of everything that changes it; least recently used goes first.
+
+    Writes are atomic (a temporary file renamed into place) and entries are checked on
+    every read. If the folder cannot be used (read-only, full, a file where a folder
+    should be), the cache steps aside with one warning and speech goes on without it.
+    """
+
+    def __init__(
+        self,
+        directory: str | os.PathLike[str],
+        max_bytes: int,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if max_bytes < 0:
+            raise ValueError("max_bytes must be >= 0")
+        #: Wall-clock seconds: when an entry was last used is kept as its file's time.
+        self._clock = clock
+        self.directory = Path(directory)
+        self.root = self.directory / CACHE_FOLDER
+        self.max_bytes = max_bytes
+        self._lock = threading.Lock()
+        self._size: int | None = None
+        self._scanned = 0.0
+        self._ready = False
+        #: Why the cache stepped aside, or None while it works.
+        self.disabled: str | None = None
+        self.hits = 0
+        self.misses = 0
+        self.discarded = 0
+
+    def __repr__(self) -> str:
+        return f"AudioCache({str(self.directory)!r}, max_bytes={self.max_bytes})"
+
+    @staticmethod
+    def key(endpoint: str, req: Request) -> str:
+        canon = json.dumps(
+            [
+                endpoint,
+                req.voicing.voice,
+                req.text,
+                req.format,
+                req.voicing.sample_rate,
+                req.voicing.volume,
+                req.voicing.rate,
+                req.voicing.pitch,
+            ],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+    def _path(self, key: str) -> Path:
+        if not _KEY.fullmatch(key):
+            raise ValueError("a cache key is 64 lowercase hex digits")
+        return self.root / key[:2] / key
+
+    def _step_aside(self, exc: OSError) -> None:
+        with self._lock:
+            if self.disabled is not None:
+                return
+            self.disabled = f"{exc.strerror or exc}"
+        logger.warning(
+            "the audio cache in %s cannot be used (%s); going on without it",
+            self.root,
+            self.disabled,
+        )
+
+    def get(self, key: str) -> Audio | None:
+        path = self._path(key)
+        if self.disabled is not None:
+            self.misses += 1
+            return None
+        try:
+            raw = path.read_bytes()
+        except FileNotFoundError:
+            self.misses += 1
+            return None
+        except OSError as exc:
+            if not isinstance(exc, (NotADirectoryError, IsADirectoryError, PermissionError)):
+                self._step_aside(exc)
+            self.misses += 1
+            return None
+        audio = decode(raw)
+        if audio is None:
+            self._discard(path, raw)
+            self.misses += 1
+            return None
+        self._touch(path)  # recently used
+        self.hits += 1
+        return audio
+
+    def _touch(self, path: Path) -> None:
+        now = self._clock()
+        with contextlib.suppress(OSError):
+            os.utime(path, (now, now))
+
+    def _discard(self, path: Path, raw: bytes) -> None:
+        self.discarded += 1
+        logger.warning("discarded a damaged audio cache entry (%s); fetching it again", path.name)
+        if raw.startswith(MAGIC):  # ours: safe to remove
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def put(self, key: str, audio: Audio) -> None:
+        if self.max_bytes == 0 or self.disabled is not None:
+            return
+        path = self._path(key)
+        body = encode(audio)
+        try:
+            self._prepare()
+            path.parent.mkdir(exist_ok=True)
+            if path.exists() and not is_ours(path):
+                logger.warning("left alone a file that is not a cache entry: %s", path)
+                return
+            fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(body)
+                Path(tmp).replace(path)
+                self._touch(path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        except OSError as exc:
+            # A cache that cannot be written must never stop speech.
+            self._step_aside(exc)
+            return
+        with self._lock:
+            if self._size is not None:
+                self._size += len(body)
+            try:
+                self._evict()
+            except OSError as exc:
+                self._step_aside(exc)
+
+    def _prepare(self) -> None:
+        """Create our folder and its tag, once."""
+        if self._ready:
+            return
+        self.root.mkdir(parents=True, exist_ok=True)
+        tag = self.root / "CACHEDIR.TAG"
+        if not tag.exists():
+            tag.write_text(_TAG, encoding="ascii")
+        self._ready = True
+
+    def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
+        """Our entries, and stale temporary files of ours removed on the way."""
+        if not self.root.is_dir():
+            return
+        now = self._clock()
+        for sub in self.root.iterdir():
+            if not _SUB.fullmatch(sub.name) or not sub.is_dir() or sub.is_symlink():
+                continue
+            for entry in sub.iterdir():
+                try:
+                    st = entry.lstat()
+                except OSError:
+                    continue
+                if not entry.is_file() or entry.is_symlink():
+                    continue
+                if entry.name.startswith(_TMP_PREFIX):
+                    # Only a temporary file of ours: a user's ".tmp-notes" is left alone.
+                    if now - st.st_mtime > _STALE_TMP_SECONDS and is_ours(entry):
+                        entry.unlink(missing_ok=True)
+                    continue
+                if _KEY.fullmatch(entry.name) and entry.name[:2] == sub.name:
+                    yield entry, st
+
+    def _evict(self) -> None:
+        # Other processes write here too: count again now and then, not only when our
+        # own estimate says the bound is passed.
+        stale = abs(self._clock() - self._scanned) > RESCAN_SECONDS
+        if self._size is not None and self._size <= self.max_bytes and not stale:
+            return
+        entries = sorted((st.st_mtime, st.st_size, path) for path, st in self._entries())
+        total = sum(size for _, size, _ in entries)
+        for _, size, entry in entries:
+            if total <= self.max_bytes:
+                break
+            if not is_ours(entry):
+                continue  # a key-like name, but not our content: never touched
+            try:
+                entry.unlink()
+                total -= size
+            except FileNotFoundError:
+                total -= size  # another process evicted it
+            except OSError:
+                pass
+        self._size = total
+        self._scanned = self._clock()
+
+    def size(self) -> int:
+        """Bytes stored now."""
+        return sum(st.st_size for _, st in self._entries())

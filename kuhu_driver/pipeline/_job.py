@@ -1,0 +1,219 @@
+"""A job: the pieces of one text, fetched ahead and handed out strictly in order.
+
+The first piece is short (one sentence) so that first sound comes after one short round
+trip; the rest are fetched by the synthesizer's workers within the rate limit, at most
+``window`` pieces ahead of the consumer so that memory stays bounded. When the cloud
+fails and the job may fall back, the local voice speaks from that piece on.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from dataclasses import dataclass
+
+from .._model import Audio, Voicing
+from .._text import billed_chars, clean_text, yuan
+from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError, TransportError
+from ._chunk import speech_pieces
+from ._fallback import FIRST_PIECE_WAIT, falls_back
+from ._resume import SaveState
+from ._synth import Synthesizer
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Piece:
+    index: int
+    start: int
+    end: int
+    audio: Audio
+
+
+class Job:
+    """The pieces of one text, fetched ahead and handed out strictly in order."""
+
+    def __init__(
+        self,
+        synth: Synthesizer,
+        text: str,
+        voicing: Voicing,
+        *,
+        format: str,
+        window: int,
+        keep: SaveState | None = None,
+    ) -> None:
+        try:
+            self.text = clean_text(text)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInputError(str(exc)) from None
+        billed = billed_chars(self.text)
+        if billed > synth.max_billed:
+            raise InvalidInputError(
+                f"the text bills {billed} characters (about {yuan(billed):.2f} yuan), more "
+                f"than the {synth.max_billed} allowed for one utterance; split it, or raise "
+                "KUHU_MAX_BILLED if you mean it"
+            )
+        self.voicing = voicing
+        self.format = format
+        self.spans = speech_pieces(self.text)
+        self.cancel_event = threading.Event()
+        #: Called once, with the notice, when the local voice takes over.
+        self.on_fallback: Callable[[CloudFallback], None] | None = None
+        self._fallback = False
+        self._local_from: int | None = None  # the first piece the local voice speaks
+        self._born = time.monotonic()
+        self._synth = synth
+        self._window = max(1, window)
+        self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
+        #: Where pieces are kept for resuming, and the first piece not yet written there.
+        self._keep = keep
+        self.first_piece = keep.appended if keep is not None else 0
+        self._kept = keep.kept() if keep is not None else set()
+        #: Billed characters of this text not fetched: already kept from an earlier run.
+        self.billed_reused = sum(
+            billed_chars(self.text[a:b]) for a, b in self.spans[: self.first_piece]
+        )
+        self._next = self.first_piece
+        self._consumed = self.first_piece
+        self._changed = threading.Event()
+        self._submit_lock = threading.Lock()
+        self.widen(self._window)
+
+    def allow_fallback(self, allowed: bool) -> None:
+        """Whether pieces the cloud cannot give may be spoken by the local voice (PCM)."""
+        self._fallback = allowed and self.format == "pcm" and self._synth.local is not None
+
+    def widen(self, window: int) -> None:
+        """Fetch up to ``window`` pieces ahead (a prefetched job starts with one)."""
+        with self._submit_lock:
+            self._window = max(self._window, window)
+            while (
+                self._local_from is None
+                and self._next < len(self.spans)
+                and self._next - self._consumed < self._window
+            ):
+                self._submit_next()
+
+    def _submit_next(self) -> None:
+        i = self._next
+        a, b = self.spans[i]
+        piece = self.text[a:b]
+        keep = self._keep
+        stored = keep.stored(i) if keep is not None and i in self._kept else None
+        if stored is not None:
+            fut: Future[Audio] = Future()
+            fut.set_result(stored)
+            self.billed_reused += billed_chars(piece)
+        else:
+
+            def fetch() -> Audio:
+                audio = self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
+                if keep is not None:
+                    keep.store(i, audio)  # kept the moment it arrives
+                return audio
+
+            fut = self._synth.submit(fetch)
+        fut.add_done_callback(lambda _f: self._changed.set())
+        self._futures[i] = fut
+        self._next += 1
+
+    def cancel(self) -> None:
+        """Stop: pending requests are dropped, waiting and playback end."""
+        self.cancel_event.set()
+        self._changed.set()
+        for fut in self._futures:
+            if fut is not None:
+                fut.cancel()
+        self._synth.client.abort(self.cancel_event)  # answers being read end now
+
+    @property
+    def cancelled(self) -> bool:
+        return self.cancel_event.is_set()
+
+    def __iter__(self) -> Iterator[Piece]:
+        for i, (a, b) in enumerate(self.spans):
+            if i < self.first_piece:
+                continue  # written by an earlier run
+            if self._local_from is None:
+                try:
+                    audio = self._cloud_piece(i)
+                except KuhuError as exc:
+                    if not self._take_over(i, exc):
+                        self.cancel()  # nothing more of this text will be played
+                        raise
+            if self._local_from is not None:
+                audio = self._local_piece(i)
+            self._futures[i] = None  # the consumer owns the audio now
+            self._consumed = i + 1
+            self.widen(self._window)
+            yield Piece(index=i, start=a, end=b, audio=audio)
+
+    def _cloud_piece(self, i: int) -> Audio:
+        fut = self._futures[i]
+        assert fut is not None
+        # With a local voice to fall back on, a piece playback waits for is given a
+        # deadline: the first from the job's start, the others from when it is needed.
+        since = self._born if i == 0 else time.monotonic()
+        while not fut.done():
+            if self.cancel_event.is_set():
+                raise CancelledError("stopped")
+            if self._fallback and time.monotonic() - since > FIRST_PIECE_WAIT:
+                exc = TransportError(f"the cloud did not answer within {FIRST_PIECE_WAIT:g} s")
+                if self._synth.breaker is not None:
+                    self._synth.breaker.trip(exc)
+                raise exc
+            self._changed.wait(0.05 if self._fallback else 0.5)
+            self._changed.clear()
+        if self.cancel_event.is_set():
+            raise CancelledError("stopped")
+        return fut.result()
+
+    def _take_over(self, i: int, exc: KuhuError) -> bool:
+        """Let the local voice speak from piece ``i`` on, if it may and can."""
+        local = self._synth.local
+        if not (self._fallback and falls_back(exc) and local is not None and local.available()):
+            return False
+        self._local_from = i
+        for fut in self._futures[i:]:
+            if fut is not None:
+                fut.cancel()
+        notice = CloudFallback(exc, piece=i)
+        logger.warning("%s", notice)
+        if self.on_fallback is not None:
+            self.on_fallback(notice)
+        return True
+
+    def _local_piece(self, i: int) -> Audio:
+        assert self._synth.local is not None
+        a, b = self.spans[i]
+        if self.cancel_event.is_set():
+            raise CancelledError("stopped")
+        pcm, rate = self._synth.local.synthesize(
+            self.text[a:b], rate=round(200 * self.voicing.rate), volume=self.voicing.volume / 100
+        )
+        return Audio(pcm, "pcm", rate)
+
+
+def start_job(
+    synth: Synthesizer,
+    text: str,
+    voicing: Voicing,
+    *,
+    format: str = "pcm",
+    window: int = 6,
+    fallback: bool = False,
+    keep: SaveState | None = None,
+) -> Job:
+    """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
+
+    With ``fallback`` (and a local voice), pieces the cloud cannot give are spoken
+    by the platform's voice (PCM only). With ``keep``, pieces it already holds are
+    not fetched, and each piece that arrives is kept there (see ``_resume``)."""
+    job = Job(synth, text, voicing, format=format, window=window, keep=keep)
+    job.allow_fallback(fallback)
+    return job

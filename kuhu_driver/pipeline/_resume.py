@@ -1,0 +1,268 @@
+"""Long saves that resume: the pieces of a save, kept with the job until it is done.
+
+A save of more than one piece keeps a hidden folder beside its output,
+``.NAME.kuhu-save/``, whatever the cache's setting and size bound:
+
+- each piece is stored there the moment it arrives (any order; atomically, with a
+  SHA-256), so a crash loses at most the answers being read;
+- ``job`` names the save (a hash of what changes its bytes);
+- pieces are appended in order to ``out.part``; ``state.json`` (rewritten atomically)
+  records how many were appended and a SHA-256 of each, and the piece's own file goes;
+- when all are in, the output appears by one rename and the folder is removed.
+
+Running the same save again (same text, voice, settings, format and endpoint) takes
+what is there, checked against its hashes, and requests only the rest. A different
+save to the same path starts afresh. An exclusive lock on the folder keeps two
+processes from writing one save at once; the kernel drops it if the owner dies.
+Folders nobody touched for a week are removed by the next save into that folder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import IO
+
+from .. import _filelock
+from .._model import Audio
+from ..errors import InvalidInputError
+from ._store import decode, encode
+
+logger = logging.getLogger(__name__)
+
+SUFFIX = ".kuhu-save"
+_PIECE = re.compile(r"p(\d{5})")
+_STALE_SECONDS = 7 * 86400
+
+
+def save_id(endpoint: str, voicing: object, fmt: str, text: str) -> str:
+    """What a save is: everything that changes its bytes."""
+    canon = json.dumps([endpoint, repr(voicing), fmt, text], ensure_ascii=False)
+    return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+
+
+def folder_for(path: Path) -> Path:
+    return path.with_name(f".{path.name}{SUFFIX}")
+
+
+def has_saved_pieces(path: str | os.PathLike[str]) -> bool:
+    """Whether an earlier save to ``path`` left pieces to resume from."""
+    return folder_for(Path(path).expanduser()).is_dir()
+
+
+class SaveState:
+    """The kept pieces of one save. Use as a context manager (it holds the lock)."""
+
+    def __init__(self, path: Path, job: str) -> None:
+        self.path = path
+        self.job = job
+        self.folder = folder_for(path)
+        self.part = self.folder / "out.part"
+        self._state = self.folder / "state.json"
+        self._lock_fd: int | None = None
+        self._mutex = threading.Lock()
+        #: Pieces appended to ``out.part`` (pieces 0 .. appended-1).
+        self.appended = 0
+        #: Bytes of ``out.part`` that hold them (after ``start`` placeholder bytes).
+        self.size = 0
+        self.start = 0
+        self._hashes: list[str] = []
+        self._ends: list[int] = []
+
+    def __enter__(self) -> SaveState:
+        return self.open()
+
+    def open(self) -> SaveState:
+        """Take the save's lock and check what an earlier run left; :class:`InvalidInputError`
+        if another process is writing the same output."""
+        _prune(self.path.parent)
+        self.folder.mkdir(exist_ok=True)
+        self._lock()
+        self._load()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.release()
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # drops the lock
+            self._lock_fd = None
+
+    # -- opening ---------------------------------------------------------------------
+    def _lock(self) -> None:
+        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            _filelock.take(fd, wait=False)
+        except OSError:
+            os.close(fd)
+            raise InvalidInputError(
+                f"another program is writing {self.path} right now; wait for it to finish"
+            ) from None
+        self._lock_fd = fd
+
+    def _load(self) -> None:
+        try:
+            job = (self.folder / "job").read_text(encoding="ascii")
+        except (OSError, ValueError):
+            job = None
+        if job != self.job:
+            self._reset(had=job is not None)
+            return
+        try:
+            state = json.loads(self._state.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return  # pieces kept, none appended yet
+        except (OSError, ValueError):
+            state = None
+        if not isinstance(state, dict) or state.get("job") != self.job:
+            self._reset(had=True)
+            return
+        hashes = state.get("hashes")
+        ends = state.get("ends")
+        if not (isinstance(hashes, list) and isinstance(ends, list) and len(hashes) == len(ends)):
+            self._reset(had=True)
+            return
+        # Keep the longest prefix whose bytes are still what was written.
+        good = 0
+        pos = int(state.get("start", 0))
+        try:
+            with self.part.open("rb") as f:
+                f.seek(pos)
+                for digest, end in zip(hashes, ends, strict=True):
+                    data = f.read(int(end) - pos)
+                    if len(data) != int(end) - pos or hashlib.sha256(data).hexdigest() != digest:
+                        break
+                    good += 1
+                    pos = int(end)
+        except OSError:
+            self._reset(had=True)
+            return
+        self.start = int(state.get("start", 0))
+        self.appended = good
+        self.size = pos - self.start
+        self._hashes = hashes[:good]
+        self._ends = [int(e) for e in ends[:good]]
+        with self.part.open("r+b") as f:
+            f.truncate(pos)
+        if good:
+            logger.info("resuming the save of %s: %d pieces already here", self.path.name, good)
+
+    def _reset(self, *, had: bool) -> None:
+        if had:
+            logger.info("an earlier, different save to %s was left: starting afresh", self.path)
+        for entry in self.folder.iterdir():
+            if entry.name != "lock":
+                with contextlib.suppress(OSError):
+                    entry.unlink()
+        self.start = 0
+        self.appended = 0
+        self.size = 0
+        self._hashes = []
+        self._ends = []
+        (self.folder / "job").write_text(self.job, encoding="ascii")
+
+    # -- pieces as they arrive -------------------------------------------------------
+    def _piece_path(self, index: int) -> Path:
+        return self.folder / f"p{index:05d}"
+
+    def store(self, index: int, audio: Audio) -> None:
+        """Keep an arrived piece (called on the fetching thread). Never raises: a piece
+        that cannot be kept is only fetched again if the save is resumed."""
+        if index < self.appended:
+            return
+        target = self._piece_path(index)
+        tmp = target.with_name(f".{target.name}.tmp")
+        try:
+            with tmp.open("wb") as f:
+                f.write(encode(audio))
+                f.flush()
+                os.fsync(f.fileno())
+            tmp.replace(target)
+        except OSError as exc:
+            logger.warning("could not keep a piece of %s for resuming: %s", self.path.name, exc)
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+    def stored(self, index: int) -> Audio | None:
+        """A piece kept earlier, if whole; else None (it is fetched again)."""
+        try:
+            raw = self._piece_path(index).read_bytes()
+        except OSError:
+            return None
+        audio = decode(raw)
+        if audio is None:
+            logger.warning("a kept piece of %s was damaged: fetching it again", self.path.name)
+        return audio
+
+    def kept(self) -> set[int]:
+        """Indexes of the pieces kept as files now (not yet appended)."""
+        out = set()
+        for entry in self.folder.iterdir():
+            m = _PIECE.fullmatch(entry.name)
+            if m is not None:
+                out.add(int(m.group(1)))
+        return out
+
+    # -- appending in order ----------------------------------------------------------
+    def open_part(self, start: int) -> IO[bytes]:
+        """``out.part`` positioned after the appended pieces; ``start`` placeholder bytes
+        (a WAV header's) are written first on a fresh part."""
+        fresh = self.appended == 0
+        f = self.part.open("r+b" if self.part.exists() and not fresh else "wb")
+        if fresh:
+            f.truncate(0)
+            f.write(b"\0" * start)
+            self.start = start
+        f.seek(self.start + self.size)
+        return f
+
+    def appended_piece(self, f: IO[bytes], index: int, data: bytes) -> None:
+        """Record that piece ``index`` (whose bytes were just written to ``f``) is in."""
+        assert index == self.appended
+        f.flush()
+        os.fsync(f.fileno())
+        self.size += len(data)
+        self._hashes.append(hashlib.sha256(data).hexdigest())
+        self._ends.append(self.start + self.size)
+        self.appended += 1
+        state = {"job": self.job, "start": self.start, "hashes": self._hashes, "ends": self._ends}
+        tmp = self._state.with_name(".state.tmp")
+        tmp.write_text(json.dumps(state), encoding="utf-8")
+        tmp.replace(self._state)
+        with contextlib.suppress(OSError):
+            self._piece_path(index).unlink()
+
+    def finish(self) -> None:
+        """The output is complete: move it into place and remove the folder."""
+        self.part.replace(self.path)
+        self.release()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _prune(folder: Path) -> None:
+    """Remove save folders nobody has touched for a week (saves never run again)."""
+    cutoff = time.time() - _STALE_SECONDS
+    for old in _save_folders(folder):
+        try:
+            newest = max((e.stat().st_mtime for e in old.iterdir()), default=0.0)
+        except OSError:
+            continue
+        if newest < cutoff:
+            shutil.rmtree(old, ignore_errors=True)
+
+
+def _save_folders(folder: Path) -> Iterator[Path]:
+    try:
+        yield from (p for p in folder.glob(f".*{SUFFIX}") if p.is_dir())
+    except OSError:
+        return

@@ -1,0 +1,223 @@
+"""Saving a job to a file: the format follows the extension, the destination is checked
+before anything is billed, the file appears whole (atomically) or not at all, and a
+long save keeps its pieces so that a crash or a stop is resumed by the next run."""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import logging
+import os
+import re
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from .._model import SAVE_FORMATS, Voicing
+from .._text import billed_chars, clean_text
+from ..audio import convert_pcm, strip_id3, wav_header
+from ..errors import CancelledError, InvalidInputError
+from ._job import Job, Piece, start_job
+from ._resume import SaveState, save_id
+from ._synth import Synthesizer
+
+logger = logging.getLogger(__name__)
+
+
+def save_format(path: str | os.PathLike[str]) -> str:
+    """The API format to ask for when saving to ``path``, which the extension decides."""
+    fmt = SAVE_FORMATS.get(Path(path).suffix.lower())
+    if fmt is None:
+        raise InvalidInputError(
+            f"cannot save {Path(path).name!r}: use a file name ending in "
+            f"{', '.join(SAVE_FORMATS)} (the format follows the extension)"
+        )
+    return fmt
+
+
+def check_destination(path: str | os.PathLike[str]) -> Path:
+    """``path`` if a file can be written there; else :class:`InvalidInputError`. Called
+    before the first request, so that a bad destination costs nothing."""
+    target = Path(path).expanduser()
+    if target.is_dir():
+        raise InvalidInputError(f"cannot write {target}: it is a folder")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InvalidInputError(f"cannot write {target}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise InvalidInputError(f"cannot write {target}: the folder {folder} is not writable")
+    return target
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)  # the only way to read it; put back at once
+    os.umask(mask)
+    return mask
+
+
+#: A save bigger than this keeps its pieces beside the output until done, so that it can
+#: resume (see ``resume``); smaller ones cost at most 0.2 yuan to do again.
+RESUMABLE_BILLED = 2000
+
+
+def start_save(
+    synth: Synthesizer,
+    text: str,
+    voicing: Voicing,
+    path: Path,
+    *,
+    window: int = 3,
+    fallback: bool = False,
+) -> tuple[Job, SaveState | None]:
+    """Begin a save to ``path``: a long one resumes from the pieces an earlier run of the
+    same save left. Pass both results to :func:`write_job`."""
+    fmt = save_format(path)
+    try:
+        cleaned = clean_text(text)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInputError(str(exc)) from None
+    if billed_chars(cleaned) <= RESUMABLE_BILLED:
+        return start_job(synth, text, voicing, format=fmt, window=window, fallback=fallback), None
+    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, fmt, cleaned))
+    try:
+        keep.open()
+        job = start_job(
+            synth, text, voicing, format=fmt, window=window, fallback=fallback, keep=keep
+        )
+    except OSError as exc:
+        keep.release()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        keep.release()
+        raise
+    return job, keep
+
+
+def write_job(
+    job: Job,
+    path: Path,
+    *,
+    on_piece: Callable[[int], None] | None = None,
+    keep: SaveState | None = None,
+) -> bool:
+    """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled.
+
+    A ``.wav`` path gets a WAV header around the PCM; the rest is written as it comes.
+    With ``keep`` (from :func:`start_save`), the output grows in the save's folder and
+    what was written survives a crash or a stop, for the next run of the same save.
+    """
+    path = path.expanduser()
+    if keep is not None:
+        try:
+            return _write_kept(job, path, keep, on_piece)
+        finally:
+            keep.release()
+    wav = path.suffix.lower() == ".wav"
+    _remove_orphans(path)
+    try:
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{path.name}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
+        )
+        # mkstemp makes the file 0600; the result gets the user's umask like any file.
+        Path(tmp_name).chmod(0o666 & ~_umask())
+    except OSError as exc:
+        job.cancel()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            if wav:
+                f.write(b"\0" * 44)
+            size = 0
+            rate = job.voicing.sample_rate
+            for piece in job:
+                data = _piece_bytes(job, piece)
+                f.write(data)
+                size += len(data)
+                if on_piece is not None:
+                    on_piece(piece.index)
+            if wav:
+                f.seek(0)
+                f.write(wav_header(rate, size))
+        tmp.replace(path)
+        return True
+    except CancelledError:
+        tmp.unlink(missing_ok=True)
+        return False
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _piece_bytes(job: Job, piece: Piece) -> bytes:
+    """A piece as it goes into the file: PCM at the asked rate (one header serves every
+    piece), an MP3 without the ID3 tag of any piece but the first."""
+    data = piece.audio.data
+    if job.format == "pcm":
+        return convert_pcm(
+            data, channels=1, from_rate=piece.audio.sample_rate, to_rate=job.voicing.sample_rate
+        )
+    return data if piece.index == 0 else strip_id3(data)
+
+
+def _write_kept(
+    job: Job, path: Path, keep: SaveState, on_piece: Callable[[int], None] | None
+) -> bool:
+    wav = path.suffix.lower() == ".wav"
+    try:
+        with keep.open_part(44 if wav else 0) as f:
+            for piece in job:
+                data = _piece_bytes(job, piece)
+                f.write(data)
+                keep.appended_piece(f, piece.index, data)
+                if on_piece is not None:
+                    on_piece(piece.index)
+            if wav:
+                f.seek(0)
+                f.write(wav_header(job.voicing.sample_rate, keep.size))
+        keep.finish()
+        return True
+    except CancelledError:
+        return False  # what was written stays, for the next run of this save
+    except OSError as exc:
+        job.cancel()
+        raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _remove_orphans(path: Path) -> None:
+    """Remove the partial files of earlier writes of ``path`` whose process has died
+    (killed before it could clean up), so that none is left behind for good."""
+    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[^/\\]+\.part")
+    try:
+        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.part"))
+    except OSError:
+        return
+    for part in candidates:
+        m = pattern.fullmatch(part.name)
+        if m is not None and not _alive(int(m.group(1)), part):
+            with contextlib.suppress(OSError):
+                part.unlink()
+                logger.info("removed %s, left by a write that was killed", part.name)
+
+
+def _alive(pid: int, part: Path) -> bool:
+    """Whether the write that made ``part`` may still be going on."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":  # pragma: no cover - no signal 0 there: a day unwritten
+        try:
+            return time.time() - part.stat().st_mtime < 86400
+        except OSError:
+            return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True

@@ -1,0 +1,62 @@
+"""Speaking one text to the end, for programs that are not pyttsx3 programs:
+``speak()``, and ``speak_text()`` under it (which ``kuhu-say`` uses too)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from .._config import Settings, speech_settings
+from .._model import Voicing
+from ..audio import make_player
+from ..errors import CloudFallback
+from ._job import start_job
+from ._play import play_job
+from ._properties import Properties
+from ._synth import Synthesizer
+
+
+def speak(
+    text: str,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+) -> None:
+    """Speak ``text`` and return when it has been spoken; raise :class:`KuhuError` on failure.
+
+    Units are pyttsx3's: ``rate`` in words per minute (200 is normal), ``volume``
+    0.0–1.0, ``pitch`` a multiplier; ``voice`` an id or a name such as ``"小婉"``.
+    """
+    props = Properties()
+    for name, value in (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch)):
+        if value is not None:
+            props = props.with_value(name, value)
+    speak_text(speech_settings(), text, props.voicing())
+
+
+def speak_text(
+    settings: Settings,
+    text: str,
+    voicing: Voicing,
+    *,
+    on_fallback: Callable[[CloudFallback], None] | None = None,
+    progress: Callable[[int], Callable[[int], None] | None] | None = None,
+) -> bool:
+    """Speak ``text`` with ``voicing``; True when all of it was heard.
+
+    The device is opened first: without one, nothing is sent (or billed).
+    ``progress(pieces)`` may return a callback that hears of each piece played."""
+    player = make_player(settings.audio)
+    try:
+        player.prepare(voicing.sample_rate)
+        with Synthesizer.from_settings(settings) as synth:
+            job = start_job(synth, text, voicing, fallback=True)
+            job.on_fallback = on_fallback
+            try:
+                on_piece = progress(len(job.spans)) if progress is not None else None
+                return play_job(job, player, on_piece=on_piece)
+            finally:
+                job.cancel()
+    finally:
+        player.close()

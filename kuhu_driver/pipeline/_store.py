@@ -1,0 +1,52 @@
+"""One checksummed audio-file format, for the cache's entries and a resumed save's pieces.
+
+    magic "KUHU2\\n" | sample rate u32 | audio length u64 | format 4 bytes | SHA-256 | audio
+
+The SHA-256 covers the header fields and the audio together, so a file that was cut
+short, altered or bit-flipped anywhere (its rate or format included) is refused: it is
+fetched again, never played or written.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import struct
+from pathlib import Path
+
+from .._model import FORMATS, SAMPLE_RATES, Audio
+
+MAGIC = b"KUHU2\n"
+# magic, sample rate, audio length, format, then SHA-256 of (those fields + audio).
+_FIELDS = struct.Struct("<6sIQ4s")
+_HEADER_SIZE = _FIELDS.size + 32
+
+
+def encode(audio: Audio) -> bytes:
+    """``audio`` as the bytes of one file."""
+    fields = _FIELDS.pack(MAGIC, audio.sample_rate, len(audio.data), audio.format.encode("ascii"))
+    digest = hashlib.sha256(fields + audio.data).digest()
+    return fields + digest + audio.data
+
+
+def decode(raw: bytes) -> Audio | None:
+    """The file's audio if it is whole and unaltered, else None."""
+    if len(raw) < _HEADER_SIZE or not raw.startswith(MAGIC):
+        return None
+    _, rate, length, fmt_raw = _FIELDS.unpack_from(raw)
+    digest = raw[_FIELDS.size : _HEADER_SIZE]
+    data = raw[_HEADER_SIZE:]
+    if len(data) != length or hashlib.sha256(raw[: _FIELDS.size] + data).digest() != digest:
+        return None
+    fmt = fmt_raw.rstrip(b"\0").decode("ascii", "replace")
+    if fmt not in FORMATS or rate not in SAMPLE_RATES:
+        return None
+    return Audio(data=data, format=fmt, sample_rate=rate)
+
+
+def is_ours(path: Path) -> bool:
+    """Whether ``path`` starts with our magic (only such files are ever replaced)."""
+    try:
+        with path.open("rb") as f:
+            return f.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False

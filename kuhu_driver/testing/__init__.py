@@ -1,0 +1,16 @@
+"""An emulator of the synthesis API, for our tests and yours: ``KuhuEmulator`` (a real
+HTTP server on 127.0.0.1), the ``kuhu_emulator`` pytest fixture (registered when
+kuhu_driver is installed), and ``python -m kuhu_driver.testing`` to run one on its own.
+
+Layer: beside the top; uses the leaves and ``audio``'s codecs, never ``api`` (it is the
+other side of the wire).
+"""
+
+from __future__ import annotations
+
+from ._emulator import FAULTS, Fault, KuhuEmulator
+from ._handler import STATS_PATH
+from ._record import EmulatorRequest
+from ._signal import other_rate
+
+__all__ = ["FAULTS", "STATS_PATH", "EmulatorRequest", "Fault", "KuhuEmulator", "other_rate"]

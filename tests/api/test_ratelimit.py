@@ -1,0 +1,159 @@
+from __future__ import annotations
+
+import itertools
+import os
+import struct
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from kuhu_driver.api import MachineLimiter, RateLimiter, shared_limiter
+
+pytestmark = pytest.mark.timing  # counts requests per second
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.starts: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_slots_are_evenly_spaced_and_never_more_than_19_in_a_second(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    clock = FakeClock()
+    monkeypatch.setattr(time, "sleep", clock.sleep)  # the module calls time.sleep
+    limiter = RateLimiter(clock=clock)
+    for _ in range(100):
+        limiter.acquire()
+        clock.starts.append(clock.now)
+    starts = clock.starts
+    assert starts[0] == 100.0  # an idle limiter waits for nothing
+    assert all(b - a == pytest.approx(1 / 18.5) for a, b in itertools.pairwise(starts))
+    assert max(sum(1 for s in starts if t0 <= s < t0 + 1.0) for t0 in starts) == 19
+
+
+def test_an_idle_limiter_does_not_wait() -> None:
+    limiter = RateLimiter()
+    t0 = time.monotonic()
+    assert limiter.acquire()
+    assert time.monotonic() - t0 < 0.01
+
+
+def test_cancel_releases_a_waiter() -> None:
+    limiter = RateLimiter(1)
+    assert limiter.acquire()
+    cancel = threading.Event()
+    threading.Timer(0.05, cancel.set).start()
+    t0 = time.monotonic()
+    assert limiter.acquire(cancel) is False
+    assert time.monotonic() - t0 < 0.5
+
+
+def test_a_pause_holds_every_request_back() -> None:
+    clock = [100.0]
+    limiter = RateLimiter(10, clock=lambda: clock[0])
+    assert limiter.acquire()  # slot at 100.0
+    limiter.pause(2.0)
+    with limiter._lock:
+        nxt = limiter._next
+    assert nxt == 102.0  # the next request begins no earlier than the pause's end
+
+
+# -- one limit per key on the machine, whatever the number of processes ----------------
+
+
+def _batch_jobs(tmp_path: Path, jobs: int, lines: int) -> list[subprocess.Popen[bytes]]:
+    procs = []
+    for j in range(jobs):
+        src = tmp_path / f"job{j}.txt"
+        src.write_text("".join(f"第{j}号任务第{i}行\n" for i in range(lines)), encoding="utf-8")
+        procs.append(
+            subprocess.Popen(
+                [
+                    *(sys.executable, "-m", "kuhu_driver", "--batch", str(src)),
+                    *("--out-dir", str(tmp_path / f"out{j}")),
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+            )
+        )
+    return procs
+
+
+def _finish(procs: list[subprocess.Popen[bytes]]) -> None:
+    for proc in procs:
+        _, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err.decode()
+
+
+def test_three_processes_sharing_a_key_keep_one_limit_and_share_it_fairly(
+    remote_emulator: Any, tmp_path: Path
+) -> None:
+    # Before: each process kept its own 18.5/s; three batches sent 51 a second.
+    _finish(_batch_jobs(tmp_path, 3, 60))
+    stats = remote_emulator.stats()
+    assert stats["requests"] == 180
+    assert stats["rate_limit_breaches"] == 0
+    assert stats["max_requests_in_window"] <= 20
+    # Fair: slots are taken in turn, so equal jobs end together (each one's last answer
+    # within a tenth of the whole run of the others').
+    ends = {
+        j: max(t for text, _, t in stats["log"] if text.startswith(f"第{j}号")) for j in range(3)
+    }
+    start = min(t for _, _, t in stats["log"])
+    span = max(ends.values()) - start
+    assert max(ends.values()) - min(ends.values()) < 0.1 * span
+
+
+def test_a_process_killed_holding_the_limit_never_blocks_the_others(
+    remote_emulator: Any, tmp_path: Path
+) -> None:
+    path = shared_limiter(remote_emulator.key, remote_emulator.url)
+    assert isinstance(path, MachineLimiter)
+    holder = subprocess.Popen(
+        [sys.executable, "-c", KILLED_HOLDER, str(path.path)], stdout=subprocess.PIPE, text=True
+    )
+    assert holder.stdout is not None
+    assert holder.stdout.readline().strip() == "holding"
+    holder.wait(10)
+    holder.stdout.close()
+    assert holder.returncode == -9  # SIGKILL: died with the lock held
+    t0 = time.monotonic()
+    _finish(_batch_jobs(tmp_path, 2, 10))
+    assert time.monotonic() - t0 < 30  # not stuck behind the dead holder
+    stats = remote_emulator.stats()
+    assert stats["requests"] == 20
+    assert stats["max_requests_in_window"] <= 20
+
+
+KILLED_HOLDER = r"""
+import fcntl, os, signal, struct, sys, time
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o600)
+fcntl.flock(fd, fcntl.LOCK_EX)
+# Took many slots ahead, too: the next process must not wait for all of them.
+os.write(fd, struct.pack("<d", time.monotonic() + 2.0))
+print("holding", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_stale_slot_from_before_a_reboot_is_ignored(tmp_path: Path) -> None:
+    limiter = MachineLimiter(tmp_path / "rate-x")
+    limiter._open()
+    os.write(limiter._fd or -1, struct.pack("<d", time.monotonic() + 1e6))
+    t0 = time.monotonic()
+    assert limiter.acquire()
+    assert time.monotonic() - t0 < 0.1
+    limiter.close()

@@ -1,0 +1,195 @@
+"""Sound as a listener hears it, on the real-time rig (PulseAudio null sink's monitor).
+
+Each test runs ``heard_program.py`` in a subprocess that talks to the ``pulse``
+fixture's daemon and records the sink's monitor with timestamps (``rig.Recorder``):
+seams between pieces and utterances (silence added, audio overlapped), stop latency,
+and a sound server that goes away mid-utterance. The default backend runs everywhere;
+the simpleaudio backend runs where it is installed and safe, and is refused where it
+would crash the interpreter.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from array import array
+from pathlib import Path
+from typing import Any
+
+import pytest
+from heard_program import AUDIO_PER_CHAR
+from rig import RATE, PulseRig, Recorder, expected_signal
+
+from kuhu_driver.audio._simpleaudio import check_simpleaudio
+
+pytestmark = [pytest.mark.realtime, pytest.mark.timing]
+
+PROGRAM = str(Path(__file__).resolve().parents[1] / "heard_program.py")
+
+
+def simpleaudio_usable() -> bool:
+    try:
+        check_simpleaudio()
+        import simpleaudio  # noqa: F401
+    except Exception:
+        return False
+    return True
+
+
+BACKENDS = ["miniaudio", "simpleaudio"]
+
+
+def run_heard(
+    rig: Any,
+    mode: str,
+    backend: str = "miniaudio",
+    *,
+    latency: float = 0.05,
+    env: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], Recorder]:
+    """Run ``heard_program.py MODE`` on ``rig``; its JSON output and what was heard."""
+    rec = Recorder(rig)
+    try:
+        proc = subprocess.run(
+            [sys.executable, PROGRAM, mode, str(latency)],
+            env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        rec.stop()
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == backend
+    return out, rec
+
+
+def signal_span(out: dict[str, Any]) -> float:
+    """First to last loud sample of everything the program sent, played back to back."""
+    pieces = [p for ps in out["pieces"].values() for p in ps]
+    loud = [
+        i for i, s in enumerate(array("h", expected_signal(pieces, AUDIO_PER_CHAR))) if abs(s) > 300
+    ]
+    return (loud[-1] - loud[0]) / RATE
+
+
+def events(out: dict[str, Any]) -> list[list[Any]]:
+    return [e[1:] for e in out["events"]]
+
+
+def test_pieces_and_utterances_follow_each_other_with_no_gap_and_no_overlap(
+    pulse: Any,
+) -> None:
+    out, rec = run_heard(pulse, "seams")
+    assert events(out) == [
+        ["start", "long"],
+        ["finish", "long", True],
+        ["start", "short1"],
+        ["finish", "short1", True],
+        ["start", "short2"],
+        ["finish", "short2", True],
+    ]
+    loud = rec.sound()
+    heard = (loud[-1] - loud[0]) / RATE
+    sent = signal_span(out)
+    gaps = rec.silences(loud[0], loud[-1])
+    # Overlap would make the heard span shorter than the audio sent, gaps longer; the
+    # test signal has no silence of its own.
+    assert abs(heard - sent) < 0.003, (heard, sent, gaps)
+    assert gaps == []
+
+
+def test_simpleaudio_backend_never_overlaps_or_is_refused_clearly(pulse: Any) -> None:
+    """Where simpleaudio is safe, pieces never overlap (a gap is allowed); where it would
+    crash the interpreter (stock 1.0.4 on CPython 3.12+) or is missing, every utterance
+    ends with a clear error event, nothing is billed, and the process does not crash."""
+    if simpleaudio_usable():
+        out, rec = run_heard(pulse, "seams", "simpleaudio")
+        assert [e[0] for e in events(out)] == ["start", "finish"] * 3
+        loud = rec.sound()
+        heard = (loud[-1] - loud[0]) / RATE
+        assert heard > signal_span(out) - 0.003, (heard, signal_span(out))
+        # Gaps are allowed; lost audio is not: the heard span is the signal plus the gaps.
+        lost = sum(rec.silences(loud[0], loud[-1])) - (heard - signal_span(out))
+        assert lost < 0.005, lost
+        return
+    out, rec = run_heard(pulse, "first", "simpleaudio")  # exit 0: not 139, no segfault
+    assert events(out)[:3] == [
+        ["start", "u0"],
+        ["error", "u0", "AudioDeviceError"],
+        ["finish", "u0", False],
+    ]
+    assert len(events(out)) == 12  # each of the four rounds: the same clear error
+    assert out["requests"] == []  # no device, nothing billed
+    assert rec.sound() == []
+
+
+@pytest.mark.parametrize("mode", ["stop-thread", "stop-callback"])
+def test_stop_silences_within_50_ms_and_the_stream_stays_ready(pulse: Any, mode: str) -> None:
+    out, rec = run_heard(pulse, mode)
+    assert events(out) == [
+        ["start", "long"],
+        ["finish", "long", False],
+        ["start", "after"],
+        ["finish", "after", True],
+    ]
+    loud = rec.sound()
+    t_after = next(e[0] for e in out["events"] if e[1:] == ["start", "after"])
+    before = [i for i in loud if rec.time_of(i) < t_after]
+    after = [i for i in loud if rec.time_of(i) >= t_after]
+    last_heard = rec.time_of(before[-1])
+    assert last_heard - out["stop"] < 0.05, last_heard - out["stop"]
+    # Nothing queued behind the stopped utterance was heard: the next sound is "after",
+    # and all of it.
+    heard_after = (after[-1] - after[0]) / RATE
+    assert abs(heard_after - out["sent"]["after"]) < 0.01
+
+
+def test_the_sound_server_going_away_is_an_error_and_the_engine_recovers(
+    tmp_path: Path,
+) -> None:
+    rig = PulseRig(tmp_path)
+    rig.start()
+    try:
+        proc = subprocess.Popen(
+            [sys.executable, PROGRAM, "vanish"],
+            env={**rig.env, "KUHU_AUDIO": "miniaudio"},
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert proc.stdin is not None and proc.stdout is not None
+        assert proc.stdout.readline().strip() == "speaking"
+        time.sleep(1.0)
+        t_kill = time.monotonic()
+        rig.stop()  # the sound server goes away mid-utterance
+        time.sleep(2.5)
+        rig.start()
+        rec = Recorder(rig)
+        try:
+            proc.stdin.write("back\n")
+            proc.stdin.flush()
+            stdout, stderr = proc.communicate(timeout=60)
+        finally:
+            rec.stop()
+        assert proc.returncode == 0, stderr
+        out = json.loads(stdout.strip().splitlines()[-1])
+        assert events(out) == [
+            ["start", "long"],
+            ["error", "long", "AudioDeviceError"],
+            ["finish", "long", False],
+            ["start", "after"],
+            ["finish", "after", True],
+        ]
+        t_error = next(e[0] for e in out["events"] if e[1] == "error")
+        assert t_error - t_kill < 2.0  # no hang: the watchdog notices within its second
+        loud = rec.sound()
+        assert loud, "nothing was heard after the server came back"
+        heard = (loud[-1] - loud[0]) / RATE
+        assert abs(heard - out["sent"]["after"]) < 0.01
+    finally:
+        rig.stop()

@@ -1,0 +1,195 @@
+"""The player's own logic, without a device: how the stream is cut from the queue, marks,
+stop, the stall watchdog, and which backend is chosen. What a device really plays is
+tested in test_driver.py (exact bytes) and test_paced.py (what a listener hears)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+import threading
+import time
+from importlib import metadata
+from typing import Any
+
+import pytest
+
+from kuhu_driver._config import resolve_settings
+from kuhu_driver.audio import Segment, _player, _simpleaudio, make_player
+from kuhu_driver.audio._miniaudio import MiniaudioPlayer
+from kuhu_driver.errors import AudioDeviceError, ConfigError
+
+
+class FakeDevice:
+    """Stands for an open miniaudio device: the test pulls frames as a device would."""
+
+    def close(self) -> None:
+        pass
+
+
+def player_with_fake_device(rate: int = 1000) -> MiniaudioPlayer:
+    player = MiniaudioPlayer()
+    player._device = FakeDevice()
+    player._rate = rate
+    return player
+
+
+def pcm(*values: int) -> bytes:
+    return b"".join(v.to_bytes(2, "little", signed=True) for v in values)
+
+
+def test_the_stream_is_the_queue_back_to_back_then_silence() -> None:
+    player = player_with_fake_device()
+    a, b = Segment(pcm(1, 2, 3), 1000), Segment(pcm(4, 5), 1000)
+    player.enqueue(a)
+    player.enqueue(b)
+    assert player._take(2) == pcm(1, 2)
+    assert not a.done.is_set()
+    # One period takes the end of a and the start of b: nothing between them.
+    assert player._take(2) == pcm(3, 4)
+    assert a.done.is_set() and a.end_frame == 3
+    assert player._take(3) == pcm(5, 0, 0)
+    assert b.done.is_set() and b.end_frame == 5
+
+
+def test_marks_fire_once_each_in_order_as_their_frames_are_taken() -> None:
+    player = player_with_fake_device()
+    fired: list[tuple[int, int]] = []
+    seg = Segment(pcm(*range(1, 11)), 1000, [0, 4, 5, 9], lambda i: fired.append((i, seg.pos)))
+    player.enqueue(seg)
+    player._take(4)
+    assert fired == [(0, 4)]
+    player._take(2)
+    assert fired == [(0, 4), (1, 6), (2, 6)]
+    player._take(10)
+    assert [i for i, _ in fired] == [0, 1, 2, 3]
+
+
+def test_a_failing_mark_callback_reaches_the_waiter_not_the_device_thread() -> None:
+    player = player_with_fake_device()
+
+    def boom(i: int) -> None:
+        raise RuntimeError("callback failed")
+
+    seg = Segment(pcm(1, 2, 3), 1000, [1], boom)
+    player.enqueue(seg)
+    assert player._take(4) == pcm(1, 2, 3, 0)  # the device still gets its samples
+    with pytest.raises(RuntimeError, match="callback failed"):
+        player.wait(seg, threading.Event(), drain=False)
+
+
+def test_stop_drops_everything_queued_and_the_stream_goes_silent() -> None:
+    player = player_with_fake_device()
+    a, b = Segment(pcm(1, 2, 3, 4), 1000), Segment(pcm(5, 6), 1000)
+    player.enqueue(a)
+    player.enqueue(b)
+    player._take(1)
+    player.stop()
+    assert a.done.is_set() and a.dropped and b.dropped
+    assert player._take(3) == pcm(0, 0, 0)
+    assert player.wait(a, threading.Event(), drain=False) is False
+    # Ready for the next utterance.
+    c = Segment(pcm(7), 1000)
+    player.enqueue(c)
+    assert player._take(2) == pcm(7, 0)
+
+
+def test_cancel_while_waiting_stops_playback() -> None:
+    player = player_with_fake_device()
+    seg = Segment(pcm(*([1] * 1000)), 1000)
+    player.enqueue(seg)
+    cancel = threading.Event()
+    threading.Timer(0.05, cancel.set).start()
+    assert player.wait(seg, cancel, drain=False) is False
+    assert seg.dropped
+
+
+def test_lead_returns_early_and_fires_the_remaining_marks_first() -> None:
+    player = player_with_fake_device()
+    fired: list[int] = []
+    seg = Segment(pcm(*([1] * 100)), 1000, [10, 95], fired.append)
+    player.enqueue(seg)
+    player._take(50)
+    # 50 ms left, lead 60 ms: returns now, with the last word's mark already fired.
+    assert player.wait(seg, threading.Event(), drain=False, lead=0.06) is True
+    assert fired == [0, 1]
+    player._take(100)
+    assert fired == [0, 1]  # not again
+
+
+def test_a_device_that_stops_taking_audio_is_an_error_and_is_reopened(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(_player, "STALL_SECONDS", 0.2)
+    player = player_with_fake_device()
+    opened: list[int] = []
+    monkeypatch.setattr(player, "_open", lambda rate: opened.append(rate))
+    a, b = Segment(pcm(1, 2, 3), 1000), Segment(pcm(4), 1000)
+    player.enqueue(a)
+    player.enqueue(b)
+    player._take(1)  # then nothing: unplugged
+    t0 = time.monotonic()
+    with pytest.raises(AudioDeviceError, match="stopped taking audio"):
+        player.wait(a, threading.Event(), drain=False)
+    assert time.monotonic() - t0 < 1.0
+    assert b.dropped and isinstance(b.error, AudioDeviceError)
+    assert player._device is None
+    player.prepare(1000)
+    assert opened == [1000]
+
+
+def test_the_default_backend_is_miniaudio_and_simpleaudio_can_be_chosen() -> None:
+    assert isinstance(make_player(), MiniaudioPlayer)
+    assert isinstance(make_player("miniaudio"), MiniaudioPlayer)
+    assert isinstance(make_player(" SimpleAudio "), _simpleaudio.SimpleaudioPlayer)
+    with pytest.raises(ConfigError, match="KUHU_AUDIO"):
+        make_player("pyaudio")
+    assert resolve_settings(env={"KUHU_AUDIO": "simpleaudio"}, require_key=False).audio == (
+        "simpleaudio"
+    )
+    with pytest.raises(ConfigError, match="KUHU_AUDIO"):
+        resolve_settings(env={"KUHU_AUDIO": "alsa"}, require_key=False)
+
+
+def test_without_miniaudio_simpleaudio_is_used(monkeypatch: pytest.MonkeyPatch) -> None:
+    real = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        return None if name == "miniaudio" else real(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    assert isinstance(make_player(), _simpleaudio.SimpleaudioPlayer)
+
+
+@pytest.mark.parametrize(
+    ("python", "installed", "refused"),
+    [
+        ((3, 11), {"simpleaudio": "1.0.4"}, False),
+        ((3, 12), {"simpleaudio": "1.0.4"}, True),
+        ((3, 13), {"simpleaudio": "1.0.3"}, True),
+        ((3, 12), {"simpleaudio": "1.0.4", "simpleaudio-patched": "1.0.5"}, False),
+        ((3, 12), {"simpleaudio-patched": "1.0.5"}, False),
+        ((3, 13), {"simpleaudio": "1.1.0"}, False),  # a fixed release, some day
+    ],
+)
+def test_a_simpleaudio_that_would_crash_is_never_loaded(
+    monkeypatch: pytest.MonkeyPatch,
+    python: tuple[int, int],
+    installed: dict[str, str],
+    refused: bool,
+) -> None:
+    def version(name: str) -> str:
+        if name in installed:
+            return installed[name]
+        raise metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(sys, "version_info", (*python, 0, "final", 0))
+    monkeypatch.setattr(metadata, "version", version)
+    monkeypatch.delitem(sys.modules, "simpleaudio", raising=False)
+    player = _simpleaudio.SimpleaudioPlayer()
+    if refused:
+        with pytest.raises(AudioDeviceError, match="simpleaudio-patched") as info:
+            player.prepare(22050)
+        assert "crashes Python" in str(info.value)
+        assert "simpleaudio" not in sys.modules  # never imported
+    else:
+        _simpleaudio.check_simpleaudio()

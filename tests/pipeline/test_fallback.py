@@ -1,0 +1,298 @@
+"""Never silent: when the cloud cannot answer, the platform's local voice (eSpeak NG here,
+through pyttsx3's own driver) speaks, through the same player; the cloud is used again
+once it answers. What is heard is checked on the capture rig against the local voice's
+own rendering of the same text, so the voice that spoke is known."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import Recorder, expected_pcm
+from pyttsx3.engine import Engine
+from rig import nonzero
+
+import kuhu_driver  # noqa: F401 - registers the driver
+from kuhu_driver.api import DEFAULT_VOICE
+from kuhu_driver.audio import LocalVoice
+from kuhu_driver.errors import CloudFallback
+from kuhu_driver.pipeline import CloudBreaker, speech_pieces
+from kuhu_driver.testing import KuhuEmulator
+
+
+@pytest.fixture(autouse=True)
+def _fallback_as_users_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUHU_FALLBACK")  # the default: on
+
+
+@pytest.fixture(scope="module")
+def local() -> Iterator[LocalVoice]:
+    voice = LocalVoice()
+    if not voice.available():
+        pytest.fail("no local voice: ./dev.sh test installs espeak-ng")
+    yield voice
+    voice.close()
+
+
+def local_seconds(local: LocalVoice, texts: list[str]) -> float:
+    """How long the local voice takes to say ``texts``, piece by piece as the driver asks."""
+    return sum(
+        len(nonzero(local.synthesize(t[a:b], rate=200, volume=0.5)[0])) / 2 / 22050
+        for t in texts
+        for a, b in speech_pieces(t)
+    )
+
+
+def assert_local_voice(
+    heard: bytes, local: LocalVoice, texts: list[str], emu: KuhuEmulator
+) -> None:
+    """``heard`` is the local voice saying ``texts``: eSpeak NG varies a little from one
+    run to the next (its noise source), so not byte for byte, but as long as it takes to
+    say them (within 10 %), and none of it is the cloud's signal."""
+    expected = local_seconds(local, texts)
+    seconds = len(heard) / 2 / 22050
+    assert abs(seconds - expected) < 0.1 * expected, (seconds, expected)
+    for t in texts:
+        assert nonzero(expected_pcm(emu, t))[:64] not in heard
+
+
+@pytest.fixture
+def engine(kuhu_emulator: KuhuEmulator, capture: Any) -> Iterator[Engine]:
+    eng = Engine("kuhu")
+    yield eng
+    eng.proxy._driver.destroy()
+
+
+def fresh_engine_round(*utterances: tuple[str, str]) -> Recorder:
+    """Say ``(text, name)`` pairs on an engine made now (so it sees the environment the
+    test set), run one round, and destroy it; the events heard."""
+    eng = Engine("kuhu")
+    try:
+        rec = Recorder()
+        rec.connect(eng)
+        for text, name in utterances:
+            eng.say(text, name)
+        eng.runAndWait()
+    finally:
+        eng.proxy._driver.destroy()
+    return rec
+
+
+def utterance_events(rec: Recorder, name: str, fell_back: bool) -> list[tuple[Any, ...]]:
+    middle = [("error", name, "CloudFallback")] if fell_back else []
+    return [("started-utterance", name), *middle, ("finished-utterance", name, True)]
+
+
+@pytest.mark.parametrize("fault", ["500", "json403", "reset", "slow"])
+def test_the_local_voice_speaks_when_the_cloud_fails(
+    engine: Engine,
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    local: LocalVoice,
+    fault: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    if fault == "slow":
+        kuhu_emulator.latency = 20.0  # hangs well past the 1.5 s the player waits
+    else:
+        kuhu_emulator.set_fault_plan(lambda req: fault)
+    rec = Recorder()
+    rec.connect(engine)
+    notices: list[BaseException] = []
+    engine.connect("error", lambda name, exception: notices.append(exception))
+    texts = ["第一句话。", "第二句。", "third"]
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
+        for i, t in enumerate(texts):
+            engine.say(t, f"u{i}")
+        engine.runAndWait()
+    assert rec.utterances() == [e for i in range(3) for e in utterance_events(rec, f"u{i}", True)]
+    assert all(isinstance(n, CloudFallback) for n in notices)
+    assert "key" not in str(notices[0]).lower() or kuhu_emulator.api_key not in str(notices[0])
+    assert any("local voice spoke instead" in r.getMessage() for r in caplog.records)
+    assert_local_voice(capture.read(), local, texts, kuhu_emulator)
+    # No storm: the first utterance's attempts (3 at most, 1 for a 403), then the breaker
+    # sends nothing until its first probe, 2 s later.
+    assert len(kuhu_emulator.requests) <= 3 + len(texts)
+
+
+def test_a_long_text_goes_on_in_the_local_voice_from_the_first_piece_not_heard(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, local: LocalVoice
+) -> None:
+    kuhu_emulator.audio_seconds_per_billed_char = 0.005  # 3 s for the 600-character piece
+    text = "这是第一句。" + "第二段的内容。" * 45 + "第三段要失败了。" * 2
+    pieces = [text[a:b] for a, b in speech_pieces(text)]
+    assert len(pieces) == 3
+    kuhu_emulator.fail_text(pieces[2], "500", "500", "500")
+    rec = Recorder()
+    rec.connect(engine)
+    engine.say(text, "long")
+    engine.runAndWait()
+    assert rec.utterances() == utterance_events(rec, "long", True)
+    cloud = nonzero(b"".join(kuhu_emulator.render(p, voice=DEFAULT_VOICE.id) for p in pieces[:2]))
+    heard = capture.read()
+    assert heard.startswith(cloud)  # the cloud's pieces, exactly
+    # Then the rest, from the first piece not heard, in the local voice: nothing
+    # skipped, nothing said twice.
+    assert_local_voice(heard[len(cloud) :], local, pieces[2:], kuhu_emulator)
+
+
+def test_stop_silences_the_local_voice_too(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, local: LocalVoice
+) -> None:
+    import threading
+
+    kuhu_emulator.set_fault_plan(lambda req: "json403")
+    rec = Recorder()
+    rec.connect(engine)
+    engine.connect(
+        "started-utterance",
+        lambda name: threading.Timer(0.5, engine.stop).start() if name == "long" else None,
+    )
+    engine.say("这是一段很长的话，本地的声音会说很久。" * 6, "long")
+    engine.say("这句不应该听到。", "never")
+    engine.runAndWait()
+    assert rec.utterances() == [
+        ("started-utterance", "long"),
+        ("error", "long", "CloudFallback"),
+        ("finished-utterance", "long", False),
+    ]
+    heard = len(capture.read()) / 2 / 22050
+    assert 0.3 < heard < 0.8  # stopped about 0.5 s in; the 15 s text was not played on
+
+
+def test_the_cloud_is_used_again_once_it_answers(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    now = [0.0]
+    driver = engine.proxy._driver
+    driver._synth.breaker = CloudBreaker(clock=lambda: now[0])
+    rec = Recorder()
+    rec.connect(engine)
+    kuhu_emulator.set_fault_plan(lambda req: "500")
+    engine.say("断了。", "down")
+    engine.runAndWait()
+    kuhu_emulator.set_fault_plan(None)
+    engine.say("还没试。", "early")  # before the probe is due: straight to the local voice
+    engine.runAndWait()
+    requests_while_down = len(kuhu_emulator.requests)
+    now[0] += CloudBreaker.FIRST  # the breaker's first probe is due 2 s after it opened
+    engine.say("回来了。", "back")
+    engine.runAndWait()
+    assert rec.utterances() == [
+        *utterance_events(rec, "down", True),
+        *utterance_events(rec, "early", True),
+        *utterance_events(rec, "back", False),
+    ]
+    assert requests_while_down == 3  # "early" sent nothing
+    assert capture.read()[-len(nonzero(expected_pcm(kuhu_emulator, "回来了。"))) :] == nonzero(
+        expected_pcm(kuhu_emulator, "回来了。")
+    )
+
+
+def test_files_do_not_fall_back_unless_asked(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, local: LocalVoice, capture: Any
+) -> None:
+    kuhu_emulator.set_fault_plan(lambda req: "json403")
+    eng = Engine("kuhu")
+    try:
+        rec = Recorder()
+        rec.connect(eng)
+        eng.save_to_file("保存。", str(tmp_path / "a.wav"), "file")
+        eng.runAndWait()
+        assert rec.utterances() == [
+            ("started-utterance", "file"),
+            ("error", "file", "AuthError"),
+            ("finished-utterance", "file", False),
+        ]
+        assert not (tmp_path / "a.wav").exists()
+        eng.setProperty("fallback", "always")
+        eng.save_to_file("保存。", str(tmp_path / "b.wav"), "file2")
+        eng.runAndWait()
+        assert eng.getProperty("fallback") == "always"
+    finally:
+        eng.proxy._driver.destroy()
+    from kuhu_driver.audio import parse_wav
+
+    wav = parse_wav((tmp_path / "b.wav").read_bytes())
+    assert_local_voice(nonzero(wav.data), local, ["保存。"], kuhu_emulator)
+
+
+def test_with_fallback_off_the_error_is_as_before(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("KUHU_FALLBACK", "off")
+    kuhu_emulator.set_fault_plan(lambda req: "json403")
+    rec = fresh_engine_round(("不要本地。", "a"))
+    assert rec.utterances() == [
+        ("started-utterance", "a"),
+        ("error", "a", "AuthError"),
+        ("finished-utterance", "a", False),
+    ]
+    assert capture.read() == b""
+
+
+def test_no_key_speaks_locally(
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    local: LocalVoice,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("KUHU_API_KEY")
+    rec = fresh_engine_round(("没有密钥。", "a"))
+    assert rec.utterances() == utterance_events(rec, "a", True)
+    assert kuhu_emulator.requests == []
+    assert_local_voice(capture.read(), local, ["没有密钥。"], kuhu_emulator)
+
+
+def test_no_local_voice_is_the_old_error_said_once_in_the_log(
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import shutil
+
+    real_which = shutil.which
+
+    def which(cmd: str, *args: Any, **kw: Any) -> str | None:
+        return None if cmd == "espeak-ng" else real_which(cmd, *args, **kw)
+
+    monkeypatch.setattr(shutil, "which", which)  # no eSpeak NG
+    monkeypatch.setattr(sys, "executable", "/nonexistent/python")  # pyttsx3's helper too
+    kuhu_emulator.set_fault_plan(lambda req: "json403")
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
+        rec = fresh_engine_round(("一。", "a"), ("二。", "b"))
+    topics = ["started-utterance", "error", "finished-utterance"]
+    assert [e[0] for e in rec.utterances()] == topics * 2
+    assert [e for e in rec.utterances() if e[0] == "error"] == [
+        ("error", "a", "AuthError"),
+        ("error", "b", "AuthError"),
+    ]
+    hints = [r for r in caplog.records if "no local voice" in r.getMessage()]
+    assert len(hints) == 1 and "espeak-ng" in hints[0].getMessage()
+
+
+@pytest.mark.timing
+@pytest.mark.realtime
+def test_an_outage_as_heard_first_sound_quickly_and_the_cloud_back(pulse: Any) -> None:
+    from test_paced import run_heard
+
+    out, rec = run_heard(pulse, "outage", env={"KUHU_FALLBACK": "local"})
+    heard = [rec.time_of(i) for i in rec.sound()]
+    firsts = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
+    # First utterance of the outage: the retries, then the local voice, within 2 s.
+    assert firsts[0] < 2.0, firsts
+    # The next ones go straight to the local voice.
+    assert max(firsts[1:3]) < 0.5, firsts
+    names = [e[2] for e in out["events"] if e[1] == "start"]
+    fell_back = {e[2] for e in out["events"] if e[1] == "error"}
+    assert {"down0", "down1", "down2"} <= fell_back
+    back = next(n for n in names if n.startswith("up") and n not in fell_back)
+    t_back = next(e[0] for e in out["events"] if e[1:] == ["start", back])
+    assert t_back - out["restart"] < 30.0
+    # After the restart, the new server saw no storm: the probes, then the cloud voice.
+    assert len(out["requests"]) <= 6, out["requests"]

@@ -1,0 +1,102 @@
+"""Speed promises that are about order and overlap, not seconds (those are in bench/)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from helpers import Recorder, expected_pcm
+from pyttsx3.engine import Engine
+
+import kuhu_driver  # noqa: F401
+from kuhu_driver.driver._driver import PLAY_WINDOW
+from kuhu_driver.pipeline import estimate, speech_pieces
+from kuhu_driver.testing import KuhuEmulator
+
+LONG = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 250  # about 10,000 billed
+
+
+def test_long_text_first_piece_is_a_sentence_and_the_rest_overlap(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    kuhu_emulator.latency = 0.3
+    kuhu_emulator.audio_seconds_per_billed_char = 0.002
+    engine = Engine("kuhu")
+    try:
+        engine.say(LONG, "long")
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    pieces = [LONG[a:b] for a, b in speech_pieces(LONG)]
+    assert pieces[0] == "第一句很短。" and len(pieces) >= 5
+    reqs = sorted(kuhu_emulator.requests, key=lambda r: r.arrived)
+    first = next(r for r in reqs if r.text == pieces[0])
+    assert first.arrived - reqs[0].arrived < 0.05  # the short first piece waits for nothing
+    # A window of pieces is requested at once (starts 54 ms apart, the rate limit's
+    # spacing), not one after another (which would take 6 x 300 ms).
+    assert len(reqs) > PLAY_WINDOW
+    assert reqs[PLAY_WINDOW - 1].arrived - reqs[0].arrived < 0.6
+    assert sorted(r.text for r in reqs) == sorted(pieces)
+    assert capture.read() == expected_pcm(kuhu_emulator, LONG)  # played strictly in order
+
+
+def test_next_utterance_is_fetched_with_its_own_properties_while_this_one_plays(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    kuhu_emulator.latency = 0.3
+    engine = Engine("kuhu")
+    try:
+        engine.say("第一", "a")
+        engine.setProperty("rate", 300)
+        engine.say("第二", "b")
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    a, b = sorted(kuhu_emulator.requests, key=lambda r: r.params["text"] != "第一")
+    assert (a.params["rate"], b.params["rate"]) == ("1.0", "1.5")
+    assert a.finished is not None and b.arrived < a.finished  # overlapped
+    assert len(kuhu_emulator.requests) == 2  # the prefetched one was used, not fetched again
+    assert capture.read() == expected_pcm(kuhu_emulator, "第一") + expected_pcm(
+        kuhu_emulator, "第二", rate=1.5
+    )
+
+
+def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    kuhu_emulator.latency = 0.5
+    engine = Engine("kuhu")
+    rec = Recorder()
+    rec.connect(engine)
+    stopped_at: list[float] = []
+
+    def stop() -> None:
+        stopped_at.append(time.monotonic())
+        engine.stop()
+
+    very_long = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 800  # 18 pieces
+    try:
+        engine.say(very_long, "long")
+        threading.Timer(0.2, stop).start()
+        engine.runAndWait()
+    finally:
+        # After destroy() no request can start: its pool is shut and its client closed.
+        engine.proxy._driver.destroy()
+    assert rec.utterances() == [
+        ("started-utterance", "long"),
+        ("finished-utterance", "long", False),
+    ]
+    assert all(r.arrived < stopped_at[0] for r in kuhu_emulator.requests)
+    # At most the play window was ever fetched ahead, of the text's many pieces.
+    assert len(speech_pieces(very_long)) > 2 * PLAY_WINDOW
+    assert 1 <= len(kuhu_emulator.requests) <= PLAY_WINDOW
+    assert capture.read() == b""
+
+
+def test_driver_counts_billed_characters_sent(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    engine = Engine("kuhu")
+    try:
+        engine.say("你好。Hello!")
+        engine.runAndWait()
+        assert engine.getProperty("billed_chars") == estimate("你好。Hello!").billed_chars == 11
+    finally:
+        engine.proxy._driver.destroy()
