@@ -260,18 +260,24 @@ class Recorder:
 
 def silences(pcm: bytes, rate: int = RATE, min_ms: float = 1.0) -> list[float]:
     """Lengths (s) of the runs of near-silence inside ``pcm`` (its ends trimmed)."""
+    return [n / rate for _, n in silent_runs(pcm, rate, min_ms)]
+
+
+def silent_runs(pcm: bytes, rate: int = RATE, min_ms: float = 1.0) -> list[tuple[int, int]]:
+    """``(start, length)`` in samples, counted from the first loud sample, of each run of
+    near-silence inside ``pcm`` (its ends trimmed)."""
     samples = array("h", pcm[: len(pcm) - len(pcm) % 2])
     loud = [i for i, s in enumerate(samples) if abs(s) > 300]
     if not loud:
         return []
-    runs: list[float] = []
+    runs: list[tuple[int, int]] = []
     run = 0
-    for s in samples[loud[0] : loud[-1] + 1]:
+    for i, s in enumerate(samples[loud[0] : loud[-1] + 1]):
         if abs(s) <= 100:
             run += 1
         else:
             if run * 1000 / rate >= min_ms:
-                runs.append(run / rate)
+                runs.append((i - run, run))
             run = 0
     return runs
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from heard_program import AUDIO_PER_CHAR
-from rig import RATE, PulseRig, Recorder, expected_signal
+from rig import RATE, PulseRig, Recorder, expected_signal, silent_runs
 
 from kuhu_driver.audio._simpleaudio import check_simpleaudio
 
@@ -95,11 +95,35 @@ def test_pieces_and_utterances_follow_each_other_with_no_gap_and_no_overlap(
     loud = rec.sound()
     heard = (loud[-1] - loud[0]) / RATE
     sent = signal_span(out)
-    gaps = rec.silences(loud[0], loud[-1])
-    # Overlap would make the heard span shorter than the audio sent, gaps longer; the
-    # test signal has no silence of its own.
-    assert abs(heard - sent) < 0.003, (heard, sent, gaps)
-    assert gaps == []
+    at_seams, dropouts = seam_silences(out, bytes(rec.data[2 * loud[0] : 2 * loud[-1] + 2]))
+    # At a seam the player must join the pieces sample for sample: no silence there, and
+    # the heard span equals the signal sent (an overlap would make it shorter). A dropout
+    # inside a piece is the device starving (seen on this VM with a bare miniaudio
+    # generator too, while the hypervisor steals 10-20 % of the CPU): the sound server
+    # inserts silence and may skip samples, so in a run with dropouts the span may differ
+    # by up to their total. A stream that stalls outright still fails.
+    assert at_seams == [], (at_seams, dropouts)
+    assert abs(heard - sent) < 0.003 + sum(dropouts), (heard, sent, dropouts)
+    assert sum(dropouts) < 0.1 * sent, dropouts
+
+
+def seam_silences(out: dict[str, Any], heard: bytes) -> tuple[list[float], list[float]]:
+    """The silences heard, split into those at a seam (where one piece meets the next,
+    within 5 ms) and dropouts inside a piece, in seconds."""
+    pieces = [p for ps in out["pieces"].values() for p in ps]
+    lengths = [len(expected_signal([p], AUDIO_PER_CHAR)) // 2 for p in pieces]
+    signal = array("h", expected_signal(pieces, AUDIO_PER_CHAR))
+    first_loud = next(i for i, x in enumerate(signal) if abs(x) > 300)
+    seams = [sum(lengths[: k + 1]) - first_loud for k in range(len(lengths) - 1)]
+    at_seams: list[float] = []
+    dropouts: list[float] = []
+    shift = 0  # silence heard so far: the signal's clock runs behind the recording's
+    for start, n in silent_runs(heard):
+        where = start - shift
+        near = any(abs(where - seam) <= RATE * 0.005 for seam in seams)
+        (at_seams if near else dropouts).append(n / RATE)
+        shift += n
+    return at_seams, dropouts
 
 
 def test_simpleaudio_backend_never_overlaps_or_is_refused_clearly(pulse: Any) -> None:
