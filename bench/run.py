@@ -4,7 +4,7 @@
 
 Against the emulator with 300 ms latency plus 0.5 ms of synthesis per billed
 character. Sound goes to the ALSA capture rig (unpaced) for first-sound figures and to
-a PulseAudio null sink (real time) for gaps; see shared/audio-test-rig.md.
+a PulseAudio null sink (real time) for gaps; see tests/rig.py.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "audio"))  # test_paced.run_heard
 
 from rig import RATE, PulseRig  # noqa: E402
 

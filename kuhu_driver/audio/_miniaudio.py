@@ -12,6 +12,7 @@ from collections.abc import Generator
 from typing import Any
 
 from ..errors import AudioDeviceError
+from ._alsa import quiet_alsa
 from ._player import NO_DEVICE_HINT, Segment, StreamBase
 
 logger = logging.getLogger(__name__)
@@ -70,19 +71,27 @@ class MiniaudioPlayer(StreamBase):
         gen = self._feed()
         next(gen)
         try:
-            device = miniaudio.PlaybackDevice(
-                output_format=miniaudio.SampleFormat.SIGNED16,
-                nchannels=1,
-                sample_rate=rate,
-                buffersize_msec=self.PERIOD_MS,
-                callback_periods=self.PERIODS,
-                backends=backends,
-                app_name="kuhu_driver",
-            )
+            with quiet_alsa():  # our own error says it once, in words a user can act on
+                device = self._device_for(miniaudio, rate, backends)
         except Exception as exc:  # miniaudio raises MiniaudioError and others
             raise AudioDeviceError(
                 f"could not open the audio device ({exc}): {NO_DEVICE_HINT}"
             ) from None
+        with quiet_alsa():
+            self._start(device, gen, rate)
+
+    def _device_for(self, miniaudio: Any, rate: int, backends: list[Any]) -> Any:
+        return miniaudio.PlaybackDevice(
+            output_format=miniaudio.SampleFormat.SIGNED16,
+            nchannels=1,
+            sample_rate=rate,
+            buffersize_msec=self.PERIOD_MS,
+            callback_periods=self.PERIODS,
+            backends=backends,
+            app_name="kuhu_driver",
+        )
+
+    def _start(self, device: Any, gen: Generator[bytes, int, None], rate: int) -> None:
         self._rate = rate
         self._last_progress = time.monotonic()
         try:

@@ -388,7 +388,8 @@ class KuhuDriver:
             keep = set(wanted)
             stale = [job for key, job in self._prefetched.items() if key not in keep]
             self._prefetched = {k: j for k, j in self._prefetched.items() if k in keep}
-            missing = [key for key in wanted if key not in self._prefetched]
+            # One job per distinct utterance: a phrase queued twice is fetched once.
+            missing = list(dict.fromkeys(k for k in wanted if k not in self._prefetched))
         for job in stale:
             job.cancel()
         for key in missing:

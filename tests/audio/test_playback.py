@@ -5,10 +5,12 @@ tested in test_driver.py (exact bytes) and test_paced.py (what a listener hears)
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 import threading
 import time
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -193,3 +195,32 @@ def test_a_simpleaudio_that_would_crash_is_never_loaded(
         assert "simpleaudio" not in sys.modules  # never imported
     else:
         _simpleaudio.check_simpleaudio()
+
+
+def test_no_sound_card_is_one_clear_error_without_alsas_screenful(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from rig import NO_PULSE, make_broken_home
+
+    make_broken_home(tmp_path)
+    env = {**os.environ, "HOME": str(tmp_path), "PULSE_SERVER": NO_PULSE, "KUHU_API_KEY": "k"}
+    program = (
+        "from kuhu_driver.audio import make_player\n"
+        "from kuhu_driver.errors import AudioDeviceError\n"
+        "try:\n"
+        "    make_player('miniaudio').prepare(22050)\n"
+        "except AudioDeviceError as exc:\n"
+        "    print('refused:', exc)\n"
+    )
+    play = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    assert play.stdout.startswith("refused: could not open the audio device")
+    check = subprocess.run(
+        [sys.executable, "-m", "kuhu_driver", "--check", "--no-request"],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert "FAIL audio" in check.stdout
+    for out in (play.stderr, check.stderr):
+        assert "ALSA lib" not in out, out  # was about 40 lines before our own

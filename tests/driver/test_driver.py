@@ -357,3 +357,76 @@ def test_pyttsx3_init_by_name(kuhu_emulator: KuhuEmulator, capture: Any) -> None
         assert capture.read() == expected_pcm(kuhu_emulator, "初始化")
     finally:
         eng.proxy._driver.destroy()
+
+
+ENDS_AT_ONCE = """
+import multiprocessing, os, sys
+import pyttsx3
+
+def speak(text):
+    engine = pyttsx3.init("kuhu")
+    engine.say(text)
+    engine.runAndWait()
+
+if __name__ == "__main__":
+    how, text = sys.argv[1], sys.argv[2]
+    if how == "process":  # one process per utterance; it ends with os._exit
+        child = multiprocessing.Process(target=speak, args=(text,))
+        child.start()
+        child.join()
+        sys.exit(child.exitcode)
+    speak(text)
+    os._exit(0)  # no clean-up at all: what runAndWait waited for is all there is
+"""
+
+
+@pytest.mark.parametrize("how", ["process", "os._exit"])
+def test_heard_whole_through_pulseaudio_when_the_program_ends_at_once(
+    how: str, kuhu_emulator: KuhuEmulator, pulse: Any, tmp_path: Path
+) -> None:
+    """Heard at the sound server: a client that vanishes loses what it had not played."""
+    import os
+    import subprocess
+    import sys
+    from array import array
+
+    from rig import Recorder, expected_signal
+
+    program = tmp_path / "ends_at_once.py"
+    program.write_text(ENDS_AT_ONCE, encoding="utf-8")
+    text = "说完就退出。"
+    rec = Recorder(pulse)
+    proc = subprocess.run(
+        [sys.executable, str(program), how, text],
+        env={**os.environ, **pulse.env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    rec.stop()
+    assert proc.returncode == 0, proc.stderr
+    sent = array("h", expected_signal([text], 0.08))
+    loud_sent = [i for i, x in enumerate(sent) if abs(x) > 300]
+    loud_heard = rec.sound()
+    assert loud_heard, "nothing was heard"
+    heard = (loud_heard[-1] - loud_heard[0]) / 22050
+    want = (loud_sent[-1] - loud_sent[0]) / 22050
+    assert heard > want - 0.005, (heard, want)  # the end was not cut off
+
+
+@pytest.mark.parametrize("how", ["process", "os._exit"])
+def test_run_and_wait_returns_only_when_the_sound_has_been_played(
+    how: str, kuhu_emulator: KuhuEmulator, capture: Any, tmp_path: Path
+) -> None:
+    """Heard at the ALSA capture device: what the program had not handed over is lost."""
+    import subprocess
+    import sys
+
+    program = tmp_path / "ends_at_once.py"
+    program.write_text(ENDS_AT_ONCE, encoding="utf-8")
+    text = "说完就退出。"
+    proc = subprocess.run(
+        [sys.executable, str(program), how, text], capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert capture.read() == expected_pcm(kuhu_emulator, text)  # heard whole
