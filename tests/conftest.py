@@ -144,6 +144,19 @@ def capture_file(pulse: object) -> Iterator[Path]:
 
 
 @pytest.fixture
+def engine(kuhu_emulator: Any, capture: Any) -> Iterator[Any]:
+    """A pyttsx3 engine on the kuhu driver, against the emulator, every byte it plays
+    captured (``capture``); destroyed at the end, so no thread stays behind."""
+    from pyttsx3.engine import Engine
+
+    import kuhu_driver  # noqa: F401 - registers the driver without the .pth file
+
+    eng = Engine("kuhu")
+    yield eng
+    eng.proxy._driver.destroy()
+
+
+@pytest.fixture
 def capture(capture_file: Path) -> object:
     """Bytes played to the audio device during this test (see tests/rig.py)."""
     from rig import Capture

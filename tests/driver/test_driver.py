@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,13 +20,6 @@ from kuhu_driver.errors import AuthError, InvalidInputError, KuhuError
 from kuhu_driver.testing import KuhuEmulator
 
 XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
-
-
-@pytest.fixture
-def engine(kuhu_emulator: KuhuEmulator, capture: Any) -> Iterator[Engine]:
-    eng = Engine("kuhu")
-    yield eng
-    eng.proxy._driver.destroy()
 
 
 def test_events_name_order_and_words(

@@ -60,13 +60,6 @@ def assert_local_voice(
         assert nonzero(expected_pcm(emu, t))[:64] not in heard
 
 
-@pytest.fixture
-def engine(kuhu_emulator: KuhuEmulator, capture: Any) -> Iterator[Engine]:
-    eng = Engine("kuhu")
-    yield eng
-    eng.proxy._driver.destroy()
-
-
 def fresh_engine_round(*utterances: tuple[str, str]) -> Recorder:
     """Say ``(text, name)`` pairs on an engine made now (so it sees the environment the
     test set), run one round, and destroy it; the events heard."""

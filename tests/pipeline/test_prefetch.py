@@ -88,7 +88,7 @@ def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any
     assert all(r.arrived < stopped_at[0] for r in kuhu_emulator.requests)
     # At most the play window was ever fetched ahead, of the text's many pieces.
     assert len(speech_pieces(very_long)) > 2 * PLAY_WINDOW
-    assert 1 <= len(kuhu_emulator.requests) <= PLAY_WINDOW
+    assert len(kuhu_emulator.requests) <= PLAY_WINDOW
     assert capture.read() == b""
 
 
