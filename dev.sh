@@ -129,23 +129,25 @@ matrix_prepare() {
     reap
 }
 
-# Two phases. The tests that only wait for sound run side by side: the main suite on
-# the default Python and the matrix on each CPython. Then the tests marked "timing"
-# (3 ms seams, 50 ms stops, requests per second, first sound in an outage) run one
-# process at a time, with no other test or sound server running: on a VM whose host
-# steals CPU, a neighbour's sound server alone was enough to break their bounds.
+# Two phases. Everything but the tests marked "alone" runs side by side: the main suite
+# on the default Python and the matrix on each CPython; a test marked "timing" (3 ms
+# seams, 50 ms stops, first sound) takes a machine-wide lock alone meanwhile, so no
+# other test runs during it (tests/conftest.py). Then the "alone" tests, which count
+# requests per second at an emulator in its own process, run one process at a time:
+# with other test processes' sound servers and emulators beside them, a stalled
+# emulator miscounted a burst on a host that steals CPU.
 run_tests() {
     local ignore=() t v rc=0 start=$SECONDS
     for t in "${MATRIX_TESTS[@]}"; do ignore+=("--ignore=tests/$t"); done
     export KUHU_TEST_LOCK=$PWD/.test-logs/machine.lock
-    spawn main "$VENV/bin/python" -m pytest -m "not timing" "${ignore[@]}" "$@"
-    for v in "${PYTHONS[@]}"; do spawn "matrix-$v" matrix_run "$v" -m "not timing"; done
+    spawn main "$VENV/bin/python" -m pytest -m "not alone" "${ignore[@]}" "$@"
+    for v in "${PYTHONS[@]}"; do spawn "matrix-$v" matrix_run "$v" -m "not alone"; done
     reap || rc=1
     echo "tests side by side: $((SECONDS - start)) s" >&2
-    spawn timing-main "$VENV/bin/python" -m pytest -m timing "${ignore[@]}" "$@"
+    spawn alone-main "$VENV/bin/python" -m pytest -m alone "${ignore[@]}" "$@"
     reap || rc=1
     for v in "${PYTHONS[@]}"; do
-        spawn "timing-$v" matrix_run "$v" -m timing
+        spawn "alone-$v" matrix_run "$v" -m alone
         reap || rc=1
     done
     echo "tests: $((SECONDS - start)) s" >&2

@@ -347,6 +347,7 @@ def test_emulator_faults_are_retried_then_raised(fault: str, error: type) -> Non
 
 
 @pytest.mark.timing
+@pytest.mark.alone
 def test_rate_limit_holds_for_100_requests_from_8_threads(remote_emulator: Any) -> None:
     errors: list[BaseException] = []
 

@@ -14,7 +14,7 @@ import pytest
 
 from kuhu_driver.api import MachineLimiter, RateLimiter, shared_limiter
 
-pytestmark = pytest.mark.timing  # counts requests per second
+pytestmark = [pytest.mark.timing, pytest.mark.alone]  # counts requests per second
 
 
 class FakeClock:

@@ -119,6 +119,7 @@ def test_dead_server_ends_utterances_in_bounded_time_then_recovers(
 
 
 @pytest.mark.timing
+@pytest.mark.alone
 def test_60_queued_utterances_stay_under_20_requests_a_second(
     remote_emulator: Any, capture: Any
 ) -> None:
