@@ -94,8 +94,9 @@ declare -a JOB_PIDS=() JOB_NAMES=()
 spawn() {
     local name=$1
     shift
-    mkdir -p ".test-logs/tmp-$name"
-    (PYTEST_DEBUG_TEMPROOT=$PWD/.test-logs/tmp-$name "$@") >".test-logs/$name.log" 2>&1 &
+    local temp=${TMPDIR:-/tmp}/kuhu-tests-$name  # short: sound servers make sockets in it
+    rm -rf "$temp" && mkdir -p "$temp"
+    (PYTEST_DEBUG_TEMPROOT=$temp "$@") >".test-logs/$name.log" 2>&1 &
     JOB_PIDS+=("$!")
     JOB_NAMES+=("$name")
 }

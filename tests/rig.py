@@ -21,6 +21,7 @@ import os
 import shutil
 import signal
 import subprocess
+import tempfile
 import time
 from array import array
 from pathlib import Path
@@ -95,7 +96,10 @@ class PulseRig:
         self.base = base
         self.home = base / "home"
         self.runtime = base / "runtime"
-        self.native = base / "native"
+        # A unix socket's path may hold at most 107 bytes: a deep test folder (a clone in a
+        # long path, pytest's temp root of a parallel run) would make the server fail to
+        # start. The socket lives in a short folder of its own.
+        self.native = Path(tempfile.mkdtemp(prefix="kuhu-pa-")) / "native"
         self.capture_file = base / "capture.raw"
         self.home.mkdir(parents=True, exist_ok=True)
         self.runtime.mkdir(mode=0o700, parents=True, exist_ok=True)
