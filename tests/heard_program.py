@@ -95,6 +95,8 @@ def main() -> None:
         say("第二句短的话。", "short1")
         say("third, in English.", "short2")
         run()
+        player = engine.proxy._driver._player
+        out["seam_gaps"] = list(getattr(player, "seam_gaps", []))
     elif mode == "first":
         for i in range(4):
             say(f"第{i}句话。", f"u{i}")

@@ -8,6 +8,7 @@ import logging
 import threading
 import time
 import weakref
+from collections import deque
 from collections.abc import Generator
 from typing import Any
 
@@ -47,6 +48,10 @@ class MiniaudioPlayer(StreamBase):
         self._device: Any = None
         self._rate = 0
         self._frames_out = 0
+        self._last_end: int | None = None
+        #: Frames of silence written between one segment's end and the next one's start,
+        #: for the last segments played (what a listener hears as a gap at a seam).
+        self.seam_gaps: deque[int] = deque(maxlen=256)
         self._open_lock = threading.Lock()
 
     @property
@@ -122,6 +127,10 @@ class MiniaudioPlayer(StreamBase):
                 self._last_progress = time.monotonic()
                 while len(out) < want and self._queue:
                     seg = self._queue[0]
+                    if seg.pos == 0 and self._last_end is not None:
+                        # Silence this stream wrote between the last segment and this one
+                        # (0: joined sample for sample).
+                        self.seam_gaps.append(self._frames_out + len(out) // 2 - self._last_end)
                     start = seg.pos * 2
                     chunk = seg.pcm[start : start + want - len(out)]
                     out += chunk
@@ -130,6 +139,7 @@ class MiniaudioPlayer(StreamBase):
                     if seg.pos >= seg.frames:
                         self._queue.popleft()
                         seg.end_frame = self._frames_out + len(out) // 2
+                        self._last_end = seg.end_frame
                         finished.append(seg)
                 self._frames_out += frames
             for seg in touched:
@@ -140,6 +150,10 @@ class MiniaudioPlayer(StreamBase):
             for seg in touched:
                 seg._drop(exc)
         return bytes(out) + bytes(want - len(out))
+
+    def _silence_now(self) -> None:
+        with self._lock:
+            self._last_end = None  # what plays after a stop does not join a seam
 
     def enqueue(self, seg: Segment) -> None:
         if seg.sample_rate != self._rate or self._device is None:
