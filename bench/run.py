@@ -23,7 +23,6 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "tests" / "audio"))  # test_paced.run_heard
 
 from rig import RATE, PulseRig  # noqa: E402
 
@@ -120,8 +119,7 @@ def bench_first_sound() -> None:
 def bench_heard() -> None:
     """What a listener hears, recorded at a real-time device, for both backends."""
     from heard_program import AUDIO_PER_CHAR
-    from rig import expected_signal
-    from test_paced import run_heard
+    from rig import expected_signal, run_heard
 
     print("heard at a real-time device (PulseAudio null sink's monitor), by backend")
     if not PulseRig.available():
@@ -208,7 +206,7 @@ def heard_first_sound(rig: Any, backend: str, run_heard: Any) -> None:
 def bench_outage() -> None:
     """The cloud down, then back: first sound heard in the local voice, and the cloud's
     voice again."""
-    from test_paced import run_heard
+    from rig import run_heard
 
     print("outage: the local voice (eSpeak NG) while the emulator is stopped, then back")
     with tempfile.TemporaryDirectory() as tmp:

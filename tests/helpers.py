@@ -68,3 +68,9 @@ class Recorder:
 
     def utterances(self) -> list[tuple[Any, ...]]:
         return [e for e in self.events if e[0] != "started-word"]
+
+
+def numbered(sentence: str, n: int) -> str:
+    """``n`` sentences that differ by their number: a long text whose pieces are all
+    different requests (identical pieces in flight at once are bought once)."""
+    return "".join(f"第{i}句：{sentence}" for i in range(1, n + 1))

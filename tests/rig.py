@@ -17,14 +17,17 @@ stalls new streams at random here (measured: every second stream took no audio).
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import time
 from array import array
 from pathlib import Path
+from typing import Any
 
 RATE = 22050
 NO_PULSE = "unix:/nonexistent"
@@ -293,3 +296,33 @@ def expected_signal(pieces: list[str], audio_per_char: float) -> bytes:
 
     emu = KuhuEmulator(audio_seconds_per_billed_char=audio_per_char)
     return b"".join(emu.render(p, voice=DEFAULT_VOICE.id) for p in pieces)
+
+
+#: The pyttsx3 programs whose sound the real-time tests record (see its docstring).
+PROGRAM = str(Path(__file__).resolve().with_name("heard_program.py"))
+
+
+def run_heard(
+    rig: PulseRig,
+    mode: str,
+    backend: str = "miniaudio",
+    *,
+    latency: float = 0.05,
+    env: dict[str, str] | None = None,
+) -> tuple[dict[str, Any], Recorder]:
+    """Run ``heard_program.py MODE`` on ``rig``; its JSON output and what was heard."""
+    rec = Recorder(rig)
+    try:
+        proc = subprocess.run(
+            [sys.executable, PROGRAM, mode, str(latency)],
+            env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+    finally:
+        rec.stop()
+    assert proc.returncode == 0, proc.stderr
+    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["backend"] == backend
+    return out, rec

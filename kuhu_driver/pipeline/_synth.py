@@ -4,9 +4,11 @@ cached), through the fallback's circuit breaker."""
 
 from __future__ import annotations
 
+import copy
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from concurrent.futures import TimeoutError as FutureTimeout
 
 from .._closing import Closing
 from .._config import DEFAULT_MAX_BILLED, Settings, missing_key_error, speech_settings
@@ -40,6 +42,9 @@ class Synthesizer(Closing):
         self.breaker = CloudBreaker() if local is not None else None
         #: Billed characters that the cache answered (they cost nothing this time).
         self.billed_from_cache = 0
+        #: Billed characters of requests that waited for an identical one in flight.
+        self.billed_shared = 0
+        self._inflight: dict[str, Future[Audio]] = {}
         self._pool: DaemonPool | None = None
         self._lock = threading.Lock()
 
@@ -76,14 +81,49 @@ class Synthesizer(Closing):
             return self._pool.submit(fn)
 
     def fetch(self, text: str, voicing: Voicing, format: str, cancel: threading.Event) -> Audio:
-        """One piece: from the cache, or from the API (then cached)."""
+        """One piece: from the cache, or from the API (then cached).
+
+        Identical requests in flight at once are one request: the first asks, the others
+        wait for its answer (whatever the cache setting), so a phrase queued twice, or
+        said and saved, is bought once. If the one asking is stopped, a waiter that was
+        not asks itself."""
         if cancel.is_set():
             raise CancelledError("stopped before the request was sent")
         try:
             req = request_for(text, voicing, format)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(str(exc)) from None
-        key = AudioCache.key(str(self.client.url), req) if self.cache is not None else ""
+        key = AudioCache.key(str(self.client.url), req)
+        while True:
+            with self._lock:
+                shared = self._inflight.get(key)
+                if shared is None:
+                    mine: Future[Audio] = Future()
+                    self._inflight[key] = mine
+            if shared is None:
+                break
+            try:
+                audio = _wait_for(shared, cancel)
+            except CancelledError:
+                if cancel.is_set():
+                    raise
+                continue  # the one asking was stopped, not us: ask again
+            with self._lock:
+                self.billed_shared += req.billed
+            return audio
+        try:
+            audio = self._fetch_once(req, key, cancel)
+        except BaseException as exc:
+            mine.set_exception(exc)
+            raise
+        else:
+            mine.set_result(audio)
+            return audio
+        finally:
+            with self._lock:
+                del self._inflight[key]
+
+    def _fetch_once(self, req: Request, key: str, cancel: threading.Event) -> Audio:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
@@ -127,4 +167,18 @@ class Synthesizer(Closing):
             raise
         if self.breaker is not None:
             self.breaker.succeeded()
+        return audio
+
+
+def _wait_for(shared: Future[Audio], cancel: threading.Event) -> Audio:
+    """The answer of an identical request in flight; ours is stopped by ``cancel``."""
+    while True:
+        if cancel.is_set():
+            raise CancelledError("stopped while an identical request was under way")
+        try:
+            audio = shared.result(timeout=0.05)
+        except FutureTimeout:  # not the builtin TimeoutError before Python 3.11
+            continue
+        except KuhuError as exc:
+            raise copy.copy(exc) from exc  # each waiter gets its own exception object
         return audio

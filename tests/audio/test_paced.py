@@ -20,13 +20,11 @@ from typing import Any
 
 import pytest
 from heard_program import AUDIO_PER_CHAR
-from rig import RATE, PulseRig, Recorder, expected_signal, silent_runs
+from rig import PROGRAM, RATE, PulseRig, Recorder, expected_signal, run_heard, silent_runs
 
 from kuhu_driver.audio._simpleaudio import check_simpleaudio
 
 pytestmark = [pytest.mark.realtime, pytest.mark.timing]
-
-PROGRAM = str(Path(__file__).resolve().parents[1] / "heard_program.py")
 
 
 def simpleaudio_usable() -> bool:
@@ -39,32 +37,6 @@ def simpleaudio_usable() -> bool:
 
 
 BACKENDS = ["miniaudio", "simpleaudio"]
-
-
-def run_heard(
-    rig: Any,
-    mode: str,
-    backend: str = "miniaudio",
-    *,
-    latency: float = 0.05,
-    env: dict[str, str] | None = None,
-) -> tuple[dict[str, Any], Recorder]:
-    """Run ``heard_program.py MODE`` on ``rig``; its JSON output and what was heard."""
-    rec = Recorder(rig)
-    try:
-        proc = subprocess.run(
-            [sys.executable, PROGRAM, mode, str(latency)],
-            env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-    finally:
-        rec.stop()
-    assert proc.returncode == 0, proc.stderr
-    out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert out["backend"] == backend
-    return out, rec
 
 
 def signal_span(out: dict[str, Any]) -> float:

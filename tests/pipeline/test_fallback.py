@@ -272,7 +272,7 @@ def test_no_local_voice_is_the_old_error_said_once_in_the_log(
 @pytest.mark.timing
 @pytest.mark.realtime
 def test_an_outage_as_heard_first_sound_quickly_and_the_cloud_back(pulse: Any) -> None:
-    from test_paced import run_heard
+    from rig import run_heard
 
     out, rec = run_heard(pulse, "outage", env={"KUHU_FALLBACK": "local"})
     heard = [rec.time_of(i) for i in rec.sound()]

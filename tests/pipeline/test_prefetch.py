@@ -6,7 +6,7 @@ import threading
 import time
 from typing import Any
 
-from helpers import Recorder, expected_pcm
+from helpers import Recorder, expected_pcm, numbered
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
@@ -14,7 +14,7 @@ from kuhu_driver.driver._driver import PLAY_WINDOW
 from kuhu_driver.pipeline import estimate, speech_pieces
 from kuhu_driver.testing import KuhuEmulator
 
-LONG = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 250  # about 10,000 billed
+LONG = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 250)  # 11,403 billed
 
 
 def test_long_text_first_piece_is_a_sentence_and_the_rest_overlap(
@@ -73,7 +73,7 @@ def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any
         stopped_at.append(time.monotonic())
         engine.stop()
 
-    very_long = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 800  # 18 pieces
+    very_long = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 800)
     try:
         engine.say(very_long, "long")
         threading.Timer(0.2, stop).start()

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import numbered
 
 from kuhu_driver._text import billed_chars
 from kuhu_driver.api import DEFAULT_VOICE, build_request
 from kuhu_driver.pipeline import SUFFIX, AudioCache, speech_pieces
 from kuhu_driver.testing import KuhuEmulator
 
-BOOK = "这是一本很长的书里的一句话，读起来要一会儿。" * 300  # 13,200 billed characters
+BOOK = numbered("这是一本很长的书里的一句话，读起来要一会儿。", 300)  # 14,892 billed characters
 
 
 def pieces(text: str) -> list[str]:
@@ -92,7 +93,7 @@ def emulator() -> Any:
         ("on", 3, BOOK),
         ("small", 2, BOOK),
         # A book far larger than the cache bound: 200,000 billed characters.
-        ("small", 50, "一本二十万字的书。" * 11_111 + "完"),
+        ("small", 50, numbered("一本二十万字的书，每一句都不一样。", 4880)),
     ],
 )
 def test_a_killed_save_bills_only_what_it_had_not_received(
