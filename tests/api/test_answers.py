@@ -21,6 +21,7 @@ import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver.api import DEFAULT_VOICE, KuhuClient
 from kuhu_driver.audio import convert_pcm, looks_like_mp3, parse_wav
 from kuhu_driver.errors import BadResponseError
+from kuhu_driver.pipeline import speech_pieces
 from kuhu_driver.testing import KuhuEmulator, other_rate
 
 
@@ -143,23 +144,28 @@ def test_a_save_whose_pieces_come_at_different_rates_has_one_right_rate(
     out = tmp_path / "mixed.wav"
     try:
         engine.setProperty("sample_rate", 16000)
-        pieces: list[str] = []
+        asked: list[str] = []
 
         def plan(rec: Any) -> str | None:
-            pieces.append(rec.text)
-            return "wav_other_rate" if len(pieces) == 2 else None
+            # The second request to arrive (pieces are fetched side by side, so which
+            # piece that is may vary) comes back at another rate.
+            asked.append(rec.text)
+            return "wav_other_rate" if len(asked) == 2 else None
 
         kuhu_emulator.set_fault_plan(plan)
         engine.save_to_file(text, str(out))
         engine.runAndWait()
     finally:
         engine.proxy._driver.destroy()
-    assert len(pieces) >= 2
+    assert len(asked) >= 2
+    other = asked[1]
+    pieces = [text[a:b] for a, b in speech_pieces(text)]
+    assert sorted(asked) == sorted(pieces)
     wav = parse_wav(out.read_bytes())
     assert (wav.sample_rate, wav.channels) == (16000, 1)
     parts = []
-    for i, piece in enumerate(pieces):
-        if i == 1:
+    for piece in pieces:  # in the file, in the text's order
+        if piece == other:
             sent = render(kuhu_emulator, piece, 24000)
             parts.append(convert_pcm(sent, channels=1, from_rate=24000, to_rate=16000))
         else:

@@ -6,6 +6,7 @@ import threading
 import time
 from typing import Any
 
+import pytest
 from helpers import Recorder, expected_pcm, numbered
 from pyttsx3.engine import Engine
 
@@ -17,6 +18,7 @@ from kuhu_driver.testing import KuhuEmulator
 LONG = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 250)  # 11,403 billed
 
 
+@pytest.mark.timing  # the pieces' requests overlap in time
 def test_long_text_first_piece_is_a_sentence_and_the_rest_overlap(
     kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:
