@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from .._model import Audio, Request
-from ._store import MAGIC, decode, encode, is_ours
+from ._store import MAGIC, decode, header, is_ours
 
 logger = logging.getLogger(__name__)
 
@@ -151,7 +151,7 @@ class AudioCache:
         if self.max_bytes == 0 or self.disabled is not None:
             return
         path = self._path(key)
-        body = encode(audio)
+        head = header(audio)
         try:
             self._prepare()
             path.parent.mkdir(exist_ok=True)
@@ -161,7 +161,8 @@ class AudioCache:
             fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(body)
+                    f.write(head)
+                    f.write(audio.data)
                 Path(tmp).replace(path)
                 self._touch(path)
             except BaseException:
@@ -173,7 +174,7 @@ class AudioCache:
             return
         with self._lock:
             if self._size is not None:
-                self._size += len(body)
+                self._size += len(head) + len(audio.data)
             try:
                 self._evict()
             except OSError as exc:

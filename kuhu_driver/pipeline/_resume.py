@@ -35,7 +35,7 @@ from typing import IO
 from .. import _filelock
 from .._model import Audio
 from ..errors import InvalidInputError
-from ._store import decode, encode
+from ._store import decode, header
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +184,8 @@ class SaveState:
         tmp = target.with_name(f".{target.name}.tmp")
         try:
             with tmp.open("wb") as f:
-                f.write(encode(audio))
+                f.write(header(audio))
+                f.write(audio.data)
                 f.flush()
                 os.fsync(f.fileno())
             tmp.replace(target)

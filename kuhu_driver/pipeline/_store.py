@@ -21,11 +21,13 @@ _FIELDS = struct.Struct("<6sIQ4s")
 _HEADER_SIZE = _FIELDS.size + 32
 
 
-def encode(audio: Audio) -> bytes:
-    """``audio`` as the bytes of one file."""
+def header(audio: Audio) -> bytes:
+    """The bytes that go before ``audio.data`` in its file (written apart from it: a
+    piece can be megabytes, and joining would copy it)."""
     fields = _FIELDS.pack(MAGIC, audio.sample_rate, len(audio.data), audio.format.encode("ascii"))
-    digest = hashlib.sha256(fields + audio.data).digest()
-    return fields + digest + audio.data
+    digest = hashlib.sha256(fields)
+    digest.update(audio.data)
+    return fields + digest.digest()
 
 
 def decode(raw: bytes) -> Audio | None:
@@ -34,9 +36,11 @@ def decode(raw: bytes) -> Audio | None:
         return None
     _, rate, length, fmt_raw = _FIELDS.unpack_from(raw)
     digest = raw[_FIELDS.size : _HEADER_SIZE]
-    data = raw[_HEADER_SIZE:]
-    if len(data) != length or hashlib.sha256(raw[: _FIELDS.size] + data).digest() != digest:
+    check = hashlib.sha256(memoryview(raw)[: _FIELDS.size])
+    check.update(memoryview(raw)[_HEADER_SIZE:])
+    if len(raw) - _HEADER_SIZE != length or check.digest() != digest:
         return None
+    data = raw[_HEADER_SIZE:]
     fmt = fmt_raw.rstrip(b"\0").decode("ascii", "replace")
     if fmt not in FORMATS or rate not in SAMPLE_RATES:
         return None
