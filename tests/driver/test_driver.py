@@ -372,37 +372,48 @@ if __name__ == "__main__":
 """
 
 
+SAID_AT_THE_END = "说完就退出。"
+
+
+def end_at_once(how: str, folder: Path, env: dict[str, str] | None = None) -> None:
+    """Run ENDS_AT_ONCE: it says SAID_AT_THE_END and ends the way ``how`` names."""
+    import os
+    import subprocess
+    import sys
+
+    program = folder / "ends_at_once.py"
+    program.write_text(ENDS_AT_ONCE, encoding="utf-8")
+    proc = subprocess.run(
+        [sys.executable, str(program), how, SAID_AT_THE_END],
+        env={**os.environ, **(env or {})},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+
+
 @pytest.mark.parametrize("how", ["process", "os._exit"])
 def test_heard_whole_through_pulseaudio_when_the_program_ends_at_once(
     how: str, kuhu_emulator: KuhuEmulator, pulse: Any, tmp_path: Path
 ) -> None:
     """Heard at the sound server: a client that vanishes loses what it had not played."""
-    import os
-    import subprocess
-    import sys
     from array import array
 
-    from rig import Recorder, expected_signal
+    from rig import RATE, Recorder, expected_signal
 
-    program = tmp_path / "ends_at_once.py"
-    program.write_text(ENDS_AT_ONCE, encoding="utf-8")
-    text = "说完就退出。"
     rec = Recorder(pulse)
-    proc = subprocess.run(
-        [sys.executable, str(program), how, text],
-        env={**os.environ, **pulse.env},
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    rec.stop()
-    assert proc.returncode == 0, proc.stderr
-    sent = array("h", expected_signal([text], 0.08))
+    try:
+        end_at_once(how, tmp_path, pulse.env)
+    finally:
+        rec.stop()
+    per_char = kuhu_emulator.audio_seconds_per_billed_char  # what the program was sent
+    sent = array("h", expected_signal([SAID_AT_THE_END], per_char))
     loud_sent = [i for i, x in enumerate(sent) if abs(x) > 300]
     loud_heard = rec.sound()
     assert loud_heard, "nothing was heard"
-    heard = (loud_heard[-1] - loud_heard[0]) / 22050
-    want = (loud_sent[-1] - loud_sent[0]) / 22050
+    heard = (loud_heard[-1] - loud_heard[0]) / RATE
+    want = (loud_sent[-1] - loud_sent[0]) / RATE
     assert heard > want - 0.005, (heard, want)  # the end was not cut off
 
 
@@ -411,14 +422,5 @@ def test_run_and_wait_returns_only_when_the_sound_has_been_played(
     how: str, kuhu_emulator: KuhuEmulator, capture: Any, tmp_path: Path
 ) -> None:
     """Heard at the ALSA capture device: what the program had not handed over is lost."""
-    import subprocess
-    import sys
-
-    program = tmp_path / "ends_at_once.py"
-    program.write_text(ENDS_AT_ONCE, encoding="utf-8")
-    text = "说完就退出。"
-    proc = subprocess.run(
-        [sys.executable, str(program), how, text], capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 0, proc.stderr
-    assert capture.read() == expected_pcm(kuhu_emulator, text)  # heard whole
+    end_at_once(how, tmp_path)
+    assert capture.read() == expected_pcm(kuhu_emulator, SAID_AT_THE_END)  # heard whole
