@@ -15,7 +15,7 @@ from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties
-from ._resume import SUFFIX, SaveState, has_saved_pieces, save_id
+from ._resume import SUFFIX, SaveState, save_id
 from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
 from ._speak import speak, speak_text
 from ._synth import Synthesizer
@@ -45,7 +45,6 @@ __all__ = [
     "chunk_text",
     "estimate",
     "falls_back",
-    "has_saved_pieces",
     "play_job",
     "run_batch",
     "save_format",

@@ -54,11 +54,6 @@ def folder_for(path: Path) -> Path:
     return path.with_name(f".{path.name}{SUFFIX}")
 
 
-def has_saved_pieces(path: str | os.PathLike[str]) -> bool:
-    """Whether an earlier save to ``path`` left pieces to resume from."""
-    return folder_for(Path(path).expanduser()).is_dir()
-
-
 class SaveState:
     """The kept pieces of one save. Use as a context manager (it holds the lock)."""
 
