@@ -186,7 +186,10 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                 write_job(job, out, on_piece=piece_progress("writing", len(job.spans)), keep=keep)
             finally:
                 cost_summary(
-                    synth.client.billed_chars_sent, synth.billed_from_cache, job.billed_reused
+                    synth.client.billed_chars_sent,
+                    synth.billed_from_cache,
+                    job.billed_reused,
+                    synth.billed_shared,
                 )
         print(f"wrote {out}", file=sys.stderr)
         return 0

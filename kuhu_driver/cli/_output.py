@@ -72,9 +72,9 @@ def piece_progress(label: str, pieces: int) -> Callable[[int], None] | None:
     return lambda i: bar(i + 1, pieces)
 
 
-def cost_summary(sent: int, from_cache: int, reused: int) -> None:
+def cost_summary(sent: int, from_cache: int, reused: int, shared: int = 0) -> None:
     """What this run cost, and what it did not have to buy again (on stderr)."""
-    saved = from_cache + reused
+    saved = from_cache + reused + shared
     line = f"billed {sent} characters ({yuan(sent):.4f} yuan) this run"
     if saved:
         parts = []
@@ -82,5 +82,7 @@ def cost_summary(sent: int, from_cache: int, reused: int) -> None:
             parts.append(f"{from_cache} from the cache")
         if reused:
             parts.append(f"{reused} kept from an earlier run")
+        if shared:
+            parts.append(f"{shared} shared with an identical piece in flight")
         line += f"; {saved} ({yuan(saved):.4f} yuan) not bought again: " + ", ".join(parts)
     print(f"kuhu-say: {line}", file=sys.stderr)

@@ -303,3 +303,25 @@ def test_a_killed_save_leaves_no_partial_file_after_the_next_run(tmp_path: Path)
         assert again.returncode == 0, again.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.wav"]
     assert parse_wav(out.read_bytes()).data == expected_pcm(emu, text)
+
+
+def test_the_cost_line_counts_pieces_shared_with_one_in_flight(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Sentence after sentence alike: the pieces past the first two are the same text,
+    # fetched side by side, so each is bought once and the rest wait for it.
+    from kuhu_driver._text import billed_chars
+    from kuhu_driver.pipeline import speech_pieces
+
+    kuhu_emulator.latency = 0.3
+    text = "第一句。" + "一模一样的句子，" * 1000
+    pieces = [text[a:b] for a, b in speech_pieces(text)]
+    assert main(["--out", str(tmp_path / "same.wav"), text]) == 0
+    asked = [r.text for r in kuhu_emulator.requests]
+    assert sorted(set(asked)) == sorted(set(pieces))  # every distinct piece was bought
+    bought = sum(billed_chars(t) for t in asked)
+    err = capsys.readouterr().err
+    assert f"billed {bought} characters" in err
+    assert len(asked) < len(pieces)  # identical pieces in flight at once were bought once
+    shared = sum(billed_chars(p) for p in pieces) - bought
+    assert f"{shared} shared with an identical piece in flight" in err
