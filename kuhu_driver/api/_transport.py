@@ -13,8 +13,6 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
-import socket
-import ssl
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -30,6 +28,9 @@ from ._answer import RawAnswer, retry_after_seconds
 from ._request import Endpoint
 
 if TYPE_CHECKING:
+    import socket
+    import ssl
+
     import httpx
 
 #: How the platforms word a failed name lookup (Linux, macOS, Windows).
@@ -57,6 +58,8 @@ class Guard:
         self._lock = threading.Lock()
 
     def attach(self, resp: httpx.Response) -> None:
+        import socket
+
         stream = resp.extensions.get("network_stream")
         sock = stream.get_extra_info("socket") if stream is not None else None
         with self._lock:
@@ -72,6 +75,8 @@ class Guard:
         self._shut()
 
     def _shut(self) -> None:
+        import socket
+
         with self._lock:
             sock = self._sock
         if sock is not None:
@@ -97,6 +102,8 @@ def tls_context() -> ssl.SSLContext:
     Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
     to make an endpoint trusted that would otherwise be refused.
     """
+    import ssl
+
     import certifi
 
     ctx = ssl.create_default_context(cafile=certifi.where())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import difflib
 import re
 from dataclasses import dataclass
 
@@ -120,6 +119,8 @@ def find_voice(id_or_name: str) -> Voice | None:
     if _VOICE_ID_RE.fullmatch(key.lower()):
         return None
     names = [n for v in VOICES for n in (v.name, *v.aliases)]
+    import difflib
+
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(close)}?" if close else ""
     raise ValueError(

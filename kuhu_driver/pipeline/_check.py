@@ -11,7 +11,6 @@ import os
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from .._config import DEFAULT_API_URL, Settings, resolve_settings
@@ -223,6 +222,8 @@ def _request(report: CheckReport, settings: Settings, sample_rate: int) -> bytes
 def _explain(report: CheckReport, settings: Settings, exc: KuhuError) -> None:
     """Findings for a failed request: what happened and what to do."""
     if isinstance(exc, TLSError):
+        from datetime import datetime, timezone
+
         now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
         fix = (
             f"check this machine's clock (it says {now}) and any proxy or antivirus that "
