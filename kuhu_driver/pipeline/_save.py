@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
 from .._text import billed_chars, clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
@@ -136,8 +137,11 @@ def write_job(
                 data = _piece_bytes(job, piece)
                 f.write(data)
                 size += len(data)
+                index = piece.index
+                del data, piece
+                give_back_free_memory()
                 if on_piece is not None:
-                    on_piece(piece.index)
+                    on_piece(index)
             if wav:
                 f.seek(0)
                 f.write(wav_header(rate, size))
@@ -175,8 +179,11 @@ def _write_kept(
                 data = _piece_bytes(job, piece)
                 f.write(data)
                 keep.appended_piece(f, piece.index, data)
+                index = piece.index
+                del data, piece
+                give_back_free_memory()
                 if on_piece is not None:
-                    on_piece(piece.index)
+                    on_piece(index)
             if wav:
                 f.seek(0)
                 f.write(wav_header(job.voicing.sample_rate, keep.size))
