@@ -25,7 +25,8 @@ kuhu_driver_hook.install()
 if TYPE_CHECKING:
     from ._text import billed_chars
     from .api import VOICES, KuhuClient, Voice, find_voice
-    from .pipeline import Estimate, check_setup, chunk_text, estimate, speak
+    from .pipeline import Estimate, check_setup, chunk_text, estimate, save, speak, stream
+    from .pipeline._aio import asave, aspeak, astream
 
 __version__ = "0.1.0"
 
@@ -40,6 +41,11 @@ _LAZY = {
     "VOICES": "api",
     "Voice": "api",
     "find_voice": "api",
+    "stream": "pipeline",
+    "save": "pipeline",
+    "astream": "pipeline._aio",
+    "aspeak": "pipeline._aio",
+    "asave": "pipeline._aio",
 }
 
 __all__ = [
@@ -47,12 +53,17 @@ __all__ = [
     "Estimate",
     "KuhuClient",
     "Voice",
+    "asave",
+    "aspeak",
+    "astream",
     "billed_chars",
     "check_setup",
     "chunk_text",
     "estimate",
     "find_voice",
+    "save",
     "speak",
+    "stream",
     *_error_names,
 ]
 

@@ -98,6 +98,9 @@ class TransportError(KuhuError):
     """The request did not complete: no connection, reset, or timeout."""
 
     retryable = True
+    #: True when the server could not be reached at all (connection refused, name not
+    #: found, no connection in time): a sign that it is down, not merely busy.
+    unreachable: bool = False
 
 
 class TLSError(TransportError):

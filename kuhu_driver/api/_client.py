@@ -175,11 +175,14 @@ class KuhuClient(Closing):
         *,
         cancel: threading.Event | None = None,
         on_failure: Callable[[KuhuError], bool] | None = None,
+        on_slot: Callable[[], None] | None = None,
     ) -> Audio:
         """Send a checked request, retrying what may succeed on a second try.
 
         ``on_failure(exc)`` hears of each failed attempt and may stop the retries by
-        answering False (the fallback's circuit breaker does)."""
+        answering False (the fallback's circuit breaker does). ``on_slot()`` is called
+        once the first attempt has its rate-limit slot (a job lets its other pieces
+        queue only then, so that its first piece is asked first)."""
         # Build the HTTP client before taking a rate-limit slot: building it takes tens
         # of milliseconds, which would make this request arrive late and bunch up with
         # the next one at the server.
@@ -190,6 +193,8 @@ class KuhuClient(Closing):
                 raise CancelledError("stopped before the request was sent")
             if not self._limiter.acquire(cancel):
                 raise CancelledError("stopped while waiting for the rate limit")
+            if on_slot is not None and attempt == 1:
+                on_slot()
             try:
                 left = ends - time.monotonic()
                 if left <= 0:

@@ -127,6 +127,11 @@ def map_transport_errors(
 
     try:
         yield
+    except httpx.ConnectTimeout as exc:
+        guard.raise_if_fired(limit, exc)
+        raise _unreachable(
+            TransportError(f"could not connect to {url.host} within {min(5.0, limit):g} s")
+        ) from exc
     except httpx.TimeoutException as exc:
         guard.raise_if_fired(limit, exc)
         raise TransportError(
@@ -150,6 +155,11 @@ def map_transport_errors(
         ) from exc
 
 
+def _unreachable(exc: TransportError) -> TransportError:
+    exc.unreachable = True
+    return exc
+
+
 def _connect_error(exc: Exception, url: Endpoint) -> TransportError:
     if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
         return TLSError(
@@ -160,15 +170,21 @@ def _connect_error(exc: Exception, url: Endpoint) -> TransportError:
         )
     why = str(exc)
     if re.search(_DNS_FAILURE, why, re.IGNORECASE):
-        return TransportError(
-            f"could not look up {url.host} (DNS): check the network connection, "
-            "or the host name in KUHU_API_URL"
+        return _unreachable(
+            TransportError(
+                f"could not look up {url.host} (DNS): check the network connection, "
+                "or the host name in KUHU_API_URL"
+            )
         )
     if "refused" in why.lower():
-        return TransportError(
-            f"{url.host} refused the connection: nothing listens at {url} (check KUHU_API_URL)"
+        return _unreachable(
+            TransportError(
+                f"{url.host} refused the connection: nothing listens at {url} (check KUHU_API_URL)"
+            )
         )
-    return TransportError(f"could not connect to {url.host}: check the network or KUHU_API_URL")
+    return _unreachable(
+        TransportError(f"could not connect to {url.host}: check the network or KUHU_API_URL")
+    )
 
 
 def post(

@@ -138,6 +138,27 @@ def _l3_frame(body: bytes, pos: int) -> int | None:
     return (144 if version == 3 else 72) * kbps * 1000 // rate + padding
 
 
+def mp3_frames(body: bytes) -> tuple[int, int]:
+    """``(samples, sample rate)`` a player plays of an MP3: its Layer III frames (1152
+    samples each for MPEG-1, 576 for MPEG-2/2.5) after any ID3 tag, less a first frame
+    that holds a Xing/Info header (no audio). ``(0, 0)`` if it holds no frame."""
+    pos = 0
+    if _id3_tag(body):
+        size = body[6:10]
+        pos = 10 + (size[0] << 21 | size[1] << 14 | size[2] << 7 | size[3])
+    samples = rate = 0
+    first = True
+    while (length := _l3_frame(body, pos)) is not None:
+        version = (body[pos + 1] >> 3) & 3
+        rate = _MPEG_RATES[version][(body[pos + 2] >> 2) & 3]
+        info = first and (b"Xing" in body[pos : pos + 64] or b"Info" in body[pos : pos + 64])
+        if not info:
+            samples += 1152 if version == 3 else 576
+        first = False
+        pos += length
+    return samples, rate
+
+
 def _id3_tag(body: bytes) -> bool:
     """An ID3v2 header: "ID3", version 2 to 4, and a size of four 7-bit bytes."""
     return (

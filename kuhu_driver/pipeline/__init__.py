@@ -1,6 +1,7 @@
 """From text to sound or file: chunking (pure), synthesis and prefetch, playing, saving
-and batches, the store (cache and resumable saves on one file format), ``speak()``
-and the setup check.
+and batches, the store (cache and resumable saves on one file format), subtitles,
+``speak()``, ``stream()``, ``save()`` and the setup check. The asyncio faces are in
+``pipeline._aio``, imported only by those who use them (asyncio is not cheap to import).
 
 Layer: uses ``api``, ``audio`` and the leaves; used by ``driver`` and ``cli``.
 """
@@ -11,6 +12,7 @@ from ._batch import BatchResult, run_batch
 from ._cache import CACHE_FOLDER, AudioCache
 from ._check import PROBE_TEXT, CheckReport, Finding, check_setup
 from ._chunk import Estimate, chunk_spans, chunk_text, estimate, speech_pieces, word_spans
+from ._cues import Cue, cue_layout, cue_spans, render_subtitles, timed_cues
 from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
 from ._play import HANDOVER_SECONDS, play_job
@@ -18,6 +20,7 @@ from ._properties import PROPERTY_NAMES, Properties
 from ._resume import SUFFIX, SaveState, save_id
 from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
 from ._speak import speak, speak_text
+from ._stream import Speech, save, stream, voicing_of
 from ._synth import Synthesizer
 
 __all__ = [
@@ -32,21 +35,27 @@ __all__ = [
     "BatchResult",
     "CheckReport",
     "CloudBreaker",
+    "Cue",
     "Estimate",
     "Finding",
     "Job",
     "Piece",
     "Properties",
     "SaveState",
+    "Speech",
     "Synthesizer",
     "check_destination",
     "check_setup",
     "chunk_spans",
     "chunk_text",
+    "cue_layout",
+    "cue_spans",
     "estimate",
     "falls_back",
     "play_job",
+    "render_subtitles",
     "run_batch",
+    "save",
     "save_format",
     "save_id",
     "speak",
@@ -54,6 +63,9 @@ __all__ = [
     "speech_pieces",
     "start_job",
     "start_save",
+    "stream",
+    "timed_cues",
+    "voicing_of",
     "word_spans",
     "write_job",
 ]

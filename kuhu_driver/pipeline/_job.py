@@ -8,6 +8,7 @@ fails and the job may fall back, the local voice speaks from that piece on.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -19,7 +20,8 @@ from .._model import Audio, Voicing
 from .._text import billed_chars, clean_text, yuan
 from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError, TransportError
 from ._chunk import speech_pieces
-from ._fallback import FIRST_PIECE_WAIT, falls_back
+from ._cues import cue_spans
+from ._fallback import falls_back
 from ._resume import SaveState
 from ._synth import Synthesizer
 
@@ -46,6 +48,7 @@ class Job:
         format: str,
         window: int,
         keep: SaveState | None = None,
+        cues: bool = False,
     ) -> None:
         try:
             self.text = clean_text(text)
@@ -60,7 +63,8 @@ class Job:
             )
         self.voicing = voicing
         self.format = format
-        self.spans = speech_pieces(self.text)
+        #: One piece per subtitle cue (``cues``), else a short first sentence, then more.
+        self.spans = cue_spans(self.text) if cues else speech_pieces(self.text)
         self.cancel_event = threading.Event()
         #: Called once, with the notice, when the local voice takes over.
         self.on_fallback: Callable[[CloudFallback], None] | None = None
@@ -82,6 +86,8 @@ class Job:
         self._consumed = self.first_piece
         self._changed = threading.Event()
         self._submit_lock = threading.Lock()
+        self._led = False  # whether the first piece to fetch was submitted
+        self._first_asked = threading.Event()
         self.widen(self._window)
 
     def allow_fallback(self, allowed: bool) -> None:
@@ -110,9 +116,24 @@ class Job:
             fut.set_result(stored)
             self.billed_reused += billed_chars(piece)
         else:
+            leads = not self._led
+            self._led = True
 
             def fetch() -> Audio:
-                audio = self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
+                if leads:
+                    try:
+                        audio = self._synth.fetch(
+                            piece,
+                            self.voicing,
+                            self.format,
+                            self.cancel_event,
+                            on_slot=self._first_asked.set,
+                        )
+                    finally:
+                        self._first_asked.set()  # a cache hit, or a failure, takes no slot
+                else:
+                    self._after_first()
+                    audio = self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
                 if keep is not None:
                     keep.store(i, audio)  # kept the moment it arrives
                 return audio
@@ -121,6 +142,13 @@ class Job:
         fut.add_done_callback(lambda _f: self._changed.set())
         self._futures[i] = fut
         self._next += 1
+
+    def _after_first(self) -> None:
+        """Wait until the job's first fetched piece has its rate-limit slot (or its
+        answer), so that it is asked first: first sound waits for nothing else."""
+        while not self._first_asked.wait(0.05):
+            if self.cancel_event.is_set():
+                raise CancelledError("stopped before the request was sent")
 
     def cancel(self) -> None:
         """Stop: pending requests are dropped, waiting and playback end."""
@@ -156,17 +184,21 @@ class Job:
     def _cloud_piece(self, i: int) -> Audio:
         fut = self._futures[i]
         assert fut is not None
-        # With a local voice to fall back on, a piece playback waits for is given a
-        # deadline: the first from the job's start, the others from when it is needed.
+        # With a local voice to fall back on, a piece playback waits for is given as
+        # long as the cloud lately takes (see _fallback), counted from the job's start
+        # for the first piece and from when it is needed for the others, and from the
+        # cloud's last answer of any request: a server that answers is not down.
         since = self._born if i == 0 else time.monotonic()
+        breaker = self._synth.breaker
         while not fut.done():
             if self.cancel_event.is_set():
                 raise CancelledError("stopped")
-            if self._fallback and time.monotonic() - since > FIRST_PIECE_WAIT:
-                exc = TransportError(f"the cloud did not answer within {FIRST_PIECE_WAIT:g} s")
-                if self._synth.breaker is not None:
-                    self._synth.breaker.trip(exc)
-                raise exc
+            if self._fallback and breaker is not None:
+                patience = breaker.patience(self._synth.client.timeout)
+                if breaker.silent_for(since) > patience:
+                    exc = TransportError(f"the cloud did not answer within {patience:.3g} s")
+                    breaker.trip(exc)
+                    raise exc
             self._changed.wait(0.05 if self._fallback else 0.5)
             self._changed.clear()
         if self.cancel_event.is_set():
@@ -179,14 +211,20 @@ class Job:
         if not (self._fallback and falls_back(exc) and local is not None and local.available()):
             return False
         self._local_from = i
-        for fut in self._futures[i:]:
-            if fut is not None:
-                fut.cancel()
+        for j, fut in enumerate(self._futures[i:], start=i):
+            if fut is not None and not fut.cancel():
+                # Under way: its answer, if it comes, is kept rather than bought again.
+                a, b = self.spans[j]
+                fut.add_done_callback(functools.partial(self._keep_late, self.text[a:b]))
         notice = CloudFallback(exc, piece=i)
         logger.warning("%s", notice)
         if self.on_fallback is not None:
             self.on_fallback(notice)
         return True
+
+    def _keep_late(self, piece: str, fut: Future[Audio]) -> None:
+        if not fut.cancelled() and fut.exception() is None:
+            self._synth.keep_unheard(piece, self.voicing, self.format, fut.result())
 
     def _local_piece(self, i: int) -> Audio:
         assert self._synth.local is not None
@@ -208,12 +246,14 @@ def start_job(
     window: int = 6,
     fallback: bool = False,
     keep: SaveState | None = None,
+    cues: bool = False,
 ) -> Job:
     """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
 
     With ``fallback`` (and a local voice), pieces the cloud cannot give are spoken
     by the platform's voice (PCM only). With ``keep``, pieces it already holds are
-    not fetched, and each piece that arrives is kept there (see ``_resume``)."""
-    job = Job(synth, text, voicing, format=format, window=window, keep=keep)
+    not fetched, and each piece that arrives is kept there (see ``_resume``). With
+    ``cues``, each piece is one subtitle cue (see ``_cues``)."""
+    job = Job(synth, text, voicing, format=format, window=window, keep=keep, cues=cues)
     job.allow_fallback(fallback)
     return job

@@ -222,6 +222,17 @@ class SaveState:
         f.seek(self.start + self.size)
         return f
 
+    def appended_pieces(self) -> Iterator[bytes]:
+        """The bytes of each piece already in the output, in order."""
+        if not self._ends:
+            return
+        with self.part.open("rb") as f:
+            f.seek(self.start)
+            pos = self.start
+            for end in self._ends:
+                yield f.read(end - pos)
+                pos = end
+
     def appended_piece(self, f: IO[bytes], index: int, data: bytes) -> None:
         """Record that piece ``index`` (whose bytes were just written to ``f``) is in."""
         assert index == self.appended

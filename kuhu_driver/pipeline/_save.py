@@ -20,6 +20,7 @@ from .._model import SAVE_FORMATS, Voicing
 from .._text import billed_chars, clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import CancelledError, InvalidInputError
+from ._cues import piece_seconds
 from ._job import Job, Piece, start_job
 from ._resume import SaveState, save_id
 from ._synth import Synthesizer
@@ -71,21 +72,34 @@ def start_save(
     *,
     window: int = 3,
     fallback: bool = False,
+    cues: bool = False,
 ) -> tuple[Job, SaveState | None]:
     """Begin a save to ``path``: a long one resumes from the pieces an earlier run of the
-    same save left. Pass both results to :func:`write_job`."""
+    same save left. Pass both results to :func:`write_job`. With ``cues``, one piece per
+    subtitle cue (see ``_cues``)."""
     fmt = save_format(path)
     try:
         cleaned = clean_text(text)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(str(exc)) from None
     if billed_chars(cleaned) <= RESUMABLE_BILLED:
-        return start_job(synth, text, voicing, format=fmt, window=window, fallback=fallback), None
-    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, fmt, cleaned))
+        job = start_job(
+            synth, text, voicing, format=fmt, window=window, fallback=fallback, cues=cues
+        )
+        return job, None
+    pieces = f"{fmt}+cues" if cues else fmt  # another split: other pieces to resume
+    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, pieces, cleaned))
     try:
         keep.open()
         job = start_job(
-            synth, text, voicing, format=fmt, window=window, fallback=fallback, keep=keep
+            synth,
+            text,
+            voicing,
+            format=fmt,
+            window=window,
+            fallback=fallback,
+            keep=keep,
+            cues=cues,
         )
     except OSError as exc:
         keep.release()
@@ -102,17 +116,24 @@ def write_job(
     *,
     on_piece: Callable[[int], None] | None = None,
     keep: SaveState | None = None,
+    seconds: list[float] | None = None,
 ) -> bool:
     """Stream ``job``'s pieces into ``path`` (atomically); False if it was cancelled.
 
     A ``.wav`` path gets a WAV header around the PCM; the rest is written as it comes.
     With ``keep`` (from :func:`start_save`), the output grows in the save's folder and
     what was written survives a crash or a stop, for the next run of the same save.
+    ``seconds`` gets how long each piece plays in the file, in order (for subtitles).
     """
     path = path.expanduser()
     if keep is not None:
+        if seconds is not None:  # pieces an earlier run of this save wrote
+            seconds.extend(
+                piece_seconds(data, job.format, job.voicing.sample_rate)
+                for data in keep.appended_pieces()
+            )
         try:
-            return _write_kept(job, path, keep, on_piece)
+            return _write_kept(job, path, keep, on_piece, seconds)
         finally:
             keep.release()
     wav = path.suffix.lower() == ".wav"
@@ -135,6 +156,8 @@ def write_job(
             rate = job.voicing.sample_rate
             for piece in job:
                 data = _piece_bytes(job, piece)
+                if seconds is not None:
+                    seconds.append(piece_seconds(data, job.format, job.voicing.sample_rate))
                 f.write(data)
                 size += len(data)
                 index = piece.index
@@ -170,13 +193,19 @@ def _piece_bytes(job: Job, piece: Piece) -> bytes:
 
 
 def _write_kept(
-    job: Job, path: Path, keep: SaveState, on_piece: Callable[[int], None] | None
+    job: Job,
+    path: Path,
+    keep: SaveState,
+    on_piece: Callable[[int], None] | None,
+    seconds: list[float] | None,
 ) -> bool:
     wav = path.suffix.lower() == ".wav"
     try:
         with keep.open_part(44 if wav else 0) as f:
             for piece in job:
                 data = _piece_bytes(job, piece)
+                if seconds is not None:
+                    seconds.append(piece_seconds(data, job.format, job.voicing.sample_rate))
                 f.write(data)
                 keep.appended_piece(f, piece.index, data)
                 index = piece.index

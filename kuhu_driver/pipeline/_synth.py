@@ -4,8 +4,10 @@ cached), through the fallback's circuit breaker."""
 
 from __future__ import annotations
 
+import collections
 import copy
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -19,6 +21,9 @@ from ..audio import LocalVoice
 from ..errors import CancelledError, InvalidInputError, KuhuError
 from ._cache import AudioCache
 from ._fallback import CloudBreaker
+
+#: How many answers that came too late to be played are kept in memory.
+UNHEARD_KEPT = 16
 
 
 class Synthesizer(Closing):
@@ -45,6 +50,9 @@ class Synthesizer(Closing):
         #: Billed characters of requests that waited for an identical one in flight.
         self.billed_shared = 0
         self._inflight: dict[str, Future[Audio]] = {}
+        #: Answers that came after the local voice had spoken their piece, kept so that
+        #: they are not bought again (the cache keeps them too, when it is on).
+        self._unheard: collections.OrderedDict[str, Audio] = collections.OrderedDict()
         self._pool: DaemonPool | None = None
         self._lock = threading.Lock()
 
@@ -80,13 +88,21 @@ class Synthesizer(Closing):
                 self._pool = DaemonPool(self.workers, "kuhu-fetch")
             return self._pool.submit(fn)
 
-    def fetch(self, text: str, voicing: Voicing, format: str, cancel: threading.Event) -> Audio:
+    def fetch(
+        self,
+        text: str,
+        voicing: Voicing,
+        format: str,
+        cancel: threading.Event,
+        *,
+        on_slot: Callable[[], None] | None = None,
+    ) -> Audio:
         """One piece: from the cache, or from the API (then cached).
 
         Identical requests in flight at once are one request: the first asks, the others
         wait for its answer (whatever the cache setting), so a phrase queued twice, or
         said and saved, is bought once. If the one asking is stopped, a waiter that was
-        not asks itself."""
+        not asks itself. ``on_slot()``: the request has been asked (see ``KuhuClient.send``)."""
         if cancel.is_set():
             raise CancelledError("stopped before the request was sent")
         try:
@@ -94,6 +110,11 @@ class Synthesizer(Closing):
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(str(exc)) from None
         key = AudioCache.key(str(self.client.url), req)
+        with self._lock:
+            kept = self._unheard.pop(key, None)
+            if kept is not None:
+                self.billed_from_cache += req.billed
+                return kept
         while True:
             with self._lock:
                 shared = self._inflight.get(key)
@@ -102,6 +123,8 @@ class Synthesizer(Closing):
                     self._inflight[key] = mine
             if shared is None:
                 break
+            if on_slot is not None:
+                on_slot()  # the identical request it waits for has been asked
             try:
                 audio = _wait_for(shared, cancel)
             except CancelledError:
@@ -112,7 +135,7 @@ class Synthesizer(Closing):
                 self.billed_shared += req.billed
             return audio
         try:
-            audio = self._fetch_once(req, key, cancel)
+            audio = self._fetch_once(req, key, cancel, on_slot)
         except BaseException as exc:
             mine.set_exception(exc)
             raise
@@ -123,19 +146,32 @@ class Synthesizer(Closing):
             with self._lock:
                 del self._inflight[key]
 
-    def _fetch_once(self, req: Request, key: str, cancel: threading.Event) -> Audio:
+    def keep_unheard(self, text: str, voicing: Voicing, format: str, audio: Audio) -> None:
+        """Keep an answer that came too late to be played, for the next time its piece
+        is asked for (the last ``UNHEARD_KEPT`` of them, in memory)."""
+        key = AudioCache.key(str(self.client.url), request_for(text, voicing, format))
+        with self._lock:
+            self._unheard[key] = audio
+            while len(self._unheard) > UNHEARD_KEPT:
+                self._unheard.popitem(last=False)
+
+    def _fetch_once(
+        self, req: Request, key: str, cancel: threading.Event, on_slot: Callable[[], None] | None
+    ) -> Audio:
         if self.cache is not None:
             hit = self.cache.get(key)
             if hit is not None:
                 with self._lock:
                     self.billed_from_cache += req.billed
                 return hit
-        audio = self._send(req, cancel)  # counts what it bills; hits cost 0
+        audio = self._send(req, cancel, on_slot)  # counts what it bills; hits cost 0
         if self.cache is not None:
             self.cache.put(key, audio)
         return audio
 
-    def _send(self, req: Request, cancel: threading.Event) -> Audio:
+    def _send(
+        self, req: Request, cancel: threading.Event, on_slot: Callable[[], None] | None
+    ) -> Audio:
         """The request, unless the breaker says the cloud is down (then its failure)."""
         probe = False
         if self.breaker is not None:
@@ -143,18 +179,16 @@ class Synthesizer(Closing):
             if cause is not None:
                 raise cause
         breaker = self.breaker
+        began = [time.monotonic()]  # when the attempt that succeeds began, about
+
+        def failed(exc: KuhuError) -> bool:
+            began[0] = time.monotonic()
+            return breaker.attempt_failed(exc, probe=probe) if breaker is not None else True
+
         try:
             if not self.client.has_key:
                 raise missing_key_error()
-            audio = self.client.send(
-                req,
-                cancel=cancel,
-                on_failure=(
-                    None
-                    if breaker is None
-                    else lambda exc: breaker.attempt_failed(exc, probe=probe)
-                ),
-            )
+            audio = self.client.send(req, cancel=cancel, on_failure=failed, on_slot=on_slot)
         except KuhuError as exc:
             if breaker is not None:
                 if not self.client.has_key:
@@ -166,7 +200,7 @@ class Synthesizer(Closing):
                 self.breaker.abandoned(probe=probe)
             raise
         if self.breaker is not None:
-            self.breaker.succeeded()
+            self.breaker.succeeded(time.monotonic() - began[0])
         return audio
 
 

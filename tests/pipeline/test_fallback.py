@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -107,9 +108,16 @@ def test_the_local_voice_speaks_when_the_cloud_fails(
     assert "key" not in str(notices[0]).lower() or kuhu_emulator.api_key not in str(notices[0])
     assert any("local voice spoke instead" in r.getMessage() for r in caplog.records)
     assert_local_voice(capture.read(), local, texts, kuhu_emulator)
-    # No storm: the first utterance's attempts (3 at most, 1 for a 403), then the breaker
-    # sends nothing until its first probe, 2 s later.
-    assert len(kuhu_emulator.requests) <= 3 + len(texts)
+    if fault in ("500", "reset"):
+        # A server that was reached is up, if failing: each utterance spends its own
+        # three attempts (never cut short by another's failures), then the local voice
+        # speaks it.
+        assert len(kuhu_emulator.requests) == 3 * len(texts)
+    else:
+        # No storm: a plainly down server (a refused key) or a silent one opens the breaker;
+        # at most the utterances already asked for, then nothing until its first probe,
+        # 2 s later.
+        assert len(kuhu_emulator.requests) <= 3 + len(texts)
 
 
 def test_a_long_text_goes_on_in_the_local_voice_from_the_first_piece_not_heard(
@@ -165,7 +173,7 @@ def test_the_cloud_is_used_again_once_it_answers(
     driver._synth.breaker = CloudBreaker(clock=lambda: now[0])
     rec = Recorder()
     rec.connect(engine)
-    kuhu_emulator.set_fault_plan(lambda req: "500")
+    kuhu_emulator.set_fault_plan(lambda req: "json403")  # plainly down: a refused key
     engine.say("断了。", "down")
     engine.runAndWait()
     kuhu_emulator.set_fault_plan(None)
@@ -180,7 +188,7 @@ def test_the_cloud_is_used_again_once_it_answers(
         *utterance_events(rec, "early", True),
         *utterance_events(rec, "back", False),
     ]
-    assert requests_while_down == 3  # "early" sent nothing
+    assert requests_while_down == 1  # a 403 is not retried, and "early" sent nothing
     assert capture.read()[-len(nonzero(expected_pcm(kuhu_emulator, "回来了。"))) :] == nonzero(
         expected_pcm(kuhu_emulator, "回来了。")
     )
@@ -289,3 +297,142 @@ def test_an_outage_as_heard_first_sound_quickly_and_the_cloud_back(pulse: Any) -
     assert t_back - out["restart"] < 30.0
     # After the restart, the new server saw no storm: the probes, then the cloud voice.
     assert len(out["requests"]) <= 6, out["requests"]
+
+
+def outcomes_by_text(emu: KuhuEmulator) -> dict[str, list[str]]:
+    by_text: dict[str, list[str]] = {}
+    for r in sorted(emu.requests, key=lambda r: r.arrived):
+        by_text.setdefault(r.text, []).append(r.outcome)
+    return by_text
+
+
+@pytest.mark.parametrize("p", [0.3, 0.5])
+def test_attempts_failing_at_random_switch_the_voice_only_when_all_three_failed(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, p: float
+) -> None:
+    """Each attempt fails (HTTP 500) independently with probability ``p``: an utterance
+    is spoken by the local voice exactly when its own three attempts all failed, never
+    because other utterances' failures cut its retries short."""
+    import random
+
+    kuhu_emulator.audio_seconds_per_billed_char = 0.02
+    rng = random.Random(f"fallback-{p}")
+    lock = threading.Lock()
+
+    def plan(req: Any) -> str | None:
+        with lock:
+            return "500" if rng.random() < p else None
+
+    kuhu_emulator.set_fault_plan(plan)
+    texts = [f"第{i}句。" for i in range(60)]
+    rec = Recorder()
+    rec.connect(engine)
+    for i, t in enumerate(texts):
+        engine.say(t, f"u{i}")
+    engine.runAndWait()
+    by_text = outcomes_by_text(kuhu_emulator)
+    spent = {t for t in texts if by_text[t] == ["fault:500"] * 3}
+    for t in texts:  # each asked until its first success, at most three times
+        assert by_text[t] in (
+            ["ok"],
+            ["fault:500", "ok"],
+            ["fault:500"] * 2 + ["ok"],
+            *[["fault:500"] * 3],
+        ), t
+    assert 0 < len(spent) < 20  # the seed gives both kinds
+    assert rec.utterances() == [
+        e for i, t in enumerate(texts) for e in utterance_events(rec, f"u{i}", t in spent)
+    ]
+    heard = capture.read()
+    at = 0
+    for t in texts:  # the cloud's utterances heard whole, in order; no other sign of them
+        cloud = nonzero(expected_pcm(kuhu_emulator, t))
+        found = heard.find(cloud, at)
+        if t in spent:
+            assert nonzero(cloud)[:64] not in heard
+        else:
+            assert found >= at, t
+            at = found + len(cloud)
+
+
+def test_a_slow_but_healthy_server_is_bought_once_and_heard_in_the_cloud_voice(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server that answers right, but after 2 s: the first utterance is spoken by the
+    local voice (1.5 s is as long as it waits for a server it knows nothing of); its
+    answer, when it comes, is kept rather than bought again, and the wait fits the
+    server from then on, so every later utterance is heard in the cloud voice."""
+    monkeypatch.setenv("KUHU_CACHE", "off")
+    kuhu_emulator.latency = 2.0
+    texts = [f"慢的第{i}句。" for i in range(6)]
+    eng = Engine("kuhu")
+    try:
+        rec = Recorder()
+        rec.connect(eng)
+        for i, t in enumerate(texts):
+            eng.say(t, f"u{i}")
+        eng.runAndWait()
+        assert rec.utterances() == [
+            e for i in range(6) for e in utterance_events(rec, f"u{i}", i == 0)
+        ]
+        assert len(kuhu_emulator.requests) == 6
+        before = len(capture.read())
+        eng.say(texts[0], "again")  # its late answer was kept: heard, not bought again
+        eng.say("一句新的话。", "new")  # waited for as long as this server takes
+        eng.runAndWait()
+    finally:
+        eng.proxy._driver.destroy()
+    assert rec.utterances()[13:] == [
+        *utterance_events(rec, "again", False),
+        *utterance_events(rec, "new", False),
+    ]
+    assert len(kuhu_emulator.requests) == 7
+    assert sorted(r.text for r in kuhu_emulator.requests) == sorted([*texts, "一句新的话。"])
+    heard = capture.read()
+    for t in texts[1:]:
+        assert nonzero(expected_pcm(kuhu_emulator, t)) in heard[:before]
+    assert heard[before:] == expected_pcm(kuhu_emulator, texts[0]) + expected_pcm(
+        kuhu_emulator, "一句新的话。"
+    )
+
+
+def test_the_breaker_opens_only_for_a_cloud_plainly_down() -> None:
+    from kuhu_driver.errors import AuthError, ServerError, TransportError
+    from kuhu_driver.pipeline import FIRST_PIECE_WAIT
+
+    now = [0.0]
+    breaker = CloudBreaker(clock=lambda: now[0])
+    busy = ServerError("HTTP 500")
+    for _ in range(10):  # any number of answered failures: every request keeps retrying
+        assert breaker.attempt_failed(busy, probe=False) is True
+        assert breaker.attempt_failed(TransportError("reset"), probe=False) is True
+    assert breaker.admit() == (False, None)
+    refused = TransportError("refused")
+    refused.unreachable = True
+    assert breaker.attempt_failed(refused, probe=False) is False  # no retry can help
+    probe, cause = breaker.admit()
+    assert (probe, type(cause)) == (False, TransportError)
+    now[0] += CloudBreaker.FIRST
+    assert breaker.admit() == (True, None)  # one probe
+    assert breaker.admit()[0] is False  # only one
+    assert breaker.attempt_failed(refused, probe=True) is False
+    now[0] += CloudBreaker.FIRST
+    assert breaker.admit()[0] is False  # the next probe waits twice as long
+    now[0] += CloudBreaker.FIRST
+    assert breaker.admit() == (True, None)
+    # The probe reached a server that answers, if with a 500: it is up, and that
+    # request goes on with its own retries.
+    assert breaker.attempt_failed(busy, probe=True) is True
+    assert breaker.admit() == (False, None)
+    assert breaker.attempt_failed(AuthError("403"), probe=False) is False  # a refused key
+    breaker.succeeded(0.1)
+    assert breaker.admit() == (False, None)
+    # The wait for a piece: at least FIRST_PIECE_WAIT, else fitted to the slowest of the
+    # recent answers, at most the request's own timeout.
+    assert breaker.patience(30.0) == FIRST_PIECE_WAIT
+    breaker.succeeded(4.0)
+    assert breaker.patience(30.0) == 6.0
+    assert breaker.patience(5.0) == 5.0
+    for _ in range(CloudBreaker.RECENT):
+        breaker.succeeded(0.2)
+    assert breaker.patience(30.0) == FIRST_PIECE_WAIT  # the slow answer has aged out

@@ -33,9 +33,17 @@ def fast_retries(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUHU_TIMEOUT", "0.5")
 
 
+@pytest.mark.parametrize("fallback", ["off", "local"])
 def test_faults_on_the_first_k_attempts_are_survived(
-    kuhu_emulator: KuhuEmulator, capture: Any, fast_retries: None
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    fast_retries: None,
+    monkeypatch: pytest.MonkeyPatch,
+    fallback: str,
 ) -> None:
+    """With the local voice ready to cover (the default) or not, every utterance is
+    spoken by the cloud: each fault is mended by the utterance's own retries."""
+    monkeypatch.setenv("KUHU_FALLBACK", fallback)
     kuhu_emulator.slow_seconds = 1.0
     texts = [f"第{i}句话。" for i in range(30)]
     k_of = {t: i % 3 for i, t in enumerate(texts)}

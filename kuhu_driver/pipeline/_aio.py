@@ -1,0 +1,131 @@
+"""The asyncio faces: ``astream()``, ``aspeak()``, ``asave()``. The same :class:`Speech`
+as ``stream()``/``speak()``/``save()``, run on a thread of its own, so the event loop
+never waits on the network, the disk or the device. Cancelling the task (or closing the
+iterator) calls ``Speech.stop()`` at once: nothing new is requested, playback goes
+silent, and the thread ends on its own shortly after.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+from ._stream import Speech, voicing_of
+
+#: Chunks ``astream`` lets its thread hand over before the consumer has taken them.
+AHEAD = 2
+
+
+def _post(loop: asyncio.AbstractEventLoop, fn: Callable[..., Any], *args: Any) -> None:
+    """Run ``fn(*args)`` on ``loop``, unless the loop is gone (the program moved on)."""
+    with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits any more
+        loop.call_soon_threadsafe(fn, *args)
+
+
+async def _in_thread(run: Callable[[], None], stop: Callable[[], None]) -> None:
+    """``run()`` on a thread of its own; cancelling the waiting task calls ``stop()``."""
+    loop = asyncio.get_running_loop()
+    done: asyncio.Future[None] = loop.create_future()
+
+    def settle(exc: BaseException | None) -> None:
+        if done.done():
+            return
+        if exc is None:
+            done.set_result(None)
+        else:
+            done.set_exception(exc)
+
+    def body() -> None:
+        try:
+            run()
+        except BaseException as exc:  # handed to the task that waits
+            _post(loop, settle, exc)
+        else:
+            _post(loop, settle, None)
+
+    threading.Thread(target=body, name="kuhu-async", daemon=True).start()
+    try:
+        await done
+    except asyncio.CancelledError:
+        stop()
+        raise
+
+
+async def aspeak(
+    text: str,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+) -> None:
+    """Speak ``text`` and return when it has been heard (see :func:`speak`), without
+    blocking the event loop. Cancelling the task silences it within 50 ms."""
+    speech = Speech(text, voicing_of(voice, rate, volume, pitch))
+    await _in_thread(speech.play, speech.stop)
+
+
+async def asave(
+    text: str,
+    path: str | os.PathLike[str],
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+    sample_rate: int = 22050,
+    subtitles: str | os.PathLike[str] | None = None,
+) -> None:
+    """:func:`save`, without blocking the event loop; cancelling the task stops it."""
+    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
+    await _in_thread(lambda: speech.save(path, subtitles), speech.stop)
+
+
+async def astream(
+    text: str,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+    sample_rate: int = 22050,
+) -> AsyncIterator[bytes]:
+    """:func:`stream` as an async iterator: the same bytes, the event loop never blocked.
+    Closing it (``aclose()``, leaving ``async for`` with ``break`` and closing it, or
+    cancelling the task) stops fetching at once."""
+    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
+    loop = asyncio.get_running_loop()
+    items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
+    room = threading.Semaphore(AHEAD)
+
+    def pump() -> None:
+        chunks = speech.pcm()
+        try:
+            for chunk in chunks:
+                while not room.acquire(timeout=0.05):
+                    if speech.stopped:
+                        return
+                _post(loop, items.put_nowait, ("chunk", chunk))
+        except BaseException as exc:  # handed to the consumer
+            _post(loop, items.put_nowait, ("error", exc))
+        else:
+            _post(loop, items.put_nowait, ("end", None))
+        finally:
+            chunks.close()
+
+    threading.Thread(target=pump, name="kuhu-astream", daemon=True).start()
+    try:
+        while True:
+            kind, value = await items.get()
+            if kind == "end":
+                return
+            if kind == "error":
+                raise value
+            room.release()
+            yield value
+    finally:
+        speech.stop()

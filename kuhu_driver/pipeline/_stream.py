@@ -1,0 +1,171 @@
+"""Speech for programs that are not pyttsx3 programs: ``stream()`` (PCM as it arrives),
+``save()`` (a file, with subtitles if asked) and the :class:`Speech` handle under them
+and under the asyncio faces (``_aio``): one pipeline, stoppable from any thread.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable, Generator
+
+from .._config import Settings, resolve_settings, speech_settings
+from .._model import Voicing
+from ..audio import convert_pcm, make_player
+from ..errors import CancelledError
+from ._cues import subtitle_format, timed_cues, write_subtitles
+from ._job import Job, start_job
+from ._play import play_job
+from ._properties import Properties
+from ._save import check_destination, start_save, write_job
+from ._synth import Synthesizer
+
+
+def voicing_of(
+    voice: str | None,
+    rate: float | None,
+    volume: float | None,
+    pitch: float | None,
+    sample_rate: int | None = None,
+) -> Voicing:
+    """The voicing for pyttsx3-unit arguments (``None``: the default)."""
+    props = Properties()
+    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
+    for name, value in (*given, ("sample_rate", sample_rate)):
+        if value is not None:
+            props = props.with_value(name, value)
+    return props.voicing()
+
+
+class Speech:
+    """One text spoken, streamed or saved, and a ``stop()`` that any thread may call: it
+    cancels the requests not yet answered and silences the device. Used once."""
+
+    def __init__(self, text: str, voicing: Voicing, settings: Settings | None = None) -> None:
+        self.text = text
+        self.voicing = voicing
+        self._settings = settings
+        self._lock = threading.Lock()
+        self._stopped = threading.Event()
+        self._job: Job | None = None
+        self._stop_sound: Callable[[], None] | None = None
+
+    def stop(self) -> None:
+        """End now: nothing new is requested, playback is silenced."""
+        self._stopped.set()
+        with self._lock:
+            job, silence = self._job, self._stop_sound
+        if job is not None:
+            job.cancel()
+        if silence is not None:
+            silence()
+
+    @property
+    def stopped(self) -> bool:
+        return self._stopped.is_set()
+
+    def _adopt(self, job: Job) -> Job:
+        with self._lock:
+            self._job = job
+        if self._stopped.is_set():
+            job.cancel()
+        return job
+
+    def _check(self) -> None:
+        if self._stopped.is_set():
+            raise CancelledError("stopped")
+
+    def pcm(self) -> Generator[bytes, None, None]:
+        """16-bit mono PCM at the voicing's sample rate, a piece at a time as it arrives;
+        a piece the local voice spoke is resampled to that rate."""
+        self._check()
+        settings = self._settings or speech_settings()
+        rate = self.voicing.sample_rate
+        with Synthesizer.from_settings(settings) as synth:
+            job = self._adopt(start_job(synth, self.text, self.voicing, fallback=True))
+            try:
+                for piece in job:
+                    audio = piece.audio
+                    yield convert_pcm(
+                        audio.data, channels=1, from_rate=audio.sample_rate, to_rate=rate
+                    )
+            finally:
+                job.cancel()  # closed early: nothing more is asked for
+        self._check()
+
+    def play(self) -> None:
+        """Speak to the end (the device opened first: without one nothing is billed)."""
+        self._check()
+        settings = self._settings or speech_settings()
+        player = make_player(settings.audio)
+        try:
+            player.prepare(self.voicing.sample_rate)
+            with self._lock:
+                self._stop_sound = player.stop
+            with Synthesizer.from_settings(settings) as synth:
+                job = self._adopt(start_job(synth, self.text, self.voicing, fallback=True))
+                try:
+                    if not play_job(job, player):
+                        raise CancelledError("stopped")
+                finally:
+                    job.cancel()
+        finally:
+            player.close()
+
+    def save(self, path: str | os.PathLike[str], subtitles: str | os.PathLike[str] | None) -> None:
+        """Write the file (format by extension) and, if asked, its subtitles."""
+        self._check()
+        out = check_destination(path)  # before anything is billed
+        sub = None
+        if subtitles is not None:
+            subtitle_format(subtitles)
+            sub = check_destination(subtitles)
+        settings = self._settings or resolve_settings()
+        with Synthesizer.from_settings(settings) as synth:
+            fallback = settings.fallback == "always"
+            job, keep = start_save(
+                synth, self.text, self.voicing, out, fallback=fallback, cues=sub is not None
+            )
+            self._adopt(job)
+            seconds: list[float] = []
+            if not write_job(job, out, keep=keep, seconds=seconds if sub else None):
+                raise CancelledError("stopped")
+        if sub is not None:
+            write_subtitles(sub, timed_cues(job.text, seconds))
+
+
+def stream(
+    text: str,
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+    sample_rate: int = 22050,
+) -> Generator[bytes, None, None]:
+    """``text`` as 16-bit mono PCM at ``sample_rate``, each chunk yielded as soon as it
+    has arrived, in order; the same chunking, cache, retries and local voice as
+    speaking. Units are pyttsx3's (see :func:`speak`). Closing the iterator early
+    (``break``, ``.close()``) stops fetching: nothing new is requested after it."""
+    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
+    try:
+        yield from speech.pcm()
+    finally:
+        speech.stop()
+
+
+def save(
+    text: str,
+    path: str | os.PathLike[str],
+    *,
+    voice: str | None = None,
+    rate: float | None = None,
+    volume: float | None = None,
+    pitch: float | None = None,
+    sample_rate: int = 22050,
+    subtitles: str | os.PathLike[str] | None = None,
+) -> None:
+    """Save ``text`` to ``path`` (``.wav``, ``.mp3`` or ``.pcm``, by extension), and with
+    ``subtitles`` (``.srt`` or ``.vtt``) its subtitles, each cue timed to the sample of
+    the written file. Long saves resume after a crash, as ``save_to_file`` does."""
+    Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate)).save(path, subtitles)

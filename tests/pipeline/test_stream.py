@@ -1,0 +1,171 @@
+"""``stream()`` and ``save()``: PCM as it arrives, and files with exact subtitles
+(kuhu_driver/pipeline/_stream.py, _cues.py), against the emulator."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import wave
+from pathlib import Path
+
+import pytest
+from helpers import expected_pcm, numbered
+from pyttsx3.engine import Engine
+
+import kuhu_driver
+from kuhu_driver.api import DEFAULT_VOICE
+from kuhu_driver.audio import mp3_frames, parse_wav
+from kuhu_driver.errors import InvalidInputError
+from kuhu_driver.pipeline import cue_layout, speech_pieces
+from kuhu_driver.testing import KuhuEmulator
+
+TEXT = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 12)
+
+
+def test_stream_yields_exactly_the_served_pcm_and_what_a_pcm_save_writes(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    chunks = list(kuhu_driver.stream(TEXT, sample_rate=16000))
+    assert len(chunks) == len(speech_pieces(TEXT)) > 1  # a chunk per piece, as it came
+    assert b"".join(chunks) == expected_pcm(kuhu_emulator, TEXT, sample_rate=16000)
+    engine = Engine("kuhu")
+    try:
+        engine.setProperty("sample_rate", 16000)
+        engine.save_to_file(TEXT, str(tmp_path / "x.pcm"))
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    assert (tmp_path / "x.pcm").read_bytes() == b"".join(chunks)
+
+
+def test_stream_takes_the_properties_in_pyttsx3_units(kuhu_emulator: KuhuEmulator) -> None:
+    got = b"".join(kuhu_driver.stream("你好。", voice="小婉", rate=300, volume=0.2, pitch=1.5))
+    (req,) = kuhu_emulator.requests
+    assert (req.params["rate"], req.params["volume"], req.params["pitch"]) == ("1.5", "20", "1.5")
+    assert req.params["voice"] != DEFAULT_VOICE.id
+    assert got == expected_pcm(
+        kuhu_emulator, "你好。", voice=req.params["voice"], volume=20, rate=1.5, pitch=1.5
+    )
+
+
+def test_closing_the_stream_early_stops_fetching(kuhu_emulator: KuhuEmulator) -> None:
+    # The first piece comes back at once, while the next ones wait for their rate-limit
+    # slots (54 ms apart): closing then must keep every one of them from being sent.
+    text = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 200)
+    it = kuhu_driver.stream(text)
+    first = next(it)
+    assert first == expected_pcm(kuhu_emulator, "第一句很短。")
+    it.close()
+    closed = time.monotonic()
+    time.sleep(1.0)  # the rate limit's spacing many times over: nothing new begins
+    # What arrives after close was sent before it, on its way over loopback (ms).
+    late = [r for r in kuhu_emulator.requests if r.arrived > closed + 0.02]
+    assert late == []
+    assert len(kuhu_emulator.requests) <= 2
+
+
+def test_empty_text_is_a_clear_error_before_any_request(kuhu_emulator: KuhuEmulator) -> None:
+    with pytest.raises(InvalidInputError):
+        list(kuhu_driver.stream("   "))
+    assert kuhu_emulator.requests == []
+
+
+def cue_times(srt: str) -> list[tuple[float, float]]:
+    out = []
+    for line in srt.splitlines():
+        if "-->" in line:
+            a, b = (part.strip().replace(",", ".") for part in line.split("-->"))
+            out.append(tuple(_seconds(x) for x in (a, b)))
+    return out  # type: ignore[return-value]
+
+
+def _seconds(stamp: str) -> float:
+    h, m, s = stamp.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+@pytest.mark.parametrize("fmt", [".srt", ".vtt"])
+def test_subtitles_begin_and_end_at_the_piece_boundaries_of_the_wav(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, fmt: str
+) -> None:
+    text = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求，读起来要一会儿。", 6)
+    out, sub = tmp_path / "talk.wav", tmp_path / f"talk{fmt}"
+    kuhu_driver.save(text, out, subtitles=sub)
+    cues = cue_layout(text)
+    # One request per cue, its text exactly the cue's.
+    assert sorted(r.text for r in kuhu_emulator.requests) == sorted(
+        text[c.start : c.end] for c in cues
+    )
+    written = sub.read_text(encoding="utf-8")
+    assert written.startswith("WEBVTT\n") == (fmt == ".vtt")
+    times = cue_times(written)
+    # Each boundary is where that cue's audio begins and ends in the file, to the ms.
+    at = 0
+    for (begins, ends), cue in zip(times, cues, strict=True):
+        n = len(kuhu_emulator.render(text[cue.start : cue.end], voice=DEFAULT_VOICE.id)) // 2
+        assert abs(begins - at / 22050) <= 0.0005 + 1e-9
+        at += n
+        assert abs(ends - at / 22050) <= 0.0005 + 1e-9
+    with wave.open(str(out)) as w:
+        assert w.getnframes() == at  # the last cue ends where the audio ends
+    for cue in cues:
+        assert "\n".join(cue.lines) in written  # the text spoken, line by line
+    assert parse_wav(out.read_bytes()).data == b"".join(
+        kuhu_emulator.render(text[c.start : c.end], voice=DEFAULT_VOICE.id) for c in cues
+    )
+
+
+def test_mp3_subtitles_follow_the_frames_a_player_plays(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    text = "第一句。第二句比较长一点。第三句。"
+    kuhu_driver.save(text, tmp_path / "talk.mp3", subtitles=tmp_path / "talk.srt")
+    times = cue_times((tmp_path / "talk.srt").read_text(encoding="utf-8"))
+    samples, rate = mp3_frames((tmp_path / "talk.mp3").read_bytes())
+    assert len(times) == 3 and rate == 44100
+    assert abs(times[-1][1] - samples / rate) <= 0.0005
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(times))  # back to back, no drift
+
+
+def test_a_long_text_s_cues_never_drift_and_resume_gives_the_same_subtitles(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    text = numbered("这是一本很长的书里的一句话，读起来要一会儿。", 120)  # resumable
+    kuhu_emulator.audio_seconds_per_billed_char = 0.01
+    whole = tmp_path / "whole"
+    whole.mkdir()
+    kuhu_driver.save(text, whole / "a.wav", subtitles=whole / "a.srt")
+    srt = (whole / "a.srt").read_text(encoding="utf-8")
+    with wave.open(str(whole / "a.wav")) as w:
+        assert abs(cue_times(srt)[-1][1] - w.getnframes() / 22050) <= 0.0005
+    # Stopped halfway (from another thread), then run again: the same bytes and cues.
+    part = tmp_path / "part"
+    part.mkdir()
+    from kuhu_driver.pipeline import Speech, voicing_of
+
+    speech = Speech(text, voicing_of(None, None, None, None))
+    kuhu_emulator.latency = 0.05
+
+    def stop_when_half_done() -> None:
+        while len(kuhu_emulator.requests) < len(cue_layout(text)) * 3 // 2:
+            time.sleep(0.01)
+        speech.stop()
+
+    stopper = threading.Thread(target=stop_when_half_done)
+    stopper.start()
+    with pytest.raises(kuhu_driver.CancelledError):
+        speech.save(part / "a.wav", part / "a.srt")
+    stopper.join()
+    assert not (part / "a.wav").exists()
+    kuhu_driver.save(text, part / "a.wav", subtitles=part / "a.srt")
+    assert (part / "a.wav").read_bytes() == (whole / "a.wav").read_bytes()
+    assert (part / "a.srt").read_text(encoding="utf-8") == srt
+
+
+def test_bad_subtitle_names_cost_nothing(kuhu_emulator: KuhuEmulator, tmp_path: Path) -> None:
+    with pytest.raises(InvalidInputError, match=r"\.srt or \.vtt"):
+        kuhu_driver.save("你好。", tmp_path / "a.wav", subtitles=tmp_path / "a.txt")
+    with pytest.raises(InvalidInputError, match="does not exist"):
+        kuhu_driver.save("你好。", tmp_path / "a.wav", subtitles=tmp_path / "no" / "a.srt")
+    assert kuhu_emulator.requests == []
