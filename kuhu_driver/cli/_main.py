@@ -28,7 +28,10 @@ from ..pipeline import (
     save_format,
     speak_text,
     start_save,
+    subtitle_format,
+    timed_cues,
     write_job,
+    write_subtitles,
 )
 from ._output import Progress, cost_summary, list_voices, piece_progress
 from ._parser import EMULATOR_NOTICE, build_parser
@@ -94,6 +97,8 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("--no-request and --yes go with --check")
     if args.batch and not args.out_dir:
         parser.error("--batch needs --out-dir")
+    if args.batch and args.subtitles:
+        parser.error("--subtitles goes with --out, not --batch")
     if args.batch and (args.text or args.file or args.out):
         parser.error("--batch takes its texts from FILE: give no TEXT, -f or --out")
     if not args.batch and bool(args.text) == bool(args.file):
@@ -116,12 +121,18 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error("the text is empty: there is nothing to speak")
     if args.dry_run:
         return _dry_run([text])
+    if args.subtitles and not args.out:
+        parser.error("--subtitles needs --out: they are timed to the written audio")
     if args.out:
         try:
             save_format(args.out)
+            if args.subtitles:
+                subtitle_format(args.subtitles)
         except KuhuError as exc:
-            parser.error(f"--out: {exc}")
+            parser.error(f"--out: {exc}" if not args.subtitles else str(exc))
         check_destination(args.out)  # before settings and requests: costs nothing
+        if args.subtitles:
+            check_destination(args.subtitles)
     return _speak(args, text, voicing)
 
 
@@ -179,11 +190,24 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
             return 0 if played else 1
         with Synthesizer.from_settings(settings) as synth:
             out = Path(args.out).expanduser()
+            cues = bool(args.subtitles)
             job, keep = start_save(
-                synth, text, voicing, out, window=3, fallback=settings.fallback == "always"
+                synth,
+                text,
+                voicing,
+                out,
+                window=3,
+                fallback=settings.fallback == "always",
+                cues=cues,
             )
+            seconds: list[float] | None = [] if cues else None
             try:
-                write_job(job, out, on_piece=piece_progress("writing", len(job.spans)), keep=keep)
+                progress = piece_progress("writing", len(job.spans))
+                written = write_job(job, out, on_piece=progress, keep=keep, seconds=seconds)
+                if written and seconds is not None:
+                    write_subtitles(
+                        Path(args.subtitles).expanduser(), timed_cues(job.text, seconds)
+                    )
             finally:
                 cost_summary(
                     synth.client.billed_chars_sent,
@@ -192,6 +216,8 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     synth.billed_shared,
                 )
         print(f"wrote {out}", file=sys.stderr)
+        if args.subtitles:
+            print(f"wrote {Path(args.subtitles).expanduser()}", file=sys.stderr)
         return 0
 
 

@@ -58,6 +58,12 @@ def _add_speech_options(p: argparse.ArgumentParser) -> None:
         "follows the extension: .wav, .mp3, .pcm",
     )
     p.add_argument(
+        "--subtitles",
+        metavar="PATH",
+        help="with --out: also write subtitles (.srt or .vtt), each cue timed to the "
+        "millisecond in the audio; one request per cue",
+    )
+    p.add_argument(
         "--voice",
         default=DEFAULT_VOICE.name,
         help=f"voice name or id (default {DEFAULT_VOICE.name}); see --list-voices",

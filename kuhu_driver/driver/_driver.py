@@ -38,6 +38,7 @@ from ..pipeline import (
     save_format,
     start_job,
     start_save,
+    word_spans,
     write_job,
 )
 from ._lookahead import Key, queued_utterances, resumable
@@ -423,7 +424,15 @@ class KuhuDriver:
             keep = None
         job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
         self._prefetch()
-        return write_job(job, path, keep=keep)
+
+        def written(index: int) -> None:
+            # As pyttsx3's own drivers do while saving: each word once its audio is
+            # in the file, in order (a resumed save's earlier pieces are not told again).
+            a, b = job.spans[index]
+            for loc, n in word_spans(job.text[a:b]):
+                self._post(task, "started-word", location=a + loc, length=n)
+
+        return write_job(job, path, keep=keep, on_piece=written)
 
 
 def _pyttsx3_voice(v: Any) -> Any:

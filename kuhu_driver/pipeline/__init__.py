@@ -12,7 +12,15 @@ from ._batch import BatchResult, run_batch
 from ._cache import CACHE_FOLDER, AudioCache
 from ._check import PROBE_TEXT, CheckReport, Finding, check_setup
 from ._chunk import Estimate, chunk_spans, chunk_text, estimate, speech_pieces, word_spans
-from ._cues import Cue, cue_layout, cue_spans, render_subtitles, timed_cues
+from ._cues import (
+    Cue,
+    cue_layout,
+    cue_spans,
+    render_subtitles,
+    subtitle_format,
+    timed_cues,
+    write_subtitles,
+)
 from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
 from ._play import HANDOVER_SECONDS, play_job
@@ -64,8 +72,10 @@ __all__ = [
     "start_job",
     "start_save",
     "stream",
+    "subtitle_format",
     "timed_cues",
     "voicing_of",
     "word_spans",
     "write_job",
+    "write_subtitles",
 ]

@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
 from ._stream import Speech, voicing_of
@@ -93,7 +93,7 @@ async def astream(
     volume: float | None = None,
     pitch: float | None = None,
     sample_rate: int = 22050,
-) -> AsyncIterator[bytes]:
+) -> AsyncGenerator[bytes, None]:
     """:func:`stream` as an async iterator: the same bytes, the event loop never blocked.
     Closing it (``aclose()``, leaving ``async for`` with ``break`` and closing it, or
     cancelling the task) stops fetching at once."""

@@ -17,6 +17,7 @@ from kuhu_driver.cli import main
 from kuhu_driver.testing import KuhuEmulator
 
 XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
+DEFAULT_VOICE_ID = "v3-voice-2ecfccfc72654c0a86112d0fe89a6864"
 
 
 def test_speaks_text(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
@@ -325,3 +326,38 @@ def test_the_cost_line_counts_pieces_shared_with_one_in_flight(
     assert len(asked) < len(pieces)  # identical pieces in flight at once were bought once
     shared = sum(billed_chars(p) for p in pieces) - bought
     assert f"{shared} shared with an identical piece in flight" in err
+
+
+@pytest.mark.parametrize("ext", [".srt", ".vtt"])
+def test_subtitles_with_out_are_timed_to_the_written_audio(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, ext: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from kuhu_driver.pipeline import cue_layout, render_subtitles, timed_cues
+
+    text = "大家好。今天我们来聊一聊，怎样用几行代码给视频配上旁白和字幕，一行放不下就分成两行。"
+    out, sub = tmp_path / "talk.wav", tmp_path / f"talk{ext}"
+    assert main(["--out", str(out), "--subtitles", str(sub), text]) == 0
+    assert f"wrote {sub}" in capsys.readouterr().err
+    cues = cue_layout(text)
+    pieces = [kuhu_emulator.render(text[c.start : c.end], voice=DEFAULT_VOICE_ID) for c in cues]
+    assert parse_wav(out.read_bytes()).data == b"".join(pieces)
+    seconds = [len(p) // 2 / 22050 for p in pieces]
+    assert sub.read_text(encoding="utf-8") == render_subtitles(timed_cues(text, seconds), ext)
+    assert len(kuhu_emulator.requests) == len(cues) == 3
+
+
+def test_subtitles_mistakes_are_refused_before_anything_is_billed(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    for argv in (
+        ["--subtitles", str(tmp_path / "a.srt"), "你好"],  # no --out
+        ["--out", str(tmp_path / "a.wav"), "--subtitles", str(tmp_path / "a.txt"), "你好"],
+        ["--out", str(tmp_path / "a.wav"), "--subtitles", str(tmp_path / "no/a.srt"), "你好"],
+    ):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's usage error
+            code = exc.code  # type: ignore[assignment]
+        assert code in (1, 2), argv
+    assert kuhu_emulator.requests == []
+    assert list(tmp_path.iterdir()) == []

@@ -17,6 +17,7 @@ import kuhu_driver  # noqa: F401 - registers the driver for in-process engines
 from kuhu_driver.api import DEFAULT_VOICE, find_voice
 from kuhu_driver.audio import parse_wav
 from kuhu_driver.errors import AuthError, InvalidInputError, KuhuError
+from kuhu_driver.pipeline import word_spans
 from kuhu_driver.testing import KuhuEmulator
 
 XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
@@ -227,6 +228,11 @@ def test_save_to_file(
         ("started-utterance", "saved"),
         ("finished-utterance", "saved", True),
     ]
+    # started-word while saving, as pyttsx3's own drivers send it: every word once, in
+    # order, between the start and the end.
+    topics = rec.topics()
+    assert topics[0] == "started-utterance" and topics[-1] == "finished-utterance"
+    assert rec.events[1:-1] == [("started-word", "saved", loc, n) for loc, n in word_spans(text)]
     data = out.read_bytes()
     if ext == ".wav":
         wav = parse_wav(data)
