@@ -116,6 +116,90 @@ def bench_first_sound() -> None:
     row("vendor demo's way (2000 chars, then play)", f"{mv * 1000:.0f} ms", "", None)
 
 
+def bench_stream() -> None:
+    """stream() and astream(): first chunk for a sentence and for a long text, and how
+    long the event loop ever waits while astream()/aspeak() work."""
+    import asyncio
+
+    import kuhu_driver
+    from kuhu_driver._text import billed_chars
+    from kuhu_driver.testing import KuhuEmulator
+
+    print("stream() / astream(): first chunk (emulator 300 ms + 0.5 ms/billed char)")
+    text = long_text(20_000)
+
+    def first_sync(t: str) -> float:
+        t0 = time.monotonic()
+        it = kuhu_driver.stream(t)
+        next(it)
+        took = time.monotonic() - t0
+        it.close()
+        return took
+
+    async def first_async(t: str) -> float:
+        t0 = time.monotonic()
+        it = kuhu_driver.astream(t)
+        await it.__anext__()
+        took = time.monotonic() - t0
+        await it.aclose()
+        return took
+
+    async def stall_during(work: Callable[[], Any]) -> tuple[float, float]:
+        gaps: list[float] = []
+
+        async def tick() -> None:
+            last = time.monotonic()
+            while True:
+                await asyncio.sleep(0.01)
+                now = time.monotonic()
+                gaps.append(now - last)
+                last = now
+
+        ticker = asyncio.create_task(tick())
+        t0 = time.monotonic()
+        await work()
+        took = time.monotonic() - t0
+        ticker.cancel()
+        return max(gaps) - 0.01, took
+
+    async def drain(t: str) -> None:
+        async for _ in kuhu_driver.astream(t):
+            pass
+
+    with KuhuEmulator(latency=LATENCY, seconds_per_billed_char=PER_CHAR) as emu:
+        os.environ.update(emu.env())
+        os.environ["KUHU_CACHE"] = "off"
+        results = {}
+        for name, measure in (("stream", first_sync), ("astream", None)):
+            for label, t in (("sentence", SENTENCE), ("long", text)):
+                if measure is not None:
+                    results[name, label] = [measure(t) for _ in range(5)]
+                else:
+                    results[name, label] = [asyncio.run(first_async(t)) for _ in range(5)]
+        stream_stall, stream_took = asyncio.run(stall_during(lambda: drain(text)))
+        emu.audio_seconds_per_billed_char = 0.005
+        spoken = long_text(1000)
+        speak_stall, speak_took = asyncio.run(stall_during(lambda: kuhu_driver.aspeak(spoken)))
+    for name in ("stream", "astream"):
+        one = statistics.median(results[name, "sentence"])
+        many = statistics.median(results[name, "long"])
+        row(f"{name}(), one sentence", f"{one * 1000:.0f} ms", "", None)
+        row(f"{name}(), long text ({billed_chars(text)} billed)", f"{many * 1000:.0f} ms", "", None)
+        row(f"{name}(), ratio long / sentence", f"{many / one:.2f}", "<= 1.1", many / one <= 1.1)
+    row(
+        f"event loop's longest wait, astream() of the long text ({stream_took:.1f} s)",
+        f"{stream_stall * 1000:.1f} ms",
+        "< 50 ms",
+        stream_stall < 0.05,
+    )
+    row(
+        f"event loop's longest wait, aspeak() of {speak_took:.1f} s of speech",
+        f"{speak_stall * 1000:.1f} ms",
+        "< 50 ms",
+        speak_stall < 0.05,
+    )
+
+
 def bench_heard() -> None:
     """What a listener hears, recorded at a real-time device, for both backends."""
     from heard_program import AUDIO_PER_CHAR
@@ -474,6 +558,7 @@ def main() -> None:
             bench_heard,
             bench_outage,
             bench_first_sound,
+            bench_stream,
             bench_cache_hit,
             bench_batch,
             bench_shared_key,
