@@ -21,7 +21,7 @@ from ..errors import (
     RateLimitedError,
     ServerError,
 )
-from ._recognise import check_audio, pcm_from_answer
+from ._recognise import check_audio, pcm_from_answer, strip_bom
 from ._voices import find_voice
 
 
@@ -46,15 +46,33 @@ class RawAnswer:
     data: bytes
 
 
+def _html_forms(secret: str) -> set[str]:
+    """``secret`` HTML-escaped as servers do: "&amp;" and friends, "/" as is or as a
+    numeric reference."""
+    import html
+
+    escaped = html.escape(secret)
+    return {
+        escaped,
+        html.escape(secret, quote=False),
+        escaped.replace("/", "&#x2F;"),
+        escaped.replace("/", "&#x2f;"),
+        escaped.replace("/", "&#47;"),
+    }
+
+
 class Redactor:
     """Hides the key and the secret in text a server sends back, in any encoding it
-    may echo them: as is, percent-encoded (form or path style, any case), JSON-escaped."""
+    may echo them: as is, percent-encoded (form or path style, any case), JSON-escaped,
+    HTML-escaped."""
 
     def __init__(self, *secrets: str | None) -> None:
         forms: set[str] = set()
         for secret in secrets:
             if secret:
                 forms |= {secret, quote_plus(secret), quote(secret, safe="")}
+                forms.add(quote(secret))  # path style: "/" kept
+                forms |= _html_forms(secret)
                 forms.add(json.dumps(secret)[1:-1])
                 forms.add(json.dumps(secret, ensure_ascii=False)[1:-1])
         # Longest first, so that no shorter form leaves part of a longer one behind.
@@ -71,13 +89,16 @@ def judge(
 ) -> tuple[Audio, Answer | None]:
     """The audio in ``raw``, with what it was (for ``pcm``); else the error it names."""
     data, status = raw.data, raw.status
-    error = json_error(data) if data[:64].lstrip()[:1] == b"{" else None
+    bare = strip_bom(data)
+    error = json_error(bare) if bare[:64].lstrip()[:1] == b"{" else None
     if status == 200 and error is None:
         try:
             check_audio(data, req.format)
             if req.format != "pcm":
                 return Audio(data=data, format=req.format, sample_rate=req.sample_rate), None
-            pcm, kind = pcm_from_answer(data, req.sample_rate, raw.content_type)
+            pcm, kind = pcm_from_answer(
+                data, req.sample_rate, raw.content_type, max_seconds=req.max_seconds()
+            )
         except KuhuError as exc:
             exc.status = status
             raise
@@ -85,7 +106,15 @@ def judge(
         answer = Answer(status, raw.content_type, kind, len(data), seconds)
         return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate), answer
     code, msg = error if error is not None else (None, "")
-    raise error_for(raw, code, redact(msg)[:200], req, signed=signed)
+    raise error_for(raw, code, one_line(redact(msg))[:200], req, signed=signed)
+
+
+def one_line(text: str) -> str:
+    """A server's words as one line: control characters (line breaks, terminal escapes)
+    are shown escaped (``\\n``, ``\\x1b``), never obeyed by a terminal or a log reader."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
 
 
 def error_for(

@@ -17,6 +17,7 @@ from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
 from ._answer import Answer, Redactor, judge
+from ._netguard import guard_sockets
 from ._ratelimit import RateLimiter, shared_limiter
 from ._request import build_request, check_url
 from ._transport import Cut, Guard, post, tls_context
@@ -132,10 +133,13 @@ class KuhuClient(Closing):
                 import httpx
 
                 t = self.timeout
+                transport = self._transport
+                if transport is None:
+                    transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False)
+                    guard_sockets(transport)
                 self._http_client = httpx.Client(
                     timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
-                    transport=self._transport
-                    or httpx.HTTPTransport(verify=tls_context(), trust_env=False),
+                    transport=transport,
                     verify=True,
                     follow_redirects=False,
                     trust_env=False,

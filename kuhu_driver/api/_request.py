@@ -87,6 +87,27 @@ class Endpoint:
     url: str
     host: str
 
+    @property
+    def bare(self) -> str:
+        """The URL without its user and password: what httpx is given (it logs the URL it
+        sends to at INFO), the credentials going in ``basic_auth`` instead."""
+        parts = urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return self.url
+        return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+    @property
+    def basic_auth(self) -> str | None:
+        """The ``Authorization`` header value for a user and password in the URL."""
+        import base64
+        from urllib.parse import unquote
+
+        parts = urlsplit(self.url)
+        if parts.username is None and parts.password is None:
+            return None
+        pair = f"{unquote(parts.username or '')}:{unquote(parts.password or '')}"
+        return "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
+
     def __str__(self) -> str:
         """The URL for logs and messages: a user and password in it are hidden."""
         parts = urlsplit(self.url)

@@ -25,6 +25,7 @@ from ..errors import (
     TruncatedResponseError,
 )
 from ._answer import RawAnswer, retry_after_seconds
+from ._netguard import watched_by
 from ._request import Endpoint
 
 if TYPE_CHECKING:
@@ -55,18 +56,33 @@ class Guard:
         self.cancel = cancel
         self.reason: Cut | None = None
         self._sock: socket.socket | None = None
+        self._done = False
         self._lock = threading.Lock()
 
     def attach(self, resp: httpx.Response) -> None:
+        """The answer's socket (for transports whose sockets were not watched)."""
+        stream = resp.extensions.get("network_stream")
+        self.watch(stream.get_extra_info("socket") if stream is not None else None)
+
+    def watch(self, sock: object) -> None:
+        """The socket this attempt uses now (called as it connects, writes and reads)."""
         import socket
 
-        stream = resp.extensions.get("network_stream")
-        sock = stream.get_extra_info("socket") if stream is not None else None
+        if not isinstance(sock, socket.socket):
+            return
         with self._lock:
-            self._sock = sock if isinstance(sock, socket.socket) else None
+            if self._done or self._sock is sock:
+                return
+            self._sock = sock
             fired = self.reason is not None
         if fired:
             self._shut()
+
+    def done(self) -> None:
+        """The attempt is over: its connection may serve another one now, untouched."""
+        with self._lock:
+            self._done = True
+            self._sock = None
 
     def fire(self, reason: Cut) -> None:
         with self._lock:
@@ -77,11 +93,10 @@ class Guard:
     def _shut(self) -> None:
         import socket
 
-        with self._lock:
-            sock = self._sock
-        if sock is not None:
-            with contextlib.suppress(OSError):  # already closed: nothing to wake
-                sock.shutdown(socket.SHUT_RDWR)
+        with self._lock:  # held, so that done() cannot hand the socket on meanwhile
+            if self._sock is not None:
+                with contextlib.suppress(OSError):  # already closed: nothing to wake
+                    self._sock.shutdown(socket.SHUT_RDWR)
 
     def raise_if_fired(self, limit: float, exc: BaseException | None = None) -> None:
         """The error for an answer that this guard ended (deadline or stop), if it did."""
@@ -199,15 +214,38 @@ def post(
     guard: Guard,
 ) -> RawAnswer:
     """POST ``body`` and read the whole answer, at most ``cap`` bytes, within ``limit``
-    seconds (the caller's timer fires ``guard``)."""
+    seconds (the caller's timer fires ``guard``, which also covers connecting and the
+    headers: see ``_netguard``)."""
+    progress = _Progress()
+    auth = url.basic_auth
+    if auth is not None:
+        headers = {**headers, "Authorization": auth}
+    watched_by(guard)
+    try:
+        return _exchange(http, url, body, headers, limit, cap, billed, guard, progress)
+    finally:
+        watched_by(None)
+        guard.done()
+
+
+def _exchange(
+    http: httpx.Client,
+    url: Endpoint,
+    body: bytes,
+    headers: dict[str, str],
+    limit: float,
+    cap: int,
+    billed: int,
+    guard: Guard,
+    progress: _Progress,
+) -> RawAnswer:
     import httpx
 
-    progress = _Progress()
     with (
         map_transport_errors(guard, limit, url, progress),
         http.stream(
             "POST",
-            url.url,
+            url.bare,
             content=body,
             headers=headers,
             timeout=httpx.Timeout(connect=min(5.0, limit), read=limit, write=limit, pool=limit),
