@@ -68,7 +68,8 @@ def clean_text(text: object) -> str:
     """Check that ``text`` can be sent and make it so.
 
     Raises ``TypeError`` for a non-string and ``ValueError`` for text with no speakable
-    character (only spaces, zero-width spaces, BOMs, direction marks) or with lone
+    character (see :func:`is_silent`: spaces, zero-width spaces, BOMs, direction marks,
+    Hangul fillers, the braille blank, marks with no base…) or with lone
     surrogates (they cannot be encoded as UTF-8). Control characters other than tab and
     line breaks become spaces.
     """
@@ -79,8 +80,21 @@ def clean_text(text: object) -> str:
     except UnicodeEncodeError:
         raise ValueError("text contains lone surrogates and cannot be sent as UTF-8") from None
     cleaned = _CONTROL_RE.sub(" ", text)
-    # Zero-width spaces, a BOM and direction marks (format characters) are not speech:
-    # text made only of them and spaces would be billed for silence.
-    if all(ch.isspace() or unicodedata.category(ch) == "Cf" for ch in cleaned):
+    # Text made only of characters that are not spoken would be billed for silence.
+    if all(is_silent(ch) for ch in cleaned):
         raise ValueError("text is empty: there is nothing to speak")
     return cleaned
+
+
+#: Characters that are letters or symbols by category but show and say nothing: the
+#: Hangul fillers, the braille blank, and the combining grapheme joiner.
+INVISIBLE = frozenset("\u115f\u1160\u3164\uffa0\u2800\u034f")
+#: Categories never spoken on their own: separators, format characters (zero-width
+#: spaces, BOM, direction marks, soft hyphen), marks without a base, and code points
+#: with no character (unassigned, private use, surrogates).
+_SILENT_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc", "Mn", "Me", "Mc", "Cn", "Co", "Cs"})
+
+
+def is_silent(ch: str) -> bool:
+    """Whether ``ch`` on its own would be spoken as nothing (see ``INVISIBLE``)."""
+    return ch.isspace() or ch in INVISIBLE or unicodedata.category(ch) in _SILENT_CATEGORIES

@@ -68,3 +68,35 @@ def test_clean_text() -> None:
         clean_text("a\ud800b")
     with pytest.raises(TypeError):
         clean_text(None)
+
+
+SILENT = {
+    "space": " ",
+    "no-break space": "\u00a0",
+    "ideographic space": "\u3000",
+    "zero-width space": "\u200b",
+    "zero-width joiner": "\u200d",
+    "BOM": "\ufeff",
+    "left-to-right mark": "\u200e",
+    "soft hyphen": "\u00ad",
+    "combining grapheme joiner": "\u034f",
+    "Hangul choseong filler": "\u115f",
+    "Hangul jungseong filler": "\u1160",
+    "Hangul filler": "\u3164",
+    "halfwidth Hangul filler": "\uffa0",
+    "braille blank": "\u2800",
+    "combining acute, no base": "\u0301",
+    "variation selector": "\ufe0f",
+    "private use": "\ue000",
+    "unassigned": "\u0378",
+}
+
+
+@pytest.mark.parametrize("name", list(SILENT))
+def test_text_made_of_characters_that_say_nothing_is_refused(name: str) -> None:
+    ch = SILENT[name]
+    with pytest.raises(ValueError, match="nothing to speak"):
+        clean_text(ch * 3)
+    with pytest.raises(ValueError, match="nothing to speak"):
+        clean_text(f" {ch} \u200b{ch}")
+    assert clean_text(f"{ch}好{ch}") == f"{ch}好{ch}"  # beside speech, left as it is

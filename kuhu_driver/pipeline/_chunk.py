@@ -11,6 +11,7 @@ from functools import cache
 from itertools import accumulate
 
 from .._text import HAN_CLASS, MAX_BILLED_PER_REQUEST, billed_chars, char_costs, yuan
+from ..errors import InvalidInputError
 
 #: The first piece of an utterance is at most this long, so first sound comes quickly.
 FIRST_PIECE_LIMIT = 200
@@ -20,6 +21,8 @@ RAMP = (600,)
 _SENTENCE_END = re.compile(r"(?:[。！？!?；;…\n]|\.(?=\s))+[”’」』）)\"']*")
 _CLAUSE_END = re.compile(r"[，、,：:]+")
 _SPACE = re.compile(r"\s+")
+#: ``glue`` values: a cut here would split a character; or only a chain of emoji.
+HARD, SOFT = 1, 2
 # Runs never cut: words, numbers (3.14, 1,000, 10:30), maths (3×(2+1)=9, x^2 + 1), URLs.
 _ATOM = r"[(\[（]*[^\W_]+(?:[.,:'’_][^\W_]+)*[)\]）%]*"
 
@@ -96,15 +99,19 @@ def chunk_spans(
 
 
 def _break_points(text: str) -> tuple[bytearray, list[list[int]]]:
-    """``glue[p]``: a cut at p would split a character (base + combining mark, ZWJ
-    sequences); and the allowed cut positions, best tier first: sentence ends, clause
-    marks, spaces (none inside a word, number, URL or maths expression)."""
+    """``glue[p]``: a cut at p would split a character: ``HARD`` before a combining mark
+    (or a joiner, a variation selector), ``SOFT`` after a zero-width joiner, where a
+    sequence of emoji could be split into whole emoji; and the allowed cut positions,
+    best tier first: sentence ends, clause marks, spaces (none inside a word, number, URL
+    or maths expression)."""
     n = len(text)
     glue = bytearray(n + 1)
     for i in range(1, n):
         ch = text[i]
-        if unicodedata.combining(ch) or ch in "\u200d\ufe0e\ufe0f" or text[i - 1] == "\u200d":
-            glue[i] = 1
+        if ch in "\u200d\ufe0e\ufe0f" or unicodedata.category(ch)[0] == "M":
+            glue[i] = HARD
+        elif text[i - 1] == "\u200d":
+            glue[i] = SOFT
     inside = bytearray(n + 1)
     for m in _protected().finditer(text):
         if m.end() - m.start() > 1:
@@ -132,10 +139,20 @@ def _best_end(
         i = bisect.bisect_right(tier, e_max) - 1
         if i >= 0 and tier[i] > pos:
             return tier[i]
-    # No break point fits: cut hard at the limit, but never inside a character.
+    # No break point fits: cut hard at the limit, but never inside a character; a chain
+    # of emoji joined by ZWJs longer than a request is cut between two whole emoji.
     end = max(e_max, pos + 1)
     while end - 1 > pos and glue[end]:
         end -= 1
+    if end - 1 == pos and glue[end]:
+        end = max(e_max, pos + 1)
+        while end - 1 > pos and glue[end] == HARD:
+            end -= 1
+        if glue[end] == HARD:
+            raise InvalidInputError(
+                f"one character of the text (at position {pos}) carries more combining marks "
+                "than one request can hold; remove them (they are not spoken)"
+            )
     return end
 
 

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
 from kuhu_driver._text import billed_chars
+from kuhu_driver.errors import InvalidInputError
 from kuhu_driver.pipeline import chunk_spans, chunk_text, estimate, word_spans
 
 
@@ -64,7 +66,12 @@ texts = st.text(
 @given(texts, st.integers(min_value=2, max_value=60), st.none() | st.integers(2, 30))
 @example("3×(2+1)=9。" * 20, 12, None)
 def test_chunk_promises(text: str, limit: int, first_limit: int | None) -> None:
-    spans = chunk_spans(text, limit=limit, first_limit=first_limit)
+    try:
+        spans = chunk_spans(text, limit=limit, first_limit=first_limit)
+    except InvalidInputError:
+        # Refused only for a character whose combining marks alone pass the limit.
+        assert any(unicodedata.category(ch)[0] == "M" for ch in text)
+        return
     last = 0
     for i, (a, b) in enumerate(spans):
         piece = text[a:b]
@@ -111,3 +118,19 @@ def test_estimate() -> None:
     assert e.billed_chars == 5000
     assert e.requests == 5  # 5 | 600 | 2000 | 2000 | 395 billed
     assert e.yuan == pytest.approx(0.5)
+
+
+def test_a_character_with_more_marks_than_a_request_holds_is_refused_at_once() -> None:
+    # Before: one request per code point (504 for 2,500 marks; 98,002 for 100,000).
+    for marks in (2500, 5000, 100_000):
+        with pytest.raises(InvalidInputError, match="combining marks"):
+            estimate("a" + "\u0301" * marks)
+
+
+def test_a_long_chain_of_joined_emoji_is_cut_between_whole_emoji() -> None:
+    text = "\U0001f468\u200d" * 1500 + "\U0001f468"  # 3,001 code points, one "character"
+    spans = chunk_spans(text)
+    assert len(spans) == 2  # as few as the 2,000 limit allows; before: 1,002
+    for a, _ in spans:
+        assert text[a] == "\U0001f468"  # each piece starts with a whole emoji
+    assert "".join(text[a:b] for a, b in spans) == text
