@@ -45,10 +45,30 @@ def release(fd: int) -> None:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
+def take_within(fd: int, timeout: float) -> None:
+    """Lock ``fd``, waiting at most ``timeout`` seconds; else :class:`TimeoutError`
+    (a process stopped, with Ctrl-Z or SIGSTOP, while it held the lock)."""
+    deadline = time.monotonic() + timeout
+    pause = 0.0005
+    while True:
+        try:
+            take(fd, wait=False)
+            return
+        except OSError:
+            if time.monotonic() >= deadline:
+                raise TimeoutError(f"the lock was held for over {timeout:g} s") from None
+        time.sleep(pause)
+        pause = min(pause * 2, 0.01)
+
+
 @contextlib.contextmanager
-def hold(fd: int) -> Iterator[None]:
-    """Wait for the lock on ``fd``, and hold it for the ``with`` block."""
-    take(fd, wait=True)
+def hold(fd: int, timeout: float | None = None) -> Iterator[None]:
+    """Wait for the lock on ``fd`` (at most ``timeout`` seconds, if given), and hold it
+    for the ``with`` block."""
+    if timeout is None:
+        take(fd, wait=True)
+    else:
+        take_within(fd, timeout)
     try:
         yield
     finally:

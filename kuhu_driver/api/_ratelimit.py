@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import struct
+import sys
 import tempfile
 import threading
 import time
@@ -71,6 +72,9 @@ class RateLimiter:
         return True
 
 
+#: Longest wait for the machine-wide lock, held by others for microseconds: a process
+#: stopped while holding it must not stall every other program with the same key.
+LOCK_WAIT = 1.0
 #: A "next slot" further ahead than this is stale (left from before a reboot, when the
 #: monotonic clock started again): even 100 queued processes plus a 10 s pause stay under.
 _MAX_AHEAD = 60.0
@@ -98,9 +102,19 @@ class MachineLimiter(RateLimiter):
     def _open(self) -> int:
         if self._fd is None:
             self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+            check_private(self.path.parent)
             if not self.path.exists():
                 _prune(self.path.parent)
-            self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            flags = (
+                os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0) | getattr(os, "O_NOFOLLOW", 0)
+            )
+            fd = os.open(self.path, flags, 0o600)
+            try:
+                check_private(self.path, os.fstat(fd))
+            except OSError:
+                os.close(fd)
+                raise
+            self._fd = fd
         return self._fd
 
     def _update(self, change: Callable[[float, float], tuple[float, float]]) -> float:
@@ -109,7 +123,7 @@ class MachineLimiter(RateLimiter):
         with self._lock:  # threads of this process share one descriptor: lock them first
             try:
                 fd = self._open()
-                with _filelock.hold(fd):
+                with _filelock.hold(fd, timeout=LOCK_WAIT):
                     os.lseek(fd, 0, os.SEEK_SET)
                     raw = os.read(fd, _STATE.size)
                     now = self._clock()
@@ -135,6 +149,19 @@ class MachineLimiter(RateLimiter):
             if self._fd is not None:
                 os.close(self._fd)
                 self._fd = None
+
+
+def check_private(path: Path, st: os.stat_result | None = None) -> None:
+    """Raise :class:`PermissionError` unless ``path`` belongs to this user and no one
+    else may write it (another local user could otherwise hold our lock, or book our
+    slots a minute ahead). POSIX only: Windows has no such owner to compare."""
+    if sys.platform == "win32":
+        return
+    st = st if st is not None else path.lstat()
+    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+        raise PermissionError(
+            f"{path} belongs to another user or others may write it; not using it"
+        )
 
 
 def _prune(folder: Path) -> None:

@@ -71,6 +71,8 @@ class AudioCache:
         self._ready = False
         #: Why the cache stepped aside, or None while it works.
         self.disabled: str | None = None
+        #: Why nothing new is written (entries are still read), or None.
+        self.read_only: str | None = None
         self.hits = 0
         self.misses = 0
         self.discarded = 0
@@ -105,10 +107,26 @@ class AudioCache:
             if self.disabled is not None:
                 return
             self.disabled = f"{exc.strerror or exc}"
+            told = self.read_only is not None
+        if not told:
+            logger.warning(
+                "the audio cache in %s cannot be used (%s); going on without it",
+                self.root,
+                self.disabled,
+            )
+
+    def _stop_writing(self, exc: OSError) -> None:
+        """Writing failed (a read-only or full disk): entries already there are still
+        played; new ones are not kept."""
+        with self._lock:
+            if self.read_only is not None or self.disabled is not None:
+                return
+            self.read_only = f"{exc.strerror or exc}"
         logger.warning(
-            "the audio cache in %s cannot be used (%s); going on without it",
+            "the audio cache in %s cannot be used for new audio (%s); what it holds is "
+            "still played",
             self.root,
-            self.disabled,
+            self.read_only,
         )
 
     def get(self, key: str) -> Audio | None:
@@ -148,7 +166,7 @@ class AudioCache:
                 path.unlink()
 
     def put(self, key: str, audio: Audio) -> None:
-        if self.max_bytes == 0 or self.disabled is not None:
+        if self.max_bytes == 0 or self.disabled is not None or self.read_only is not None:
             return
         path = self._path(key)
         head = header(audio)
@@ -170,7 +188,10 @@ class AudioCache:
                 raise
         except OSError as exc:
             # A cache that cannot be written must never stop speech.
-            self._step_aside(exc)
+            if isinstance(exc, (NotADirectoryError, FileExistsError)):
+                self._step_aside(exc)  # not a folder of ours at all
+            else:
+                self._stop_writing(exc)
             return
         with self._lock:
             if self._size is not None:

@@ -64,7 +64,10 @@ class SaveState:
         self.part = self.folder / "out.part"
         self._state = self.folder / "state.json"
         self._lock_fd: int | None = None
-        self._mutex = threading.Lock()
+        #: Stores under way; the lock is dropped only once none is (a fetch that ends
+        #: after its save was stopped must not write into a folder another run owns).
+        self._storing = threading.Condition()
+        self._writers = 0
         #: Pieces appended to ``out.part`` (pieces 0 .. appended-1).
         self.appended = 0
         #: Bytes of ``out.part`` that hold them (after ``start`` placeholder bytes).
@@ -89,9 +92,11 @@ class SaveState:
         self.release()
 
     def release(self) -> None:
-        if self._lock_fd is not None:
-            os.close(self._lock_fd)  # drops the lock
-            self._lock_fd = None
+        with self._storing:
+            self._storing.wait_for(lambda: self._writers == 0)
+            if self._lock_fd is not None:
+                os.close(self._lock_fd)  # drops the lock
+                self._lock_fd = None
 
     # -- opening ---------------------------------------------------------------------
     def _lock(self) -> None:
@@ -119,17 +124,24 @@ class SaveState:
             return  # pieces kept, none appended yet
         except (OSError, ValueError):
             state = None
-        if not isinstance(state, dict) or state.get("job") != self.job:
+        if isinstance(state, dict) and state.get("job") != self.job:
             self._reset(had=True)
             return
-        hashes = state.get("hashes")
-        ends = state.get("ends")
-        if not (isinstance(hashes, list) and isinstance(ends, list) and len(hashes) == len(ends)):
-            self._reset(had=True)
+        hashes, ends, start = (
+            (state.get("hashes"), state.get("ends"), state.get("start", 0))
+            if isinstance(state, dict)
+            else (None, None, None)
+        )
+        if not _well_formed(hashes, ends, start):
+            logger.warning(
+                "the saved progress of %s was damaged: starting that save afresh", self.path.name
+            )
+            self._reset(had=False)
             return
+        assert isinstance(hashes, list) and isinstance(ends, list) and isinstance(start, int)
         # Keep the longest prefix whose bytes are still what was written.
         good = 0
-        pos = int(state.get("start", 0))
+        pos = start
         try:
             with self.part.open("rb") as f:
                 f.seek(pos)
@@ -142,7 +154,7 @@ class SaveState:
         except OSError:
             self._reset(had=True)
             return
-        self.start = int(state.get("start", 0))
+        self.start = start
         self.appended = good
         self.size = pos - self.start
         self._hashes = hashes[:good]
@@ -173,8 +185,18 @@ class SaveState:
     def store(self, index: int, audio: Audio) -> None:
         """Keep an arrived piece (called on the fetching thread). Never raises: a piece
         that cannot be kept is only fetched again if the save is resumed."""
-        if index < self.appended:
-            return
+        with self._storing:
+            if index < self.appended or self._lock_fd is None:
+                return  # appended already, or the save is over (another run may own it)
+            self._writers += 1
+        try:
+            self._store(index, audio)
+        finally:
+            with self._storing:
+                self._writers -= 1
+                self._storing.notify_all()
+
+    def _store(self, index: int, audio: Audio) -> None:
         target = self._piece_path(index)
         tmp = target.with_name(f".{target.name}.tmp")
         try:
@@ -254,6 +276,21 @@ class SaveState:
         self.part.replace(self.path)
         self.release()
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _well_formed(hashes: object, ends: object, start: object) -> bool:
+    """Whether a state file's fields are what ``appended_piece`` writes: hex digests and
+    increasing offsets after a non-negative start."""
+    if not (isinstance(hashes, list) and isinstance(ends, list) and len(hashes) == len(ends)):
+        return False
+    if type(start) is not int or start < 0:
+        return False
+    last = start
+    for digest, end in zip(hashes, ends, strict=True):
+        if not (isinstance(digest, str) and len(digest) == 64 and type(end) is int and end > last):
+            return False
+        last = end
+    return all(ch in "0123456789abcdef" for digest in hashes for ch in digest)
 
 
 def _prune(folder: Path) -> None:

@@ -157,3 +157,53 @@ def test_a_stale_slot_from_before_a_reboot_is_ignored(tmp_path: Path) -> None:
     assert limiter.acquire()
     assert time.monotonic() - t0 < 0.1
     limiter.close()
+
+
+def test_a_process_stopped_while_holding_the_lock_stalls_no_one(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Another process took the lock and was stopped (Ctrl-Z): we wait at most
+    LOCK_WAIT, then go on with this process's own limit and one warning."""
+    if sys.platform == "win32":
+        pytest.skip("flock: POSIX (Windows locks are msvcrt's, not run here)")
+    import fcntl
+
+    from kuhu_driver.api._ratelimit import LOCK_WAIT
+
+    folder = tmp_path / "rt"
+    folder.mkdir(mode=0o700)
+    limiter = MachineLimiter(folder / "rate-x")
+    holder = os.open(folder / "rate-x", os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)  # another open file: as another process would
+    try:
+        t0 = time.monotonic()
+        assert limiter.acquire() is True
+        assert limiter.acquire() is True  # the second one does not wait again
+        took = time.monotonic() - t0
+    finally:
+        os.close(holder)
+        limiter.close()
+    assert LOCK_WAIT <= took < LOCK_WAIT + 0.5
+    assert any("keeps its own" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("how", ["another owner", "writable by others"])
+def test_a_state_folder_that_is_not_ours_is_never_used(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, how: str
+) -> None:
+    if sys.platform == "win32":
+        pytest.skip("owners and modes: POSIX (the check does nothing on Windows)")
+    folder = tmp_path / "rt"
+    folder.mkdir()
+    if how == "another owner":
+        os.chown(folder, 12345, 12345)  # the tests run as root (for the tmpfs mounts)
+        folder.chmod(0o700)
+    else:
+        folder.chmod(0o777)
+    limiter = MachineLimiter(folder / "rate-x")
+    try:
+        assert limiter.acquire() is True
+    finally:
+        limiter.close()
+    assert not (folder / "rate-x").exists()
+    assert any("another user or others may write it" in r.getMessage() for r in caplog.records)

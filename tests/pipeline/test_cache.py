@@ -397,3 +397,21 @@ def test_a_cache_on_a_read_only_or_full_disk_steps_aside_and_saving_goes_on(
         assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
     leftovers = [p for p in folder.rglob("*") if p.is_file() and p.name != "filler"]
     assert all(p.name == "CACHEDIR.TAG" for p in leftovers), leftovers
+
+
+def test_a_cache_that_became_read_only_still_plays_what_it_holds(
+    tiny_mount: Callable[[str], Path], caplog: pytest.LogCaptureFixture
+) -> None:
+    folder = tiny_mount("size=1m")
+    kept = Audio(b"\x01\x00" * 1000, "pcm", 22050)
+    AudioCache(folder, 10_000_000).put("a" * 64, kept)
+    subprocess.run(["mount", "-o", "remount,ro", str(folder)], check=True)
+    cache = AudioCache(folder, 10_000_000)
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver.pipeline._cache"):
+        assert cache.get("a" * 64) == kept
+        cache.put("b" * 64, Audio(b"\x02\x00" * 1000, "pcm", 22050))  # cannot be kept
+        assert cache.get("a" * 64) == kept  # still played after the failed write
+        assert cache.get("b" * 64) is None
+        cache.put("c" * 64, kept)  # no second warning
+    warnings = [r.getMessage() for r in caplog.records]
+    assert len(warnings) == 1 and "still played" in warnings[0], warnings

@@ -177,3 +177,58 @@ def test_a_killed_pyttsx3_save_to_file_resumes_too(emulator: KuhuEmulator, tmp_p
     missing = [t for i, t in enumerate(texts) if i not in received]
     assert sorted(r.text for r in emulator.requests) == sorted(missing)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.wav"]
+
+
+def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:
+    """A save stopped from another thread once half its pieces were asked for."""
+    import threading
+
+    from kuhu_driver.errors import CancelledError
+    from kuhu_driver.pipeline import Speech, voicing_of
+
+    speech = Speech(text, voicing_of(None, None, None, None))
+    half = len(speech_pieces(text)) // 2
+
+    def stop_at_half() -> None:
+        while len(emu.requests) < half:
+            time.sleep(0.01)
+        speech.stop()
+
+    stopper = threading.Thread(target=stop_at_half)
+    stopper.start()
+    with pytest.raises(CancelledError):
+        speech.save(out, None)
+    stopper.join()
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda state: {**state, "start": "garbage"},
+        lambda state: {**state, "ends": [*state["ends"][:-1], "x"]},
+        lambda state: {**state, "hashes": ["é" * 64 for _ in state["hashes"]]},
+        lambda state: {**state, "ends": list(reversed(state["ends"]))},
+        lambda state: "not an object",
+    ],
+    ids=["start", "end", "hash", "order", "shape"],
+)
+def test_damaged_saved_progress_is_one_warning_and_the_save_starts_afresh(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, caplog: pytest.LogCaptureFixture, damage: Any
+) -> None:
+    import kuhu_driver
+    from kuhu_driver.pipeline._resume import folder_for
+
+    kuhu_emulator.latency = 0.05
+    out = tmp_path / "book.wav"
+    _stopped_halfway(BOOK, out, kuhu_emulator)
+    state_file = folder_for(out) / "state.json"
+    state = json.loads(state_file.read_text(encoding="utf-8"))
+    assert len(state["ends"]) >= 2
+    state_file.write_text(json.dumps(damage(state)), encoding="utf-8")
+    kuhu_driver.save(BOOK, out)  # no traceback; the save is not stuck
+    (tmp_path / "whole").mkdir()
+    kuhu_driver.save(BOOK, tmp_path / "whole" / "book.wav")
+    assert out.read_bytes() == (tmp_path / "whole" / "book.wav").read_bytes()
+    warned = [r for r in caplog.records if "damaged" in r.getMessage()]
+    assert len(warned) == 1 and warned[0].levelname == "WARNING"
+    assert not folder_for(out).exists()
