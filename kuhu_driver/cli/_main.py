@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import logging
 import os
 import sys
@@ -38,14 +39,33 @@ from ._parser import EMULATOR_NOTICE, build_parser
 
 
 def _read(path: str) -> str:
-    if path == "-":
-        return sys.stdin.read()
+    """The text of ``path`` (``-``: standard input), always as UTF-8, a byte-order mark
+    dropped: never the console's code page, whose mojibake would be sent and billed."""
+    where = "standard input" if path == "-" else path
+    buffer = getattr(sys.stdin, "buffer", None)
+    if path == "-" and buffer is None:  # a stdin replaced by text (an embedding program)
+        return sys.stdin.read().removeprefix("\ufeff")
     try:
-        return Path(path).read_text(encoding="utf-8")
+        raw = buffer.read() if path == "-" and buffer is not None else Path(path).read_bytes()
     except OSError as exc:
-        raise KuhuError(f"cannot read {path}: {exc.strerror or exc}") from None
+        raise KuhuError(f"cannot read {where}: {exc.strerror or exc}") from None
+    try:
+        return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
-        raise KuhuError(f"cannot read {path}: it is not UTF-8 text") from None
+        raise KuhuError(
+            f"cannot read {where}: it is not UTF-8 text (save it as UTF-8; on Windows, "
+            "`chcp 65001` makes the console send UTF-8)"
+        ) from None
+
+
+def _console_safe() -> None:
+    """Output that a console's code page cannot show is escaped (\\u5c0f), never a
+    UnicodeEncodeError: Windows pipes and files use the ANSI code page (cp1252…)."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, OSError):
+                reconfigure(errors="backslashreplace")
 
 
 @contextmanager
@@ -66,6 +86,7 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    _console_safe()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.verbose:
@@ -78,8 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("kuhu-say: interrupted", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (| head): stop quietly, as other commands do.
+    except OSError as exc:
+        # The reader went away (| head): stop quietly, as other commands do. Windows
+        # says so with EINVAL on a closed pipe, not EPIPE.
+        if not isinstance(exc, BrokenPipeError) and exc.errno != errno.EINVAL:
+            raise
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0

@@ -20,6 +20,14 @@ def _pad(s: str, width: int) -> str:
     return s + " " * (width - _width(s))
 
 
+def _can_show(out: TextIO, sample: str) -> bool:
+    try:
+        sample.encode(getattr(out, "encoding", None) or "utf-8")
+    except (UnicodeEncodeError, LookupError):
+        return False
+    return True
+
+
 def list_voices(out: TextIO, *, as_json: bool) -> None:
     if as_json:
         rows = [
@@ -33,7 +41,9 @@ def list_voices(out: TextIO, *, as_json: bool) -> None:
             }
             for v in VOICES
         ]
-        json.dump(rows, out, ensure_ascii=False, indent=2)
+        # Where the output's encoding cannot hold Chinese (a cp1252 pipe), \\uXXXX
+        # escapes keep the JSON valid and lossless.
+        json.dump(rows, out, ensure_ascii=not _can_show(out, "小婉"), indent=2)
         out.write("\n")
         return
     table = [("id", "name", "scenes", "languages", "gender")]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections.abc import Sequence
 
@@ -41,8 +42,8 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
     )
     with emu:
         print(f"kuhu emulator listening on {emu.url}", flush=True)
-        for name, value in emu.env().items():
-            print(f"export {name}={value}", flush=True)
+        for line in env_lines(emu.env(), sys.platform):
+            print(line, flush=True)
         print("(Ctrl-C to stop; its audio is a test signal, not a voice)", flush=True)
         try:
             while True:
@@ -50,3 +51,13 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def env_lines(env: dict[str, str], platform: str) -> list[str]:
+    """How to set ``env`` in this platform's shell: ``export`` (POSIX shells); on
+    Windows, ``set`` for cmd, then the same for PowerShell as comments."""
+    if platform != "win32":
+        return [f"export {name}={value}" for name, value in env.items()]
+    cmd = [f"set {name}={value}" for name, value in env.items()]
+    powershell = [f'#  PowerShell: $env:{name}="{value}"' for name, value in env.items()]
+    return [*cmd, *powershell]
