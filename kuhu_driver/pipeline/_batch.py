@@ -11,9 +11,9 @@ from pathlib import Path
 
 from .._model import Voicing
 from .._pool import DaemonPool
-from ..errors import KuhuError
+from ..errors import InvalidInputError, KuhuError
 from ._job import Job, start_job
-from ._save import save_format, write_job
+from ._save import check_destination, save_format, write_job
 from ._synth import Synthesizer
 
 
@@ -40,7 +40,11 @@ def run_batch(
     interruption only does what is missing.
     """
     api_format = save_format(f"x.{fmt}")  # InvalidInputError (a ValueError) if unknown
-    out_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InvalidInputError(f"cannot write into {out_dir}: {exc.strerror or exc}") from None
+    check_destination(out_dir / f"0000.{fmt}")  # before anything is billed
     width = max(4, len(str(max((n for n, _ in items), default=0))))
     result = BatchResult([], [], [])
     todo: list[tuple[Path, str]] = []

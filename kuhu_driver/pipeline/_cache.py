@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from .._files import replace
 from .._model import Audio, Request
 from ._store import MAGIC, decode, header, is_ours
 
@@ -181,7 +182,14 @@ class AudioCache:
                 with os.fdopen(fd, "wb") as f:
                     f.write(head)
                     f.write(audio.data)
-                Path(tmp).replace(path)
+                try:
+                    replace(Path(tmp), path, patience=0.5)
+                except PermissionError:
+                    # Windows: another process is reading this very entry. It holds the
+                    # same audio; this copy is dropped, and the cache goes on.
+                    Path(tmp).unlink(missing_ok=True)
+                    logger.debug("cache entry %s is in use elsewhere; not replaced", path.name)
+                    return
                 self._touch(path)
             except BaseException:
                 Path(tmp).unlink(missing_ok=True)

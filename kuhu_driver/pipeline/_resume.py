@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import _filelock
+from .._files import full_sync, install
 from .._model import Audio
 from ..errors import InvalidInputError
 from ._store import decode, header
@@ -95,12 +96,16 @@ class SaveState:
         with self._storing:
             self._storing.wait_for(lambda: self._writers == 0)
             if self._lock_fd is not None:
-                os.close(self._lock_fd)  # drops the lock
+                with contextlib.suppress(OSError):
+                    _filelock.release(self._lock_fd)  # Windows wants it before the close
+                os.close(self._lock_fd)
                 self._lock_fd = None
 
     # -- opening ---------------------------------------------------------------------
     def _lock(self) -> None:
-        fd = os.open(self.folder / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+        fd = os.open(
+            self.folder / "lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
+        )
         try:
             _filelock.take(fd, wait=False)
         except OSError:
@@ -204,7 +209,7 @@ class SaveState:
                 f.write(header(audio))
                 f.write(audio.data)
                 f.flush()
-                os.fsync(f.fileno())
+                full_sync(f.fileno())
             tmp.replace(target)
         except OSError as exc:
             logger.warning("could not keep a piece of %s for resuming: %s", self.path.name, exc)
@@ -259,7 +264,7 @@ class SaveState:
         """Record that piece ``index`` (whose bytes were just written to ``f``) is in."""
         assert index == self.appended
         f.flush()
-        os.fsync(f.fileno())
+        full_sync(f.fileno())
         self.size += len(data)
         self._hashes.append(hashlib.sha256(data).hexdigest())
         self._ends.append(self.start + self.size)
@@ -272,10 +277,14 @@ class SaveState:
             self._piece_path(index).unlink()
 
     def finish(self) -> None:
-        """The output is complete: move it into place and remove the folder."""
-        self.part.replace(self.path)
-        self.release()
-        shutil.rmtree(self.folder, ignore_errors=True)
+        """The output is complete: move it into place and remove the folder (also when
+        another program holds the output: it is then kept beside it, ``KeptBeside``)."""
+        try:
+            install(self.part, self.path)
+        finally:
+            if not self.part.exists():
+                self.release()
+                shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _well_formed(hashes: object, ends: object, start: object) -> bool:

@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .._files import KeptBeside, can_create_in, install
 from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
 from .._text import billed_chars, clean_text
@@ -48,8 +49,13 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
     folder = target.parent
     if not folder.is_dir():
         raise InvalidInputError(f"cannot write {target}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK | os.X_OK):
-        raise InvalidInputError(f"cannot write {target}: the folder {folder} is not writable")
+    # Tried for real: os.access ignores Windows ACLs and macOS privacy-protected folders.
+    refused = can_create_in(folder)
+    if refused is not None:
+        raise InvalidInputError(
+            f"cannot write {target}: the folder {folder} does not take new files "
+            f"({refused.strerror or refused})"
+        )
     return target
 
 
@@ -168,8 +174,10 @@ def write_job(
             if wav:
                 f.seek(0)
                 f.write(wav_header(rate, size))
-        tmp.replace(path)
+        install(tmp, path)
         return True
+    except KeptBeside as exc:
+        raise in_use(path, exc) from None
     except CancelledError:
         tmp.unlink(missing_ok=True)
         return False
@@ -179,6 +187,13 @@ def write_job(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def in_use(path: Path, exc: KeptBeside) -> InvalidInputError:
+    """The error for an output another program holds: the paid audio is kept beside it."""
+    return InvalidInputError(
+        f"cannot replace {path}: another program has it open; the new audio is in {exc.kept}"
+    )
 
 
 def _piece_bytes(job: Job, piece: Piece) -> bytes:
@@ -218,6 +233,8 @@ def _write_kept(
                 f.write(wav_header(job.voicing.sample_rate, keep.size))
         keep.finish()
         return True
+    except KeptBeside as exc:
+        raise in_use(path, exc) from None
     except CancelledError:
         return False  # what was written stays, for the next run of this save
     except OSError as exc:

@@ -1,0 +1,101 @@
+"""File steps that differ by platform, reasoned about from each platform's documented
+behaviour (Windows and macOS are simulated in the tests, not run):
+
+- ``replace``: on Windows, ``os.replace`` fails with ``PermissionError`` while another
+  program has the target open (a reader of the same cache entry, an antivirus scan, a
+  media player holding the output). It is retried briefly; a caller whose file was paid
+  for then keeps it beside the target (``keep_beside``) rather than delete it.
+- ``full_sync``: on macOS ``fsync`` does not reach the disk; ``F_FULLFSYNC`` does.
+- ``can_create_in``: ``os.access`` ignores Windows ACLs and Controlled Folder Access and
+  macOS privacy-protected folders; creating and removing a file is the real test.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+#: How long a replace is retried while another program holds the target.
+REPLACE_PATIENCE = 2.0
+
+
+def replace(
+    src: Path,
+    dst: Path,
+    *,
+    patience: float = REPLACE_PATIENCE,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """``src`` renamed over ``dst``; a ``PermissionError`` (Windows: ``dst`` is open
+    elsewhere) is retried for ``patience`` seconds, then raised."""
+    waited, pause = 0.0, 0.05
+    while True:
+        try:
+            os.replace(src, dst)  # noqa: PTH105 - one name to fake in tests
+            return
+        except PermissionError:
+            if waited >= patience:
+                raise
+        sleep(pause)
+        waited += pause
+        pause = min(pause * 2, 0.5)
+
+
+def keep_beside(src: Path, dst: Path) -> Path:
+    """Give the finished file ``src`` a visible name beside ``dst`` (``NAME.new.EXT``,
+    numbered if taken), for when ``dst`` cannot be replaced; the name it got."""
+    for n in range(1, 1000):
+        tag = "new" if n == 1 else f"new{n}"
+        candidate = dst.with_name(f"{dst.stem}.{tag}{dst.suffix}")
+        if not candidate.exists():
+            src.replace(candidate)
+            return candidate
+    raise FileExistsError(f"no free name beside {dst}")
+
+
+def full_sync(fd: int) -> None:
+    """Flush ``fd`` to the disk itself (``F_FULLFSYNC`` on macOS, where fsync does not)."""
+    if sys.platform == "darwin":
+        import fcntl
+
+        try:
+            fcntl.fcntl(fd, fcntl.F_FULLFSYNC)
+            return
+        except OSError:
+            pass  # not supported by this file system: fsync is the best there is
+    os.fsync(fd)
+
+
+def can_create_in(folder: Path) -> OSError | None:
+    """None if a file can be created in ``folder`` (tried, then removed); else why not."""
+    try:
+        fd, name = tempfile.mkstemp(prefix=".kuhu-probe-", dir=folder)
+    except OSError as exc:
+        return exc
+    os.close(fd)
+    try:
+        Path(name).unlink()
+    except OSError as exc:
+        return exc
+    return None
+
+
+class KeptBeside(PermissionError):
+    """``dst`` could not be replaced (open elsewhere); the new file is at ``kept``."""
+
+    def __init__(self, dst: Path, kept: Path) -> None:
+        super().__init__(f"{dst} is open in another program; the new file is {kept}")
+        self.kept = kept
+
+
+def install(src: Path, dst: Path, *, patience: float = REPLACE_PATIENCE) -> None:
+    """Put the finished, paid-for file ``src`` in place of ``dst``; if another program
+    keeps ``dst`` open past ``patience``, keep ``src`` beside it (:class:`KeptBeside`)."""
+    try:
+        replace(src, dst, patience=patience)
+    except PermissionError:
+        raise KeptBeside(dst, keep_beside(src, dst)) from None

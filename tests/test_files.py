@@ -1,0 +1,105 @@
+"""Windows and macOS file semantics, simulated (kuhu_driver/_files.py): a target held
+open by another program, a folder that refuses new files, a disk flush."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import expected_pcm
+
+from kuhu_driver import _files
+from kuhu_driver.audio import parse_wav
+from kuhu_driver.cli import main
+from kuhu_driver.testing import KuhuEmulator
+
+
+def held_open(
+    monkeypatch: pytest.MonkeyPatch, held: Path, times: int | None
+) -> list[tuple[Any, Any]]:
+    """Replacing ``held`` fails as on Windows while another program has it open:
+    ``times`` times (None: for good). Other renames work. No real sleeping."""
+    calls: list[tuple[Any, Any]] = []
+    real = os.replace
+
+    def replace(src: Any, dst: Any) -> None:
+        if Path(dst) == held:
+            calls.append((src, dst))
+            if times is None or len(calls) <= times:
+                raise PermissionError(13, "The process cannot access the file")
+        real(src, dst)
+
+    monkeypatch.setattr(_files.os, "replace", replace)
+    monkeypatch.setattr(_files.time, "sleep", lambda s: None)
+    return calls
+
+
+def test_a_replace_is_retried_while_the_target_is_held(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = held_open(monkeypatch, tmp_path / "old", times=3)
+    (tmp_path / "new").write_bytes(b"new")
+    (tmp_path / "old").write_bytes(b"old")
+    _files.replace(tmp_path / "new", tmp_path / "old")
+    assert len(calls) == 4 and (tmp_path / "old").read_bytes() == b"new"
+
+
+@pytest.mark.parametrize("billed", [20, 3000], ids=["short", "resumable"])
+def test_an_output_held_open_keeps_the_paid_audio_beside_it(
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    billed: int,
+) -> None:
+    out = tmp_path / "out.wav"
+    held_open(monkeypatch, out, times=None)  # a media player holds out.wav for good
+    out.write_bytes(b"the old file")
+    text = "一句要保存的话。" * max(1, billed // 16)
+    assert main([text, "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    kept = tmp_path / "out.new.wav"
+    assert f"the new audio is in {kept}" in err
+    assert out.read_bytes() == b"the old file"
+    assert parse_wav(kept.read_bytes()).data == expected_pcm(kuhu_emulator, text)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.new.wav", "out.wav"]
+
+
+def test_a_folder_that_refuses_new_files_is_found_before_anything_is_billed(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows ACLs, Controlled Folder Access, macOS privacy: os.access says yes, and
+    creating a file fails. Simulated: creating fails while os.access still says yes."""
+    import tempfile
+
+    def refuse(*_: Any, **__: Any) -> Any:
+        raise PermissionError(13, "Access is denied")
+
+    monkeypatch.setattr(tempfile, "mkstemp", refuse)
+    assert os.access(tmp_path, os.W_OK)
+    assert main(["你好", "--out", str(tmp_path / "a.wav")]) == 1
+    assert main(["--batch", str(_lines(tmp_path)), "--out-dir", str(tmp_path / "clips")]) == 1
+    assert kuhu_emulator.requests == []
+
+
+def _lines(tmp_path: Path) -> Path:
+    path = tmp_path.parent / f"{tmp_path.name}-lines.txt"
+    path.write_text("第一条\n第二条\n", encoding="utf-8")
+    return path
+
+
+def test_full_sync_uses_f_fullfsync_on_macos(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import fcntl
+
+    asked: list[int] = []
+    monkeypatch.setattr(_files.sys, "platform", "darwin")
+    monkeypatch.setattr(fcntl, "F_FULLFSYNC", 51, raising=False)
+    monkeypatch.setattr(fcntl, "fcntl", lambda fd, op: asked.append(op))
+    monkeypatch.setattr(_files.os, "fsync", lambda fd: asked.append(-1))
+    with (tmp_path / "f").open("wb") as f:
+        _files.full_sync(f.fileno())
+    assert asked == [51]  # the real flush; fsync alone does not reach the disk there
