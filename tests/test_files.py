@@ -4,6 +4,8 @@ open by another program, a folder that refuses new files, a disk flush."""
 from __future__ import annotations
 
 import os
+import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +33,8 @@ def held_open(
                 raise PermissionError(13, "The process cannot access the file")
         real(src, dst)
 
-    monkeypatch.setattr(_files.os, "replace", replace)
-    monkeypatch.setattr(_files.time, "sleep", lambda s: None)
+    monkeypatch.setattr(os, "replace", replace)
+    monkeypatch.setattr(time, "sleep", lambda s: None)
     return calls
 
 
@@ -96,10 +98,10 @@ def test_full_sync_uses_f_fullfsync_on_macos(
     import fcntl
 
     asked: list[int] = []
-    monkeypatch.setattr(_files.sys, "platform", "darwin")
+    monkeypatch.setattr(sys, "platform", "darwin")
     monkeypatch.setattr(fcntl, "F_FULLFSYNC", 51, raising=False)
     monkeypatch.setattr(fcntl, "fcntl", lambda fd, op: asked.append(op))
-    monkeypatch.setattr(_files.os, "fsync", lambda fd: asked.append(-1))
+    monkeypatch.setattr(os, "fsync", lambda fd: asked.append(-1))
     with (tmp_path / "f").open("wb") as f:
         _files.full_sync(f.fileno())
     assert asked == [51]  # the real flush; fsync alone does not reach the disk there

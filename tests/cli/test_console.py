@@ -79,7 +79,7 @@ def test_a_closed_pipe_is_a_quiet_exit_on_windows_too(monkeypatch: pytest.Monkey
         raise OSError(errno.EINVAL, "Invalid argument")
 
     monkeypatch.setattr(_main, "list_voices", closed)
-    monkeypatch.setattr(_main.os, "dup2", lambda *_: None)
+    monkeypatch.setattr(os, "dup2", lambda *_: None)
     assert _main.main(["--list-voices"]) == 0
 
 
