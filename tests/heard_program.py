@@ -8,6 +8,8 @@ left the emulator. Modes:
 
 - ``seams``: a long utterance in several pieces, then two short ones queued.
 - ``first``: one short utterance right after ``init``, then three more, one per round.
+- ``idle``: one utterance 1 s after ``init``, one after 12 s of silence (the emulator
+  closing connections idle for 5 s), then two more, one per round.
 - ``stop-thread`` / ``stop-callback``: a long utterance stopped 0.6 s in (from a timer
   thread / from a word callback), one queued after it never heard, then one more round.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
@@ -64,7 +66,7 @@ def main() -> None:
     mode = sys.argv[1]
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
     emu = KuhuEmulator(audio_seconds_per_billed_char=AUDIO_PER_CHAR)  # for durations only
-    server, stats_url = start_emulator(latency)
+    server, stats_url = start_emulator(latency, *(["--idle-timeout=5"] if mode == "idle" else []))
     import pyttsx3
 
     out: dict[str, Any] = {"events": [], "sent": {}, "pieces": {}, "rounds": []}
@@ -102,6 +104,13 @@ def main() -> None:
             say(f"第{i}句话。", f"u{i}")
             run()
             time.sleep(0.3)
+    elif mode == "idle":
+        # A program that speaks now and then: 1 s after init, then after 12 s of silence
+        # (the emulator closes connections idle for 5 s, as servers do), then twice more.
+        for i, pause in enumerate((1.0, 12.0, 0.3, 0.3)):
+            time.sleep(pause)
+            say(f"第{i}句话。", f"u{i}")
+            run()
     elif mode.startswith("stop-"):
         stopped: list[float] = []
 

@@ -101,6 +101,8 @@ class KuhuClient(Closing):
         self.billed_chars_sent = 0
         #: HTTP attempts made, successful or not.
         self.attempts_made = 0
+        self._used = float("-inf")  # when the connection last carried anything
+        self._asked = time.monotonic()  # when a request was last made (or the client made)
 
     @property
     def has_key(self) -> bool:
@@ -120,6 +122,31 @@ class KuhuClient(Closing):
         if http is not None:
             http.close()
 
+    def warm(self) -> None:
+        """Build the HTTP client and open the connection now, ahead of a request: a HEAD
+        that carries neither key nor text, so nothing can be billed. A failure is left
+        for the real request to report (it is only a head start)."""
+        try:
+            http = self._http()
+            auth = self.url.basic_auth
+            http.head(
+                self.url.bare,
+                headers={"Authorization": auth} if auth else {},
+                timeout=min(5.0, self.timeout),
+            )
+        except Exception as exc:  # a head start only: the request reports failures
+            logger.debug("opening the connection ahead failed (%s)", type(exc).__name__)
+            return
+        self._used = time.monotonic()
+
+    def idle_for(self) -> float:
+        """Seconds since the connection last carried anything (infinite: never)."""
+        return time.monotonic() - self._used
+
+    def unused_for(self) -> float:
+        """Seconds since the last request (or since this client was made)."""
+        return time.monotonic() - self._asked
+
     def abort(self, cancel: threading.Event) -> None:
         """End at once the answers being read for requests sent with this ``cancel``."""
         with self._lock:
@@ -129,6 +156,8 @@ class KuhuClient(Closing):
 
     def _http(self) -> httpx.Client:
         with self._lock:
+            if self._closed:
+                raise CancelledError("the client was closed")
             if self._http_client is None:
                 import httpx
 
@@ -278,6 +307,7 @@ class KuhuClient(Closing):
             )
         finally:
             timer.cancel()
+            self._used = self._asked = time.monotonic()
             with self._lock:
                 self._inflight.discard(guard)
         audio, answer = judge(raw, req, self._redact, signed=bool(self._secret))

@@ -104,6 +104,9 @@ class KuhuDriver:
         self._end_pending = False
         # Sound starts only while a loop runs, as pyttsx3 programs expect.
         self._loop_running = threading.Event()
+        # The connection to the API is opened now, in the background (nothing printed,
+        # nothing billed), so that the first utterance does not pay for it.
+        self._synth.warm_up()
 
     def __repr__(self) -> str:
         return f"KuhuDriver(url={str(self._synth.client.url)!r})"

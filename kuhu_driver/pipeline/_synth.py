@@ -22,6 +22,14 @@ from ..errors import CancelledError, InvalidInputError, KuhuError
 from ._cache import AudioCache
 from ._fallback import CloudBreaker
 
+#: A connection idle this long may soon be closed by the server (many close idle
+#: keep-alive connections after 5 s or more): it is opened again ahead of the next use.
+REOPEN_AFTER = 4.0
+#: How long after ``warm_up`` the connection is first opened.
+WARM_DELAY = 0.2
+#: How long after the last request the connection is kept open (a HEAD every
+#: ``REOPEN_AFTER`` seconds; a program that speaks once a minute never waits for one).
+KEEP_WARM_FOR = 120.0
 #: How many answers that came too late to be played are kept in memory.
 UNHEARD_KEPT = 16
 
@@ -55,6 +63,8 @@ class Synthesizer(Closing):
         self._unheard: collections.OrderedDict[str, Audio] = collections.OrderedDict()
         self._pool: DaemonPool | None = None
         self._lock = threading.Lock()
+        self._keeper: threading.Thread | None = None
+        self._closing = threading.Event()
 
     @classmethod
     def from_settings(cls, settings: Settings | None = None, **client_kw: object) -> Synthesizer:
@@ -68,7 +78,35 @@ class Synthesizer(Closing):
         local = LocalVoice() if settings.fallback != "off" else None
         return cls(client, cache, max_billed=settings.max_billed, local=local)
 
+    def warm_up(self) -> None:
+        """Keep the connection to the API open ahead of need, on a thread of its own:
+        opened now, then reopened whenever it has been idle ``REOPEN_AFTER`` seconds
+        (servers close idle connections), for ``KEEP_WARM_FOR`` seconds after the last
+        request. So the first request, and one after a pause, find it open instead of
+        paying TCP and TLS round trips before their first byte. Each opening is a HEAD
+        with neither key nor text: nothing is billed."""
+        if not self.client.has_key:
+            return  # no request will be made: the local voice speaks
+        with self._lock:
+            if self._keeper is not None:
+                return
+            self._keeper = threading.Thread(target=self._keep_warm, name="kuhu-warm", daemon=True)
+        self._keeper.start()
+
+    def _keep_warm(self) -> None:
+        client = self.client
+        # A moment first: a program that only inits and exits must not wait at exit for
+        # this thread's imports (httpx, TLS), nor its first utterance share the CPU.
+        if self._closing.wait(WARM_DELAY):
+            return
+        if client.idle_for() >= REOPEN_AFTER:
+            client.warm()
+        while not self._closing.wait(min(REOPEN_AFTER / 4, 1.0)):
+            if client.idle_for() >= REOPEN_AFTER and client.unused_for() < KEEP_WARM_FOR:
+                client.warm()
+
     def close(self) -> None:
+        self._closing.set()
         self.shutdown()
         self.client.close()
         if self.local is not None:

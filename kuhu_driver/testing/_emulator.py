@@ -100,8 +100,9 @@ class KuhuEmulator(Closing):
 
     Knobs (attributes, changeable while it runs): ``latency`` (seconds before any
     answer), ``seconds_per_billed_char`` (synthesis time), ``error_style`` (``"status"``
-    or ``"json"``), ``slow_seconds`` (how long the ``slow`` fault waits), and fault
-    injection with :meth:`fail_next` and :meth:`set_fault_plan`.
+    or ``"json"``), ``slow_seconds`` (how long the ``slow`` fault waits), ``idle_timeout``
+    (keep-alive connections idle that long are closed), and fault injection with
+    :meth:`fail_next` and :meth:`set_fault_plan`.
     """
 
     def __init__(
@@ -135,6 +136,12 @@ class KuhuEmulator(Closing):
         #: Encodes mono 16-bit PCM at a rate as MP3, for the ``mp3`` fault.
         self.mp3_encoder = mp3_encoder
         self.rate_limit = rate_limit
+        #: Seconds a keep-alive connection may sit idle before the emulator closes it
+        #: (None: never), as real servers do.
+        self.idle_timeout: float | None = None
+        #: TCP connections accepted, and HEAD requests (clients opening a connection ahead).
+        self.connections = 0
+        self.heads = 0
         self._port = port
         self._tls = (tls_cert, tls_key) if tls_cert else None
         self._plan: Callable[[EmulatorRequest], str | None] | None = None
@@ -304,6 +311,15 @@ class KuhuEmulator(Closing):
         return fake_mp3(digest, len(pcm) / 2 / sr)
 
     # -- request handling (called on the server's threads) -----------------------------
+    def _connected(self) -> int:
+        with self._state.lock:
+            self.connections += 1
+            return self.connections
+
+    def _headed(self) -> None:
+        with self._state.lock:
+            self.heads += 1
+
     def _arrive(self, method: str, params: dict[str, str]) -> EmulatorRequest:
         now = time.monotonic()
         safe = {k: v for k, v in params.items() if k != "key"}

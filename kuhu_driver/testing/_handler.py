@@ -45,7 +45,11 @@ class Emulated(Protocol):
     @property
     def mp3_encoder(self) -> Callable[[bytes, int], bytes] | None: ...
     @property
+    def idle_timeout(self) -> float | None: ...
+    @property
     def requests(self) -> list[EmulatorRequest]: ...
+    def _connected(self) -> int: ...
+    def _headed(self) -> None: ...
     @property
     def rate_limit_breaches(self) -> int: ...
     @property
@@ -76,6 +80,24 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: object) -> None:
         pass
+
+    def setup(self) -> None:
+        super().setup()
+        emu = self.server.emulator
+        self.opened = time.monotonic()
+        self.number = emu._connected()
+        if emu.idle_timeout is not None:
+            # As servers do: a keep-alive connection idle this long is closed (the
+            # timeout applies to the wait for the next request's first line).
+            self.connection.settimeout(emu.idle_timeout)
+
+    def do_HEAD(self) -> None:
+        # Not a synthesis: a client opening its connection ahead (nothing is billed).
+        self.server.emulator._headed()
+        self.send_response(405)
+        self.send_header("Allow", "GET, POST")
+        self.send_header("Content-Length", "0")
+        self.end_headers()
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path == STATS_PATH:
@@ -112,6 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
         except UnicodeDecodeError:
             params = None
         rec = emu._arrive(method, params or {})
+        rec.connection, rec.connection_opened = self.number, self.opened
         rec.sign = self.headers.get("sign")
         key_q = quote_plus(emu.api_key)
         rec.key_in_body = key_q in body or emu.api_key in body

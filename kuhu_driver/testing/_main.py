@@ -30,6 +30,12 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         help="seconds of test audio per billed character (default 0.08)",
     )
     parser.add_argument("--error-style", choices=("status", "json"), default="status")
+    parser.add_argument(
+        "--idle-timeout",
+        type=float,
+        default=None,
+        help="close keep-alive connections idle this many seconds, as servers do",
+    )
     args = parser.parse_args(argv)
     emu = KuhuEmulator(
         api_key=args.key,
@@ -40,6 +46,7 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         error_style=args.error_style,
         port=args.port,
     )
+    emu.idle_timeout = args.idle_timeout
     with emu:
         print(f"kuhu emulator listening on {emu.url}", flush=True)
         for line in env_lines(emu.env(), sys.platform):

@@ -22,6 +22,9 @@ class EmulatorRequest:
     key_elsewhere: bool = False
     secret_seen: bool = False
     sign: str | None = None
+    #: Which TCP connection it came on (numbered from 1), and when that one was opened.
+    connection: int = 0
+    connection_opened: float = 0.0
 
     @property
     def text(self) -> str:

@@ -1,0 +1,88 @@
+"""The connection to the API is kept open ahead of need (kuhu_driver/pipeline/_synth.py
+warm_up): opened at init, and reopened while idle, before the server closes it, for a
+while after the last request. Each opening is a HEAD with neither key nor text: nothing
+billed, nothing recorded as a request."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pytest
+from helpers import expected_pcm
+from pyttsx3.engine import Engine
+
+import kuhu_driver  # noqa: F401 - registers the driver
+from kuhu_driver.pipeline import _synth
+from kuhu_driver.testing import KuhuEmulator
+
+
+def wait_for(cond: Any, timeout: float = 5.0) -> None:
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.01)
+
+
+def test_init_opens_the_connection_the_first_utterance_uses(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    engine = Engine("kuhu")
+    try:
+        client = engine.proxy._driver._synth.client
+        wait_for(lambda: kuhu_emulator.heads == 1 and client.idle_for() < 5)
+        assert kuhu_emulator.requests == []  # nothing billed, nothing asked
+        t_run = time.monotonic()
+        engine.say("你好。")
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    (req,) = kuhu_emulator.requests
+    assert req.connection == 1 and req.connection_opened < t_run  # opened ahead, reused
+    assert kuhu_emulator.connections == 1
+    assert capture.read() == expected_pcm(kuhu_emulator, "你好。")
+
+
+def test_after_a_pause_the_connection_is_still_open_and_later_let_go(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A program that speaks now and then: the server closes connections idle 0.5 s; the
+    engine opens it again after 0.3 s idle (which also keeps it from being closed), so
+    an utterance after a 1.5 s pause finds one open, opened before it was said; once
+    KEEP_WARM_FOR has passed since the last request, it stops."""
+    kuhu_emulator.idle_timeout = 0.5
+    kuhu_emulator.audio_seconds_per_billed_char = 0.005  # 40 ms a sentence
+    monkeypatch.setattr(_synth, "REOPEN_AFTER", 0.3)
+    monkeypatch.setattr(_synth, "KEEP_WARM_FOR", 2.5)
+    engine = Engine("kuhu")
+    try:
+        engine.say("第一句。")
+        engine.runAndWait()
+        time.sleep(1.5)
+        t_say = time.monotonic()
+        engine.say("第二句。")
+        engine.runAndWait()
+        heads = kuhu_emulator.heads
+        time.sleep(2.5 + 1.0)  # past KEEP_WARM_FOR: left to close
+        stopped_at = kuhu_emulator.heads
+        time.sleep(1.0)
+        assert kuhu_emulator.heads == stopped_at
+    finally:
+        engine.proxy._driver.destroy()
+    _, second = kuhu_emulator.requests
+    assert second.connection_opened < t_say  # no connection set up in its critical path
+    assert heads >= 3 and stopped_at > heads
+    assert capture.read() == expected_pcm(kuhu_emulator, "第一句。") + expected_pcm(
+        kuhu_emulator, "第二句。"
+    )
+
+
+def test_no_key_no_warm_up(kuhu_emulator: KuhuEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KUHU_API_KEY")
+    monkeypatch.setenv("KUHU_FALLBACK", "local")  # speech without a key: the local voice
+    engine = Engine("kuhu")
+    try:
+        time.sleep(0.3)
+    finally:
+        engine.proxy._driver.destroy()
+    assert kuhu_emulator.heads == 0 and kuhu_emulator.connections == 0
