@@ -118,6 +118,7 @@ class KuhuDriver:
         self._player.close()
 
     def say(self, text: object) -> None:
+        self._synth.warm_up()  # again, if a Ctrl-C or stop everything ended it
         self._begin(_Task("say", text, self._proxy_name(), self._props.voicing()))
 
     def save_to_file(self, text: object, filename: object) -> None:

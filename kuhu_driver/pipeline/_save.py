@@ -14,6 +14,7 @@ import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 from .._files import KeptBeside, can_create_in, install
 from .._memory import give_back_free_memory
@@ -158,22 +159,10 @@ def write_job(
         with os.fdopen(fd, "wb") as f:
             if wav:
                 f.write(b"\0" * 44)
-            size = 0
-            rate = job.voicing.sample_rate
-            for piece in job:
-                data = _piece_bytes(job, piece)
-                if seconds is not None:
-                    seconds.append(piece_seconds(data, job.format, job.voicing.sample_rate))
-                f.write(data)
-                size += len(data)
-                index = piece.index
-                del data, piece
-                give_back_free_memory()
-                if on_piece is not None:
-                    on_piece(index)
+            size = _write_pieces(job, f, on_piece, seconds)
             if wav:
                 f.seek(0)
-                f.write(wav_header(rate, size))
+                f.write(wav_header(job.voicing.sample_rate, size))
         install(tmp, path)
         return True
     except KeptBeside as exc:
@@ -187,6 +176,32 @@ def write_job(
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
+
+
+def _write_pieces(
+    job: Job,
+    f: IO[bytes],
+    on_piece: Callable[[int], None] | None,
+    seconds: list[float] | None,
+    keep: SaveState | None = None,
+) -> int:
+    """Append each of ``job``'s pieces to ``f`` as it arrives (and record it in ``keep``);
+    the bytes written. Each piece's memory is given back before the next one."""
+    size = 0
+    for piece in job:
+        data = _piece_bytes(job, piece)
+        if seconds is not None:
+            seconds.append(piece_seconds(data, job.format, job.voicing.sample_rate))
+        f.write(data)
+        if keep is not None:
+            keep.appended_piece(f, piece.index, data)
+        size += len(data)
+        index = piece.index
+        del data, piece
+        give_back_free_memory()
+        if on_piece is not None:
+            on_piece(index)
+    return size
 
 
 def in_use(path: Path, exc: KeptBeside) -> InvalidInputError:
@@ -217,17 +232,7 @@ def _write_kept(
     wav = path.suffix.lower() == ".wav"
     try:
         with keep.open_part(44 if wav else 0) as f:
-            for piece in job:
-                data = _piece_bytes(job, piece)
-                if seconds is not None:
-                    seconds.append(piece_seconds(data, job.format, job.voicing.sample_rate))
-                f.write(data)
-                keep.appended_piece(f, piece.index, data)
-                index = piece.index
-                del data, piece
-                give_back_free_memory()
-                if on_piece is not None:
-                    on_piece(index)
+            _write_pieces(job, f, on_piece, seconds, keep)
             if wav:
                 f.seek(0)
                 f.write(wav_header(job.voicing.sample_rate, keep.size))

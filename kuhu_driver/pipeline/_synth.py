@@ -88,37 +88,44 @@ class Synthesizer(Closing):
         if not self.client.has_key:
             return  # no request will be made: the local voice speaks
         with self._lock:
-            if self._keeper is not None:
+            if self._keeper is not None and self._keeper.is_alive():
                 return
-            self._keeper = threading.Thread(target=self._keep_warm, name="kuhu-warm", daemon=True)
-        self._keeper.start()
+            self._keeper = threading.Thread(
+                target=self._keep_warm, args=(self._closing,), name="kuhu-warm", daemon=True
+            )
+            keeper = self._keeper
+        keeper.start()
 
-    def _keep_warm(self) -> None:
+    def _keep_warm(self, closing: threading.Event) -> None:
         client = self.client
         # A moment first: a program that only inits and exits must not wait at exit for
         # this thread's imports (httpx, TLS), nor its first utterance share the CPU.
-        if self._closing.wait(WARM_DELAY):
+        if closing.wait(WARM_DELAY):
             return
         if client.idle_for() >= REOPEN_AFTER:
             client.warm()
-        while not self._closing.wait(min(REOPEN_AFTER / 4, 1.0)):
+        while not closing.wait(min(REOPEN_AFTER / 4, 1.0)):
             if client.idle_for() >= REOPEN_AFTER and client.unused_for() < KEEP_WARM_FOR:
                 client.warm()
 
     def close(self) -> None:
-        self._closing.set()
         self.shutdown()
         self.client.close()
         if self.local is not None:
             self.local.close()
 
     def shutdown(self) -> None:
-        """Drop queued fetches; requests under way are aborted (and never keep the
-        interpreter alive: the pool's threads are daemons)."""
+        """Drop queued fetches, and stop keeping the connection open; requests under way
+        are aborted (and never keep the interpreter alive: the threads are daemons)."""
         with self._lock:
             pool, self._pool = self._pool, None
+            keeper, self._keeper = self._keeper, None
+            closing, self._closing = self._closing, threading.Event()
+        closing.set()  # the connection keeper ends (a later warm_up starts another)
         if pool is not None:
             pool.shutdown()
+        if keeper is not None and keeper is not threading.current_thread():
+            keeper.join(1.0)
 
     def submit(self, fn: Callable[[], Audio]) -> Future[Audio]:
         with self._lock:
