@@ -7,7 +7,7 @@ import struct
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import BadResponseError, LocalVoiceError, TruncatedResponseError
+from ..errors import BadResponseError, KuhuError, LocalVoiceError, TruncatedResponseError
 
 logger = logging.getLogger(__name__)
 
@@ -190,20 +190,37 @@ def looks_like_mp3(body: bytes, content_type: str = "") -> bool:
 
 
 def read_sound_file(path: Path) -> tuple[bytes, int]:
-    """Mono 16-bit little-endian PCM and the rate of a WAV (or macOS's AIFF) file."""
+    """Mono 16-bit little-endian PCM and the rate of a WAV (SAPI's too) or AIFF/AIFF-C
+    (macOS) file the local voice wrote. Anything wrong with it, or a file with no audio
+    (pyttsx3 2.90/2.91 on macOS may leave only a header), is a :class:`LocalVoiceError`."""
     data = path.read_bytes()
-    if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
-        return _parse_aiff(data)
-    wav = parse_wav(data)
-    pcm = wav.data
-    if wav.channels > 1:
-        frame = 2 * wav.channels
-        pcm = b"".join(pcm[i : i + 2] for i in range(0, len(pcm), frame))
-    return pcm, wav.sample_rate
+    try:
+        if data[:4] == b"FORM" and data[8:12] in (b"AIFF", b"AIFC"):
+            pcm, rate = _parse_aiff(data)
+        else:
+            wav = parse_wav(data)
+            pcm, rate = wav.data, wav.sample_rate
+            if wav.channels > 1:
+                frame = 2 * wav.channels
+                pcm = b"".join(pcm[i : i + 2] for i in range(0, len(pcm), frame))
+    except LocalVoiceError:
+        raise
+    except (KuhuError, ValueError, struct.error, IndexError) as exc:
+        raise LocalVoiceError(
+            f"the local voice wrote a sound file we cannot read ({exc})"
+        ) from None
+    if not pcm or not rate:
+        raise LocalVoiceError("the local voice wrote a sound file with no audio in it")
+    return pcm, rate
+
+
+#: AIFF-C encodings of plain 16-bit samples: big-endian ("NONE", "twos") or
+#: little-endian ("sowt", which macOS writes).
+_AIFC_16BIT = (b"NONE", b"twos", b"sowt")
 
 
 def _parse_aiff(data: bytes) -> tuple[bytes, int]:
-    pos, channels, rate, pcm = 12, 1, 0, b""
+    pos, channels, rate, pcm, little = 12, 1, 0, b"", False
     while pos + 8 <= len(data):
         cid, size = struct.unpack_from(">4sI", data, pos)
         body = data[pos + 8 : pos + 8 + size]
@@ -213,12 +230,19 @@ def _parse_aiff(data: bytes) -> tuple[bytes, int]:
                 raise LocalVoiceError("the local voice wrote audio that is not 16-bit")
             exp, mant = struct.unpack_from(">HQ", body, 8)
             rate = round(mant * 2.0 ** ((exp & 0x7FFF) - 16383 - 63))
+            if data[8:12] == b"AIFC":  # AIFF-C names its encoding after the rate
+                kind = body[18:22]
+                if kind not in _AIFC_16BIT:
+                    raise LocalVoiceError(f"the local voice wrote AIFF-C audio of type {kind!r}")
+                little = kind == b"sowt"
         elif cid == b"SSND":
             offset = struct.unpack_from(">I", body)[0]
             pcm = body[8 + offset :]
         pos += 8 + size + (size & 1)
+    pcm = pcm[: len(pcm) - len(pcm) % 2]
     samples = bytearray(pcm)
-    samples[0::2], samples[1::2] = pcm[1::2], pcm[0::2]  # big-endian to little-endian
+    if not little:
+        samples[0::2], samples[1::2] = pcm[1::2], pcm[0::2]  # big-endian to little-endian
     if channels > 1:
         frame = 2 * channels
         samples = bytearray(b"".join(samples[i : i + 2] for i in range(0, len(samples), frame)))

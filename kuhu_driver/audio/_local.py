@@ -18,11 +18,13 @@ import atexit
 import contextlib
 import json
 import logging
+import os
 import shutil
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import weakref
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,16 @@ _INSTALL_HINT = {
     "win32": "the SAPI5 voices come with Windows; install pywin32 and comtypes",
 }
 
+
+#: Where a Chinese voice comes from on each platform.
+_CHINESE_HINT = {
+    "win32": "add a Chinese (Simplified) voice that SAPI5 can use (Settings > Time & "
+    "language > Speech shows OneCore voices, which SAPI5 does not see)",
+    "darwin": "download a Chinese voice in System Settings > Accessibility > Spoken Content",
+    "linux": "install eSpeak NG (its Mandarin voice is cmn)",
+}
+#: Fresh helpers started after failures before the local voice is given up.
+MAX_RESTARTS = 3
 
 _voices: weakref.WeakSet[LocalVoice] = weakref.WeakSet()
 
@@ -61,6 +73,8 @@ class LocalVoice:
         self._broken: str | None = None
         self._told = False
         self._count = 0
+        self._restarts = 0
+        self._said_no_chinese = False
         _voices.add(self)
 
     def available(self) -> bool:
@@ -70,6 +84,8 @@ class LocalVoice:
 
     @property
     def _espeak(self) -> str | None:
+        if os.environ.get("KUHU_LOCAL_DRIVER"):
+            return None  # a pyttsx3 driver was named: the helper runs it (tests do)
         return shutil.which("espeak-ng") if sys.platform.startswith("linux") else None
 
     def _start_locked(self) -> bool:
@@ -78,14 +94,16 @@ class LocalVoice:
         if self._broken is not None:
             return False
         try:
-            self._dir = tempfile.TemporaryDirectory(prefix="kuhu-local-")
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "kuhu_driver.audio._local_helper"],
+            python = helper_python()
+            self._dir = tempfile.TemporaryDirectory(prefix="kuhu-")  # short: Windows paths
+            self._proc = subprocess.Popen(  # noqa: S603 - our interpreter, our module
+                [python, "-m", "kuhu_driver.audio._local_helper"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
                 text=True,
                 encoding="utf-8",
+                **_apart(),
             )
             ready = self._reply_locked(SYNTH_TIMEOUT)
         except (OSError, LocalVoiceError) as exc:
@@ -121,11 +139,25 @@ class LocalVoice:
                 self._stop_locked()
                 raise LocalVoiceError(f"the local voice failed: {exc}") from None
             if not reply.get("ok"):
+                self._failed_locked()
+                if reply.get("no_chinese_voice"):
+                    raise LocalVoiceError(_no_chinese_voice(self))
                 raise LocalVoiceError(f"the local voice failed: {reply.get('error')}")
             try:
                 return read_sound_file(path)
+            except LocalVoiceError:
+                self._failed_locked()
+                raise
             finally:
                 path.unlink(missing_ok=True)
+
+    def _failed_locked(self) -> None:
+        """After a failure, the next piece gets a fresh helper (a platform driver's state
+        may be stuck), at most ``MAX_RESTARTS`` times."""
+        self._stop_locked()
+        self._restarts += 1
+        if self._restarts > MAX_RESTARTS:
+            self._broken = "it failed too often"
 
     def _reply_locked(self, timeout: float) -> dict[str, Any]:
         assert self._proc is not None and self._proc.stdout is not None
@@ -135,7 +167,10 @@ class LocalVoice:
             daemon=True,
         )
         reader.start()
-        reader.join(timeout)
+        # In short slices: a long join cannot be interrupted by Ctrl-C on Windows (< 3.14).
+        end = time.monotonic() + timeout
+        while reader.is_alive() and time.monotonic() < end:
+            reader.join(0.1)
         if not out or not out[0]:
             raise LocalVoiceError("the local voice helper did not answer")
         reply: dict[str, Any] = json.loads(out[0])
@@ -158,6 +193,36 @@ class LocalVoice:
     def close(self) -> None:
         with self._lock:
             self._stop_locked()
+
+
+def helper_python() -> str:
+    """The Python that runs the helper: ``sys.executable``, unless this program is frozen
+    (PyInstaller, py2app) or embedded (Blender…), where it would start the program itself."""
+    exe = Path(sys.executable or "")
+    if getattr(sys, "frozen", False) or not exe.name.lower().startswith(("python", "pypy")):
+        raise LocalVoiceError(
+            f"the local voice needs a Python interpreter to run its helper, and this "
+            f"program runs from {exe.name or 'no executable'} (frozen or embedded); "
+            "set KUHU_FALLBACK=off, or run it with python"
+        )
+    return str(exe)
+
+
+def _apart() -> dict[str, Any]:
+    """Popen options that keep the helper out of the console's Ctrl-C and, on Windows,
+    open no console window for it."""
+    if sys.platform == "win32":
+        flags = subprocess.CREATE_NO_WINDOW | subprocess.CREATE_NEW_PROCESS_GROUP
+        return {"creationflags": flags}
+    return {"start_new_session": True}
+
+
+def _no_chinese_voice(voice: LocalVoice) -> str:
+    hint = _CHINESE_HINT.get(sys.platform, "install a Chinese voice")
+    if not voice._said_no_chinese:
+        voice._said_no_chinese = True
+        logger.warning("the local voice has no Chinese voice, so it would say nothing: %s", hint)
+    return f"the local voice has no Chinese voice: {hint}"
 
 
 def _espeak_ng(command: str, text: str, rate: int, volume: float) -> tuple[bytes, int]:

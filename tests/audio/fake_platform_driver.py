@@ -1,0 +1,139 @@
+"""A fake pyttsx3 platform driver, standing in for SAPI5 (Windows) and
+NSSpeechSynthesizer (macOS), which cannot run here. The local voice's helper loads it by
+name (``KUHU_LOCAL_DRIVER=fakeplatform``, through an entry point the test writes).
+
+``FAKE_PLATFORM`` chooses what it does with ``save_to_file``: ``wav18`` (a WAV whose fmt
+chunk has 18 bytes, as SAPI writes), ``aiff`` (big-endian), ``aifc-sowt`` (AIFF-C,
+little-endian, as macOS writes), ``aifc-twos``, ``header-only`` (an AIFF with no samples:
+pyttsx3 2.90/2.91 on macOS), ``never`` (no file), ``raise`` (an exception, which
+pyttsx3 swallows), ``english-only`` (no Chinese voice), ``bad-voices`` (listing voices
+raises, as pyttsx3 2.99 does on Windows for a language such as "409;9").
+``FAKE_LOG``: a file that gets one JSON line per save (text, voice).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import time
+from typing import Any
+
+RATE = 22050
+
+
+def samples(text: str) -> list[int]:
+    return [(i * 37) % 2000 - 1000 for i in range(100 * len(text))]
+
+
+def _aiff(pcm_be: bytes, kind: bytes | None) -> bytes:
+    frames = len(pcm_be) // 2
+    # 80-bit extended 22050.0: exponent 16383 + 14, mantissa 22050 << 49.
+    rate = struct.pack(">HQ", 16383 + 14, RATE << 49)
+    # AIFF-C: the compression type, then its name as a Pascal string padded to even.
+    comm = struct.pack(">hIh", 1, frames, 16) + rate + (kind + b"\x00\x00" if kind else b"")
+    ssnd = struct.pack(">II", 0, 0) + pcm_be
+    form = b"AIFC" if kind else b"AIFF"
+    body = form + b"COMM" + struct.pack(">I", len(comm)) + comm
+    body += b"SSND" + struct.pack(">I", len(ssnd)) + ssnd
+    return b"FORM" + struct.pack(">I", len(body)) + body
+
+
+def render(text: str, mode: str) -> bytes:
+    values = samples(text)
+    little = struct.pack(f"<{len(values)}h", *values)
+    big = struct.pack(f">{len(values)}h", *values)
+    if mode == "aiff":
+        return _aiff(big, None)
+    if mode == "aifc-twos":
+        return _aiff(big, b"twos")
+    if mode == "aifc-sowt":
+        return _aiff(little, b"sowt")
+    if mode == "header-only":
+        return _aiff(b"", None)
+    fmt = struct.pack("<HHIIHHH", 1, 1, RATE, RATE * 2, 2, 16, 0)  # 18 bytes, as SAPI
+    return (
+        b"RIFF"
+        + struct.pack("<I", 4 + 8 + len(fmt) + 8 + len(little))
+        + b"WAVE"
+        + b"fmt "
+        + struct.pack("<I", len(fmt))
+        + fmt
+        + b"data"
+        + struct.pack("<I", len(little))
+        + little
+    )
+
+
+class _Voice:
+    def __init__(self, id: str, name: str, languages: list[str]) -> None:
+        self.id, self.name, self.languages = id, name, languages
+        self.gender = self.age = None
+
+
+class FakePlatformDriver:
+    def __init__(self, proxy: Any) -> None:
+        self._proxy = proxy
+        self._looping = False
+        self._written = False
+        self._props: dict[str, Any] = {"voice": "en-voice", "rate": 200, "volume": 1.0}
+
+    def destroy(self) -> None:
+        pass
+
+    def startLoop(self) -> None:
+        # As SAPI5's and NSSpeechSynthesizer's drivers do: idle at the start, busy while
+        # a file is written, idle again when the platform says it is done.
+        self._looping = True
+        self._proxy.setBusy(False)
+        while self._looping:
+            if self._written:
+                self._written = False
+                self._proxy.setBusy(False)
+            time.sleep(0.005)
+
+    def endLoop(self) -> None:
+        self._looping = False
+
+    def iterate(self) -> Any:
+        self._proxy.setBusy(False)
+        yield
+
+    def say(self, text: str) -> None:
+        pass
+
+    def stop(self) -> None:
+        pass
+
+    def save_to_file(self, text: str, filename: str) -> None:
+        self._proxy.setBusy(True)
+        self._written = True  # "done" comes from the loop, as the platform's event would
+        mode = os.environ.get("FAKE_PLATFORM", "wav18")
+        log = os.environ.get("FAKE_LOG")
+        if log:
+            with open(log, "a", encoding="utf-8") as f:
+                f.write(json.dumps({"text": text, "voice": self._props["voice"]}) + "\n")
+        if mode == "raise":
+            raise RuntimeError("the platform's synthesizer failed")
+        if mode == "never":
+            return
+        with open(filename, "wb") as f:
+            f.write(render(text, mode))
+
+    def getProperty(self, name: str) -> Any:
+        if name == "voices":
+            mode = os.environ.get("FAKE_PLATFORM", "wav18")
+            if mode == "bad-voices":
+                raise ValueError("invalid literal for int() with base 16: '409;9'")
+            english = _Voice("en-voice", "English", ["en_US"])
+            if mode == "english-only":
+                return [english]
+            return [english, _Voice("zh-voice", "Huihui", ["zh_CN"])]
+        return self._props[name]
+
+    def setProperty(self, name: str, value: Any) -> None:
+        self._props[name] = value
+
+
+def buildDriver(proxy: Any) -> FakePlatformDriver:
+    return FakePlatformDriver(proxy)

@@ -1,0 +1,165 @@
+"""The local voice's helper on Windows and macOS, simulated: pyttsx3 runs a fake
+platform driver (tests/audio/fake_platform_driver.py) in the real helper process, which
+writes the files SAPI5 and NSSpeechSynthesizer write (WAV with an 18-byte fmt chunk,
+AIFF, AIFF-C little- and big-endian), fails as they fail, and lists voices as they do."""
+
+from __future__ import annotations
+
+import json
+import os
+import struct
+import sys
+from pathlib import Path
+
+import pytest
+
+from kuhu_driver.audio import LocalVoice
+from kuhu_driver.audio._local import helper_python
+from kuhu_driver.audio._local_helper import plain_text
+from kuhu_driver.errors import LocalVoiceError
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+import fake_platform_driver as fake  # noqa: E402
+
+
+@pytest.fixture
+def platform(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The fake driver installed by name (an entry point), chosen for the helper; the
+    log of what it was asked."""
+    site = tmp_path / "site"
+    info = site / "fake_platform_driver-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: fake-platform-driver\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text(
+        "[pyttsx3.drivers]\nfakeplatform = fake_platform_driver\n"
+    )
+    path = [str(site), str(HERE), os.environ.get("PYTHONPATH", "")]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in path if p))
+    monkeypatch.setenv("KUHU_LOCAL_DRIVER", "fakeplatform")
+    log = tmp_path / "asked.jsonl"
+    monkeypatch.setenv("FAKE_LOG", str(log))
+    return log
+
+
+def pcm_of(text: str) -> bytes:
+    values = fake.samples(text)
+    return struct.pack(f"<{len(values)}h", *values)
+
+
+@pytest.mark.parametrize("mode", ["wav18", "aiff", "aifc-sowt", "aifc-twos"])
+def test_every_file_the_platforms_write_is_read_to_the_sample(
+    platform: Path, monkeypatch: pytest.MonkeyPatch, mode: str
+) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", mode)
+    voice = LocalVoice()
+    try:
+        assert voice.synthesize("hello there") == (pcm_of("hello there"), fake.RATE)
+        assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
+    finally:
+        voice.close()
+    asked = [json.loads(line) for line in platform.read_text().splitlines()]
+    assert [a["voice"] for a in asked] == ["en-voice", "zh-voice"]  # Chinese for Chinese
+
+
+@pytest.mark.parametrize(
+    ("mode", "says"),
+    [
+        ("header-only", "no audio"),
+        ("never", "no sound file was written"),
+        ("raise", "no sound file was written"),  # pyttsx3 swallows the driver's error
+    ],
+)
+def test_a_platform_that_fails_is_a_local_voice_error_and_a_fresh_helper(
+    platform: Path, monkeypatch: pytest.MonkeyPatch, mode: str, says: str
+) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", mode)
+    voice = LocalVoice()
+    try:
+        with pytest.raises(LocalVoiceError, match=says):
+            voice.synthesize("hello")
+        first = voice._proc
+        assert first is None  # stopped: the next piece gets a fresh one
+        monkeypatch.setenv("FAKE_PLATFORM", "wav18")
+        assert voice.synthesize("hello") == (pcm_of("hello"), fake.RATE)
+    finally:
+        voice.close()
+
+
+def test_no_chinese_voice_is_one_clear_error_not_silence(
+    platform: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", "english-only")
+    voice = LocalVoice()
+    try:
+        for _ in range(2):
+            with pytest.raises(LocalVoiceError, match="no Chinese voice"):
+                voice.synthesize("你好")
+        assert voice.synthesize("hello") == (pcm_of("hello"), fake.RATE)
+    finally:
+        voice.close()
+    assert len([r for r in caplog.records if "no Chinese voice" in r.getMessage()]) == 1
+
+
+def test_voices_that_cannot_be_listed_fall_back_to_the_default_voice(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", "bad-voices")
+    voice = LocalVoice()
+    try:
+        assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
+    finally:
+        voice.close()
+
+
+def test_markup_is_said_never_obeyed(platform: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", "wav18")
+    voice = LocalVoice()
+    try:
+        voice.synthesize('<volume level="0">轻声</volume> and [[slnc 5000]]')
+    finally:
+        voice.close()
+    (asked,) = [json.loads(line) for line in platform.read_text().splitlines()]
+    assert "<" not in asked["text"] and "[[" not in asked["text"]
+    assert asked["text"] == plain_text('<volume level="0">轻声</volume> and [[slnc 5000]]')
+    assert "volume" in asked["text"] and "slnc" in asked["text"]  # every word still said
+
+
+def test_a_frozen_or_embedded_program_gets_a_clear_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys, "frozen", True, raising=False)
+    with pytest.raises(LocalVoiceError, match="frozen or embedded"):
+        helper_python()
+    monkeypatch.delattr(sys, "frozen")
+    monkeypatch.setattr(sys, "executable", "/Applications/Blender.app/Contents/MacOS/Blender")
+    with pytest.raises(LocalVoiceError, match="frozen or embedded"):
+        helper_python()
+
+
+@pytest.mark.parametrize(
+    ("platform_name", "version", "allowed"),
+    [
+        ("darwin", "2.90", False),  # runAndWait returns before the file is written
+        ("darwin", "2.91", False),
+        ("darwin", "2.98", False),  # save_to_file raises, then every call fails
+        ("darwin", "2.92", True),
+        ("darwin", "2.99", True),
+        ("win32", "2.90", True),
+        ("linux", "2.90", True),
+    ],
+)
+def test_pyttsx3_versions_that_break_the_local_voice_are_not_installed(
+    platform_name: str, version: str, allowed: bool
+) -> None:
+    from packaging.requirements import Requirement
+
+    text = (HERE.parent.parent / "pyproject.toml").read_text(encoding="utf-8")
+    lines = [line.strip().strip('",') for line in text.splitlines()]
+    wanted = [Requirement(line) for line in lines if line.startswith("pyttsx3")]
+    env = {"sys_platform": platform_name}
+    applying = [r for r in wanted if r.marker is None or r.marker.evaluate(env)]
+    assert len(applying) == 1, applying
+    assert applying[0].specifier.contains(version) is allowed
