@@ -14,6 +14,9 @@ import pyttsx3
 
 
 def main() -> int:
+    # Piped text is UTF-8 (a BOM from Notepad dropped), whatever the console's code page:
+    # on Windows a pipe would otherwise be read as cp1252 and spoken as mojibake.
+    sys.stdin.reconfigure(encoding="utf-8-sig")  # type: ignore[union-attr]
     engine = pyttsx3.init("kuhu")
     engine.connect("finished-utterance", lambda name, completed: print(f"{name}: done"))
     try:

@@ -21,7 +21,9 @@ SCRIPT = (
 def main() -> None:
     audio = sys.argv[1] if len(sys.argv) > 1 else "talk.mp3"
     subtitles = sys.argv[2] if len(sys.argv) > 2 else "talk.srt"
-    script = SCRIPT if sys.stdin.isatty() else (sys.stdin.read().strip() or SCRIPT)
+    # The script is UTF-8 (a BOM dropped) whatever the console's code page.
+    piped = "" if sys.stdin.isatty() else sys.stdin.buffer.read().decode("utf-8-sig")
+    script = piped.strip() or SCRIPT
     kuhu_driver.save(script, audio, subtitles=subtitles)
     print(f"wrote {audio} and {subtitles}")
 

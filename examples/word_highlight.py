@@ -14,6 +14,9 @@ TEXT = "欢迎 to kuhu_driver: 每个字都会被高亮。"
 
 
 def main() -> None:
+    # A Windows pipe or file uses the ANSI code page (cp1252…), which has no Chinese:
+    # show what it cannot as \uXXXX rather than stop with UnicodeEncodeError.
+    sys.stdout.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
     engine = pyttsx3.init("kuhu")
 
     def on_word(name: str, location: int, length: int) -> None:

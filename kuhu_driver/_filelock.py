@@ -7,6 +7,7 @@ The kernel drops a lock when its process dies, so a killed process never blocks 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import sys
 import time
@@ -31,6 +32,13 @@ def take(fd: int, *, wait: bool) -> None:
         import fcntl
 
         fcntl.flock(fd, fcntl.LOCK_EX if wait else fcntl.LOCK_EX | fcntl.LOCK_NB)
+
+
+def busy(exc: OSError) -> bool:
+    """Whether ``exc`` from ``take(wait=False)`` means that another process holds the
+    lock; other errors (ENOLCK, EOPNOTSUPP on a network file system) mean that this file
+    system does not lock at all."""
+    return exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EACCES, errno.EDEADLK)
 
 
 def release(fd: int) -> None:

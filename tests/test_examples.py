@@ -177,3 +177,25 @@ def test_subtitles_example_writes_an_mp3_and_its_srt(
     h, m, s = last_end.replace(",", ".").split(":")
     samples, rate = mp3_frames((tmp_path / "talk.mp3").read_bytes())
     assert abs(int(h) * 3600 + int(m) * 60 + float(s) - samples / rate) <= 0.0005
+
+
+def test_line_reader_reads_utf8_whatever_the_code_page(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    """Windows, simulated: a pipe in cp1252; the text is UTF-8 with Notepad's BOM."""
+    proc = subprocess.run(
+        [sys.executable, str(EXAMPLES / "line_reader.py")],
+        env={
+            **os.environ,
+            **kuhu_emulator.env(),
+            "KUHU_CACHE": "off",
+            "PYTHONIOENCODING": "cp1252",
+        },
+        input="\ufeff第一行\n".encode(),
+        capture_output=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (req,) = kuhu_emulator.requests
+    assert req.text == "第一行"  # not mojibake, no BOM: what is billed is what was typed
+    assert capture.read() == expected_pcm(kuhu_emulator, "第一行")

@@ -105,3 +105,77 @@ def test_full_sync_uses_f_fullfsync_on_macos(
     with (tmp_path / "f").open("wb") as f:
         _files.full_sync(f.fileno())
     assert asked == [51]  # the real flush; fsync alone does not reach the disk there
+
+
+def test_a_long_output_name_gets_a_short_temporary_name(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows' 260-character paths: the temporary file does not repeat a long name."""
+    import tempfile
+
+    seen: list[str] = []
+    real = tempfile.mkstemp
+
+    def spy(*args: Any, **kw: Any) -> Any:
+        fd, name = real(*args, **kw)
+        seen.append(Path(name).name)
+        return fd, name
+
+    monkeypatch.setattr(tempfile, "mkstemp", spy)
+    out = tmp_path / ("很长的文件名" * 10 + ".wav")  # 64 characters
+    assert main(["你好", "--out", str(out)]) == 0
+    part = [name for name in seen if name.endswith(".part")]
+    assert part and all(len(name) < 60 for name in part), part
+    assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, "你好")
+
+
+def test_a_file_system_without_locks_is_a_warning_not_a_refusal(
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A network file system refuses locks with ENOLCK: only "busy" means another writer."""
+    import errno
+
+    from kuhu_driver import _filelock
+
+    def no_locks(fd: int, *, wait: bool) -> None:
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    monkeypatch.setattr(_filelock, "take", no_locks)
+    text = "一句要保存的话。" * 200  # long enough to keep its pieces (and to lock them)
+    assert main([text, "--out", str(tmp_path / "a.wav")]) == 0
+    assert any("cannot lock the save" in r.getMessage() for r in caplog.records)
+
+    def held(fd: int, *, wait: bool) -> None:
+        raise OSError(errno.EAGAIN, "Resource temporarily unavailable")
+
+    monkeypatch.setattr(_filelock, "take", held)
+    assert main([text, "--out", str(tmp_path / "b.wav")]) == 1  # another writer: refused
+
+
+def test_a_guard_also_closes_the_socket_on_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    import socket
+
+    from kuhu_driver.api._transport import Cut, Guard
+
+    calls: list[str] = []
+
+    class Sock(socket.socket):
+        def shutdown(self, how: int) -> None:
+            calls.append("shutdown")
+
+        def close(self) -> None:
+            calls.append("close")
+            super().close()
+
+    for platform, expected in (("linux", ["shutdown"]), ("win32", ["shutdown", "close"])):
+        monkeypatch.setattr(sys, "platform", platform)
+        sock = Sock()
+        calls.clear()
+        guard = Guard(None)
+        guard.watch(sock)
+        guard.fire(Cut.STOPPED)
+        assert calls == expected, platform
+        socket.socket.close(sock)

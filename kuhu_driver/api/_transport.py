@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
@@ -97,6 +98,10 @@ class Guard:
             if self._sock is not None:
                 with contextlib.suppress(OSError):  # already closed: nothing to wake
                     self._sock.shutdown(socket.SHUT_RDWR)
+                if sys.platform == "win32":
+                    # shutdown() is not known to wake a blocked recv there: close it too.
+                    with contextlib.suppress(OSError):
+                        self._sock.close()
 
     def raise_if_fired(self, limit: float, exc: BaseException | None = None) -> None:
         """The error for an answer that this guard ended (deadline or stop), if it did."""

@@ -26,6 +26,7 @@ import tempfile
 import threading
 import time
 import weakref
+from array import array
 from pathlib import Path
 from typing import Any
 
@@ -51,6 +52,8 @@ _CHINESE_HINT = {
     "darwin": "download a Chinese voice in System Settings > Accessibility > Spoken Content",
     "linux": "install eSpeak NG (its Mandarin voice is cmn)",
 }
+#: Audio whose loudest sample is below this (of 32,767) is silence, not speech.
+SILENT_PEAK = 64
 #: Fresh helpers started after failures before the local voice is given up.
 MAX_RESTARTS = 3
 
@@ -144,7 +147,11 @@ class LocalVoice:
                     raise LocalVoiceError(_no_chinese_voice(self))
                 raise LocalVoiceError(f"the local voice failed: {reply.get('error')}")
             try:
-                return read_sound_file(path)
+                pcm, rate = read_sound_file(path)
+                if has_han(text) and _peak(pcm) < SILENT_PEAK:
+                    # A voice that skips Chinese (an English one) "says" near-silence.
+                    raise LocalVoiceError(_no_chinese_voice(self))
+                return pcm, rate
             except LocalVoiceError:
                 self._failed_locked()
                 raise
@@ -193,6 +200,11 @@ class LocalVoice:
     def close(self) -> None:
         with self._lock:
             self._stop_locked()
+
+
+def _peak(pcm: bytes) -> int:
+    samples = array("h", pcm[: len(pcm) - len(pcm) % 2])
+    return max((abs(x) for x in samples), default=0)
 
 
 def helper_python() -> str:

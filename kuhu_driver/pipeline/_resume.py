@@ -108,11 +108,18 @@ class SaveState:
         )
         try:
             _filelock.take(fd, wait=False)
-        except OSError:
-            os.close(fd)
-            raise InvalidInputError(
-                f"another program is writing {self.path} right now; wait for it to finish"
-            ) from None
+        except OSError as exc:
+            if _filelock.busy(exc):
+                os.close(fd)
+                raise InvalidInputError(
+                    f"another program is writing {self.path} right now; wait for it to finish"
+                ) from None
+            logger.warning(
+                "cannot lock the save of %s (%s: a file system without locks?); going on "
+                "without: do not run the same save twice at once",
+                self.path.name,
+                exc.strerror or exc,
+            )
         self._lock_fd = fd
 
     def _load(self) -> None:

@@ -147,7 +147,7 @@ def write_job(
     _remove_orphans(path)
     try:
         fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{path.name}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
+            prefix=f".{_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
         )
         # mkstemp makes the file 0600; the result gets the user's umask like any file.
         Path(tmp_name).chmod(0o666 & ~_umask())
@@ -247,12 +247,25 @@ def _write_kept(
         raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
+def _tag(path: Path) -> str:
+    """``path``'s name as it goes into its temporary file's name: shortened (with a hash,
+    so that it stays its own) when long, so that the temporary path stays under
+    Windows' 260-character limit wherever the output's does."""
+    name = path.name
+    if len(name) <= 40:
+        return name
+    import hashlib
+
+    return f"{name[:24]}~{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
 def _remove_orphans(path: Path) -> None:
     """Remove the partial files of earlier writes of ``path`` whose process has died
     (killed before it could clean up), so that none is left behind for good."""
-    pattern = re.compile(rf"\.{re.escape(path.name)}\.(\d+)-[^/\\]+\.part")
+    tag = _tag(path)
+    pattern = re.compile(rf"\.{re.escape(tag)}\.(\d+)-[^/\\]+\.part")
     try:
-        candidates = list(path.parent.glob(f".{glob.escape(path.name)}.*.part"))
+        candidates = list(path.parent.glob(f".{glob.escape(tag)}.*.part"))
     except OSError:
         return
     for part in candidates:

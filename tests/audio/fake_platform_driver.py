@@ -6,7 +6,8 @@ name (``KUHU_LOCAL_DRIVER=fakeplatform``, through an entry point the test writes
 chunk has 18 bytes, as SAPI writes), ``aiff`` (big-endian), ``aifc-sowt`` (AIFF-C,
 little-endian, as macOS writes), ``aifc-twos``, ``header-only`` (an AIFF with no samples:
 pyttsx3 2.90/2.91 on macOS), ``never`` (no file), ``raise`` (an exception, which
-pyttsx3 swallows), ``english-only`` (no Chinese voice), ``bad-voices`` (listing voices
+pyttsx3 swallows), ``english-only`` (no Chinese voice), ``silent`` (a WAV of zeros: an
+English voice given Chinese text), ``bad-voices`` (listing voices
 raises, as pyttsx3 2.99 does on Windows for a language such as "409;9").
 ``FAKE_LOG``: a file that gets one JSON line per save (text, voice).
 """
@@ -40,7 +41,7 @@ def _aiff(pcm_be: bytes, kind: bytes | None) -> bytes:
 
 
 def render(text: str, mode: str) -> bytes:
-    values = samples(text)
+    values = [0] * len(samples(text)) if mode == "silent" else samples(text)
     little = struct.pack(f"<{len(values)}h", *values)
     big = struct.pack(f">{len(values)}h", *values)
     if mode == "aiff":

@@ -103,6 +103,19 @@ def test_no_chinese_voice_is_one_clear_error_not_silence(
     assert len([r for r in caplog.records if "no Chinese voice" in r.getMessage()]) == 1
 
 
+def test_chinese_said_as_silence_is_the_same_clear_error(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The voice list may claim a Chinese voice whose output for Chinese is silence."""
+    monkeypatch.setenv("FAKE_PLATFORM", "silent")
+    voice = LocalVoice()
+    try:
+        with pytest.raises(LocalVoiceError, match="no Chinese voice"):
+            voice.synthesize("你好")
+    finally:
+        voice.close()
+
+
 def test_voices_that_cannot_be_listed_fall_back_to_the_default_voice(
     platform: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
