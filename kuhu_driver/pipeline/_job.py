@@ -28,6 +28,11 @@ from ._synth import Synthesizer
 logger = logging.getLogger(__name__)
 
 
+#: Characters of a long text in which its first piece is looked for (the first piece
+#: bills at most FIRST_PIECE_LIMIT, and every character bills at least 1).
+QUICK_PREFIX = 1000
+
+
 @dataclass(frozen=True)
 class Piece:
     index: int
@@ -63,8 +68,15 @@ class Job:
             )
         self.voicing = voicing
         self.format = format
+        # A long text's first piece is found in its first characters and asked for
+        # before the rest is split (20,000 characters take 13 ms to split).
+        quick = (
+            speech_pieces(self.text[:QUICK_PREFIX])[:1]
+            if not cues and keep is None and len(self.text) > QUICK_PREFIX
+            else None
+        )
         #: One piece per subtitle cue (``cues``), else a short first sentence, then more.
-        self.spans = cue_spans(self.text) if cues else speech_pieces(self.text)
+        self.spans = quick or (cue_spans(self.text) if cues else speech_pieces(self.text))
         self.cancel_event = threading.Event()
         #: Called once, with the notice, when the local voice takes over.
         self.on_fallback: Callable[[CloudFallback], None] | None = None
@@ -88,7 +100,25 @@ class Job:
         self._submit_lock = threading.Lock()
         self._led = False  # whether the first piece to fetch was submitted
         self._first_asked = threading.Event()
+        if quick:
+            self.widen(1)
+            self._split_the_rest(quick[0])
         self.widen(self._window)
+
+    def _split_the_rest(self, first: tuple[int, int]) -> None:
+        spans = speech_pieces(self.text)
+        with self._submit_lock:
+            if spans[0] != first:  # cannot happen with QUICK_PREFIX well past the limit
+                fut = self._futures[0]
+                if fut is not None:
+                    fut.cancel()
+                self._futures = [None] * len(spans)
+                self._next = 0
+                self._led = False
+                self._first_asked = threading.Event()
+            else:
+                self._futures += [None] * (len(spans) - 1)
+            self.spans = spans
 
     def allow_fallback(self, allowed: bool) -> None:
         """Whether pieces the cloud cannot give may be spoken by the local voice (PCM)."""

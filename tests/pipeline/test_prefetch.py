@@ -12,7 +12,7 @@ from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
 from kuhu_driver.driver._driver import PLAY_WINDOW
-from kuhu_driver.pipeline import estimate, speech_pieces
+from kuhu_driver.pipeline import Synthesizer, estimate, speech_pieces
 from kuhu_driver.testing import KuhuEmulator
 
 LONG = "第一句很短。" + numbered("后面的内容比较长，需要分成好几段来请求。", 250)  # 11,403 billed
@@ -102,3 +102,42 @@ def test_driver_counts_billed_characters_sent(kuhu_emulator: KuhuEmulator, captu
         assert engine.getProperty("billed_chars") == estimate("你好。Hello!").billed_chars == 11
     finally:
         engine.proxy._driver.destroy()
+
+
+@pytest.mark.parametrize("agree", [True, False])
+def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch, agree: bool
+) -> None:
+    """Splitting 20,000 characters takes milliseconds: the first piece, found in the
+    text's first characters, is asked for first. Were the two splits ever to disagree,
+    the full one wins and nothing is heard twice or lost."""
+    from kuhu_driver.pipeline import _job
+
+    text = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 600
+    order: list[str] = []
+    real_split = speech_pieces
+
+    def split(t: str) -> list[tuple[int, int]]:
+        order.append(f"split {len(t)}")
+        spans = real_split(t)
+        if not agree and len(t) == _job.QUICK_PREFIX:
+            return [(0, spans[0][1] + 1)]  # a first piece the full split will not have
+        return spans
+
+    real_submit = Synthesizer.submit
+
+    def submit(self: Synthesizer, fn: Any) -> Any:
+        order.append("ask")
+        return real_submit(self, fn)
+
+    monkeypatch.setattr(_job, "speech_pieces", split)
+    monkeypatch.setattr(Synthesizer, "submit", submit)
+    kuhu_emulator.audio_seconds_per_billed_char = 0.0002
+    engine = Engine("kuhu")
+    try:
+        engine.say(text, "long")
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    assert order[:3] == [f"split {_job.QUICK_PREFIX}", "ask", f"split {len(text)}"]
+    assert capture.read() == expected_pcm(kuhu_emulator, text)
