@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import pytest
 from helpers import expected_pcm
 
 from kuhu_driver.testing import KuhuEmulator
@@ -120,3 +121,27 @@ def test_import_kuhu_driver_registers_the_driver_without_the_pth() -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["not registered yet", "KuhuDriver"]
+
+
+def test_the_hook_finds_drivers_in_folders_and_in_zipped_distributions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import zipfile
+
+    import kuhu_driver_hook
+
+    entry = "[pyttsx3.drivers]\nfolderdrv = folder_module:build [extra]\n"
+    dist = tmp_path / "site" / "folder_drv-1.0.dist-info"
+    dist.mkdir(parents=True)
+    (dist / "entry_points.txt").write_text(entry, encoding="utf-8")
+    archive = tmp_path / "zipped.zip"
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("zipped_drv-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zipped-drv\n")
+        z.writestr(
+            "zipped_drv-1.0.dist-info/entry_points.txt", "[pyttsx3.drivers]\nzipdrv = zip_mod\n"
+        )
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "site"), str(archive), *sys.path])
+    assert kuhu_driver_hook._lookup("folderdrv") == "folder_module:build"
+    assert kuhu_driver_hook._lookup("zipdrv") == "zip_mod"  # through entrypoints
+    assert kuhu_driver_hook._lookup("kuhu") == "kuhu_driver.driver"
+    assert kuhu_driver_hook._lookup("nosuchdriver") is None
