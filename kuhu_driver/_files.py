@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -73,6 +72,8 @@ def full_sync(fd: int) -> None:
 def can_create_in(folder: Path) -> OSError | None:
     """None if a file can be created in ``folder`` (tried, then removed); else why not."""
     try:
+        import tempfile
+
         fd, name = tempfile.mkstemp(prefix=".kuhu-probe-", dir=folder)
     except OSError as exc:
         return exc

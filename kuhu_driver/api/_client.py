@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-import random
 import threading
 import time
 from collections.abc import Callable
@@ -250,6 +249,8 @@ class KuhuClient(Closing):
         raise AssertionError("unreachable")  # pragma: no cover - the last attempt raises
 
     def _backoff(self, attempt: int, exc: KuhuError) -> float:
+        import random  # on the first retry: not at pyttsx3.init
+
         cap = min(self.backoff_cap, self.backoff_base * 2**attempt)
         if isinstance(exc, RateLimitedError):
             # Too many requests: never again at once. The server's Retry-After

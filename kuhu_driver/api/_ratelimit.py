@@ -10,7 +10,6 @@ import math
 import os
 import struct
 import sys
-import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -93,11 +92,19 @@ class MachineLimiter(RateLimiter):
     If the file cannot be used, this process keeps its own limit (one warning).
     """
 
-    def __init__(self, path: Path, per_second: float = PER_SECOND) -> None:
+    def __init__(self, path: Path | Callable[[], Path], per_second: float = PER_SECOND) -> None:
         super().__init__(per_second)
-        self.path = path
+        # A callable is asked on first use: finding the folder (tempfile) is not paid
+        # by pyttsx3.init("kuhu").
+        self._where = path
         self._fd: int | None = None
         self._broken = False
+
+    @property
+    def path(self) -> Path:
+        if callable(self._where):
+            self._where = self._where()
+        return self._where
 
     def _open(self) -> int:
         if self._fd is None:
@@ -180,6 +187,8 @@ def runtime_dir() -> Path:
     if base and Path(base).is_dir() and os.access(base, os.W_OK):
         return Path(base) / "kuhu_driver"
     uid = os.getuid() if hasattr(os, "getuid") else "user"
+    import tempfile
+
     return Path(tempfile.gettempdir()) / f"kuhu_driver-{uid}"
 
 
@@ -198,5 +207,5 @@ def shared_limiter(key: str = "", endpoint: str = "") -> RateLimiter:
     with _machine_lock:
         limiter = _machine.get(name)
         if limiter is None:
-            limiter = _machine[name] = MachineLimiter(runtime_dir() / f"rate-{name}")
+            limiter = _machine[name] = MachineLimiter(lambda: runtime_dir() / f"rate-{name}")
         return limiter

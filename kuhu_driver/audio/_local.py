@@ -19,16 +19,17 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import threading
 import time
 import weakref
 from array import array
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    import subprocess
+    import tempfile
 
 from .._text import has_han
 from ..errors import LocalVoiceError
@@ -89,9 +90,16 @@ class LocalVoice:
     def _espeak(self) -> str | None:
         if os.environ.get("KUHU_LOCAL_DRIVER"):
             return None  # a pyttsx3 driver was named: the helper runs it (tests do)
-        return shutil.which("espeak-ng") if sys.platform.startswith("linux") else None
+        if not sys.platform.startswith("linux"):
+            return None
+        import shutil
+
+        return shutil.which("espeak-ng")
 
     def _start_locked(self) -> bool:
+        import subprocess
+        import tempfile
+
         if self._proc is not None and self._proc.poll() is None:
             return True
         if self._broken is not None:
@@ -223,6 +231,8 @@ def helper_python() -> str:
 def _apart() -> dict[str, Any]:
     """Popen options that keep the helper out of the console's Ctrl-C and, on Windows,
     open no console window for it."""
+    import subprocess
+
     if sys.platform == "win32":
         flags = subprocess.CREATE_NO_WINDOW | subprocess.CREATE_NEW_PROCESS_GROUP
         return {"creationflags": flags}
@@ -239,6 +249,9 @@ def _no_chinese_voice(voice: LocalVoice) -> str:
 
 def _espeak_ng(command: str, text: str, rate: int, volume: float) -> tuple[bytes, int]:
     """eSpeak NG's command: WAV on its standard output; a Chinese voice for Chinese."""
+    import subprocess
+    import tempfile
+
     with tempfile.TemporaryDirectory(prefix="kuhu-local-") as tmp:
         path = Path(tmp) / "speech.wav"
         argv = [command, "-w", str(path), "-s", str(max(80, rate)), "-a", str(round(volume * 100))]

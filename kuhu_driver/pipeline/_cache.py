@@ -17,7 +17,6 @@ import json
 import logging
 import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -177,6 +176,8 @@ class AudioCache:
             if path.exists() and not is_ours(path):
                 logger.warning("left alone a file that is not a cache entry: %s", path)
                 return
+            import tempfile  # on first write: not at pyttsx3.init
+
             fd, tmp = tempfile.mkstemp(prefix=_TMP_PREFIX, dir=path.parent)
             try:
                 with os.fdopen(fd, "wb") as f:

@@ -25,7 +25,6 @@ import json
 import logging
 import os
 import re
-import shutil
 import threading
 import time
 from collections.abc import Iterator
@@ -291,6 +290,8 @@ class SaveState:
         finally:
             if not self.part.exists():
                 self.release()
+                import shutil
+
                 shutil.rmtree(self.folder, ignore_errors=True)
 
 
@@ -318,6 +319,8 @@ def _prune(folder: Path) -> None:
         except OSError:
             continue
         if newest < cutoff:
+            import shutil
+
             shutil.rmtree(old, ignore_errors=True)
 
 

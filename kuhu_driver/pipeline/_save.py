@@ -5,12 +5,10 @@ long save keeps its pieces so that a crash or a stop is resumed by the next run.
 from __future__ import annotations
 
 import contextlib
-import glob
 import logging
 import os
 import re
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -146,6 +144,8 @@ def write_job(
     wav = path.suffix.lower() == ".wav"
     _remove_orphans(path)
     try:
+        import tempfile
+
         fd, tmp_name = tempfile.mkstemp(
             prefix=f".{_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
         )
@@ -265,6 +265,8 @@ def _remove_orphans(path: Path) -> None:
     tag = _tag(path)
     pattern = re.compile(rf"\.{re.escape(tag)}\.(\d+)-[^/\\]+\.part")
     try:
+        import glob
+
         candidates = list(path.parent.glob(f".{glob.escape(tag)}.*.part"))
     except OSError:
         return
