@@ -15,8 +15,10 @@ loudly when that happens.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
@@ -31,11 +33,19 @@ _current = threading.local()
 
 class Watcher(Protocol):
     def watch(self, sock: object) -> None: ...
+    def done(self) -> None: ...
 
 
-def watched_by(watcher: Watcher | None) -> None:
-    """Tell the sockets this thread uses from now on to ``watcher`` (None: to no one)."""
+@contextlib.contextmanager
+def watching(watcher: Watcher) -> Iterator[None]:
+    """Tell ``watcher`` each socket this thread uses inside the block; at its end, tell
+    it that it is ``done`` (the connection may then serve another attempt)."""
     _current.watcher = watcher
+    try:
+        yield
+    finally:
+        _current.watcher = None
+        watcher.done()
 
 
 def _tell(stream: Any) -> None:

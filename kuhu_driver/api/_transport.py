@@ -26,7 +26,7 @@ from ..errors import (
     TruncatedResponseError,
 )
 from ._answer import RawAnswer, retry_after_seconds
-from ._netguard import watched_by
+from ._netguard import watching
 from ._request import Endpoint
 
 if TYPE_CHECKING:
@@ -225,28 +225,10 @@ def post(
     auth = url.basic_auth
     if auth is not None:
         headers = {**headers, "Authorization": auth}
-    watched_by(guard)
-    try:
-        return _exchange(http, url, body, headers, limit, cap, billed, guard, progress)
-    finally:
-        watched_by(None)
-        guard.done()
-
-
-def _exchange(
-    http: httpx.Client,
-    url: Endpoint,
-    body: bytes,
-    headers: dict[str, str],
-    limit: float,
-    cap: int,
-    billed: int,
-    guard: Guard,
-    progress: _Progress,
-) -> RawAnswer:
     import httpx
 
     with (
+        watching(guard),  # outermost: the guard lets the socket go once all is closed
         map_transport_errors(guard, limit, url, progress),
         http.stream(
             "POST",
