@@ -143,9 +143,10 @@ def test_stop_silences_within_50_ms_and_the_stream_stays_ready(pulse: Any, mode:
     last_heard = rec.time_of(before[-1])
     assert last_heard - out["stop"] < 0.05, last_heard - out["stop"]
     # Nothing queued behind the stopped utterance was heard: the next sound is "after",
-    # and all of it.
+    # and all of it. Its span may grow by a dropout on a loaded machine (the sound
+    # server's, measured by the seams test), never by "never" (75 ms of audio).
     heard_after = (after[-1] - after[0]) / RATE
-    assert abs(heard_after - out["sent"]["after"]) < 0.01
+    assert -0.01 < heard_after - out["sent"]["after"] < 0.05, heard_after
 
 
 def test_the_sound_server_going_away_is_an_error_and_the_engine_recovers(

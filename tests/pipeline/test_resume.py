@@ -53,8 +53,12 @@ def kept_pieces(out: Path) -> set[int]:
     return set(range(appended)) | files
 
 
-def kill_when_kept(argv: list[str], env: dict[str, str], out: Path, pieces: int) -> None:
-    """Run ``argv`` and kill it with SIGKILL once ``pieces`` of its save are kept."""
+def kill_when_kept(
+    argv: list[str], env: dict[str, str], out: Path, pieces: int, emulator: KuhuEmulator
+) -> None:
+    """Run ``argv`` and kill it with SIGKILL once ``pieces`` of its save are kept; then
+    wait until the requests it had sent have all reached ``emulator`` (on a loaded
+    machine one can be read after the kill, and be counted against the next run)."""
     proc = subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 60
@@ -64,6 +68,14 @@ def kill_when_kept(argv: list[str], env: dict[str, str], out: Path, pieces: int)
         proc.kill()  # SIGKILL on POSIX: no handler, no clean-up
     finally:
         proc.wait(10)
+    quiet_until = time.monotonic() + 0.3
+    seen = len(emulator.requests)
+    end = time.monotonic() + 5
+    while time.monotonic() < min(quiet_until, end):
+        time.sleep(0.02)
+        if len(emulator.requests) != seen:
+            seen = len(emulator.requests)
+            quiet_until = time.monotonic() + 0.3
 
 
 def cached_pieces(texts: list[str], cache_dir: Path | None, url: str) -> set[int]:
@@ -121,7 +133,7 @@ def test_a_killed_save_bills_only_what_it_had_not_received(
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     out = out_dir / "book.wav"
-    kill_when_kept(kuhu_say(text, out), env, out, kill_after)
+    kill_when_kept(kuhu_say(text, out), env, out, kill_after, emulator)
     received = kept_pieces(out) | cached_pieces(texts, cache_dir, emulator.url)
     assert len(received) < len(texts)
     assert not out.exists()
@@ -143,7 +155,7 @@ def test_a_different_save_to_the_same_path_starts_afresh(
 ) -> None:
     env = {**os.environ, **emulator.env(), "KUHU_FALLBACK": "off", "KUHU_CACHE": "off"}
     out = tmp_path / "book.wav"
-    kill_when_kept(kuhu_say(BOOK, out), env, out, 3)
+    kill_when_kept(kuhu_say(BOOK, out), env, out, 3, emulator)
     assert kept_pieces(out)
     other = BOOK.replace("书", "信")
     done = subprocess.run(kuhu_say(other, out), env=env, capture_output=True, text=True)
@@ -168,7 +180,7 @@ def test_a_killed_pyttsx3_save_to_file_resumes_too(emulator: KuhuEmulator, tmp_p
     env = {**os.environ, **emulator.env(), "KUHU_FALLBACK": "off", "KUHU_CACHE": "off"}
     out = tmp_path / "book.wav"
     argv = [sys.executable, "-c", SAVE_PROGRAM, BOOK, str(out)]
-    kill_when_kept(argv, env, out, 3)
+    kill_when_kept(argv, env, out, 3, emulator)
     received = kept_pieces(out)
     assert received
     emulator.reset_log()
