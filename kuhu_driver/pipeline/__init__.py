@@ -24,11 +24,11 @@ from ._cues import (
 from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
 from ._play import HANDOVER_SECONDS, play_job
-from ._properties import PROPERTY_NAMES, Properties
+from ._properties import PROPERTY_NAMES, Properties, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
 from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
 from ._speak import speak, speak_text
-from ._stream import Speech, save, stream, voicing_of
+from ._stream import Speech, save, stream
 from ._synth import Synthesizer
 
 __all__ = [

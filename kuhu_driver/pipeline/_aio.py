@@ -14,7 +14,8 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from ._stream import Speech, voicing_of
+from ._properties import voicing_of
+from ._stream import Speech
 
 #: Chunks ``astream`` lets its thread hand over before the consumer has taken them.
 AHEAD = 2

@@ -75,3 +75,19 @@ class Properties:
             pitch=self.pitch,
             sample_rate=self.sample_rate,
         )
+
+
+def voicing_of(
+    voice: str | None,
+    rate: float | None,
+    volume: float | None,
+    pitch: float | None,
+    sample_rate: int | None = None,
+) -> Voicing:
+    """The voicing for pyttsx3-unit arguments (``None``: the default)."""
+    props = Properties()
+    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
+    for name, value in (*given, ("sample_rate", sample_rate)):
+        if value is not None:
+            props = props.with_value(name, value)
+    return props.voicing()

@@ -7,11 +7,11 @@ from collections.abc import Callable
 
 from .._config import Settings, speech_settings
 from .._model import Voicing
-from ..audio import make_player
+from ..audio import Player, make_player
 from ..errors import CloudFallback
-from ._job import start_job
+from ._job import Job, start_job
 from ._play import play_job
-from ._properties import Properties
+from ._properties import voicing_of
 from ._synth import Synthesizer
 
 
@@ -28,11 +28,7 @@ def speak(
     Units are pyttsx3's: ``rate`` in words per minute (200 is normal), ``volume``
     0.0–1.0, ``pitch`` a multiplier; ``voice`` an id or a name such as ``"小婉"``.
     """
-    props = Properties()
-    for name, value in (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch)):
-        if value is not None:
-            props = props.with_value(name, value)
-    speak_text(speech_settings(), text, props.voicing())
+    speak_text(speech_settings(), text, voicing_of(voice, rate, volume, pitch))
 
 
 def speak_text(
@@ -42,17 +38,21 @@ def speak_text(
     *,
     on_fallback: Callable[[CloudFallback], None] | None = None,
     progress: Callable[[int], Callable[[int], None] | None] | None = None,
+    on_job: Callable[[Job, Player], None] | None = None,
 ) -> bool:
     """Speak ``text`` with ``voicing``; True when all of it was heard.
 
     The device is opened first: without one, nothing is sent (or billed).
-    ``progress(pieces)`` may return a callback that hears of each piece played."""
+    ``progress(pieces)`` may return a callback that hears of each piece played;
+    ``on_job(job, player)`` hears of the job once it starts (to stop it from elsewhere)."""
     player = make_player(settings.audio)
     try:
         player.prepare(voicing.sample_rate)
         with Synthesizer.from_settings(settings) as synth:
             job = start_job(synth, text, voicing, fallback=True)
             job.on_fallback = on_fallback
+            if on_job is not None:
+                on_job(job, player)
             try:
                 on_piece = progress(len(job.spans)) if progress is not None else None
                 return play_job(job, player, on_piece=on_piece)

@@ -11,30 +11,14 @@ from collections.abc import Callable, Generator
 
 from .._config import Settings, resolve_settings, speech_settings
 from .._model import Voicing
-from ..audio import convert_pcm, make_player
+from ..audio import Player, convert_pcm
 from ..errors import CancelledError
 from ._cues import subtitle_format, timed_cues, write_subtitles
 from ._job import Job, start_job
-from ._play import play_job
-from ._properties import Properties
+from ._properties import voicing_of
 from ._save import check_destination, start_save, write_job
+from ._speak import speak_text
 from ._synth import Synthesizer
-
-
-def voicing_of(
-    voice: str | None,
-    rate: float | None,
-    volume: float | None,
-    pitch: float | None,
-    sample_rate: int | None = None,
-) -> Voicing:
-    """The voicing for pyttsx3-unit arguments (``None``: the default)."""
-    props = Properties()
-    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
-    for name, value in (*given, ("sample_rate", sample_rate)):
-        if value is not None:
-            props = props.with_value(name, value)
-    return props.voicing()
 
 
 class Speech:
@@ -96,21 +80,15 @@ class Speech:
     def play(self) -> None:
         """Speak to the end (the device opened first: without one nothing is billed)."""
         self._check()
-        settings = self._settings or speech_settings()
-        player = make_player(settings.audio)
-        try:
-            player.prepare(self.voicing.sample_rate)
-            with self._lock:
-                self._stop_sound = player.stop
-            with Synthesizer.from_settings(settings) as synth:
-                job = self._adopt(start_job(synth, self.text, self.voicing, fallback=True))
-                try:
-                    if not play_job(job, player):
-                        raise CancelledError("stopped")
-                finally:
-                    job.cancel()
-        finally:
-            player.close()
+        if not speak_text(
+            self._settings or speech_settings(), self.text, self.voicing, on_job=self._playing
+        ):
+            raise CancelledError("stopped")
+
+    def _playing(self, job: Job, player: Player) -> None:
+        with self._lock:
+            self._stop_sound = player.stop
+        self._adopt(job)
 
     def save(self, path: str | os.PathLike[str], subtitles: str | os.PathLike[str] | None) -> None:
         """Write the file (format by extension) and, if asked, its subtitles."""
