@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ._answer import Answer, Redactor
 from ._client import KuhuClient
+from ._exit import held_at_exit
 from ._ratelimit import MachineLimiter, RateLimiter, shared_limiter
 from ._recognise import check_audio, looks_like_text, pcm_from_answer
 from ._request import Endpoint, build_request, check_url, request_for
@@ -27,6 +28,7 @@ __all__ = [
     "check_audio",
     "check_url",
     "find_voice",
+    "held_at_exit",
     "looks_like_text",
     "pcm_from_answer",
     "request_for",

@@ -16,7 +16,8 @@ from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
 from ._answer import Answer, Redactor, judge
-from ._netguard import guard_sockets
+from ._exit import held_at_exit, track
+from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
 from ._request import build_request, check_url
 from ._transport import Cut, Guard, post, tls_context
@@ -93,6 +94,7 @@ class KuhuClient(Closing):
         self._http_client: httpx.Client | None = None
         self._closed = False
         self._lock = threading.Lock()
+        self._build_lock = threading.Lock()
         self._inflight: set[Guard] = set()
         #: The last answer that gave audio, as the server sent it.
         self.last_answer: Answer | None = None
@@ -102,6 +104,7 @@ class KuhuClient(Closing):
         self.attempts_made = 0
         self._used = float("-inf")  # when the connection last carried anything
         self._asked = time.monotonic()  # when a request was last made (or the client made)
+        track(self)  # closed at exit, so that no thread of ours is left inside OpenSSL
 
     @property
     def has_key(self) -> bool:
@@ -113,6 +116,8 @@ class KuhuClient(Closing):
 
     def close(self) -> None:
         with self._lock:
+            if self._closed:
+                return  # once is enough (and at finalization nothing more may be imported)
             self._closed = True
             http, self._http_client = self._http_client, None
             guards = list(self._inflight)
@@ -125,17 +130,24 @@ class KuhuClient(Closing):
         """Build the HTTP client and open the connection now, ahead of a request: a HEAD
         that carries neither key nor text, so nothing can be billed. A failure is left
         for the real request to report (it is only a head start)."""
+        guard = Guard(None)  # close() ends it, like any request
+        with self._lock:
+            self._inflight.add(guard)
         try:
             http = self._http()
             auth = self.url.basic_auth
-            http.head(
-                self.url.bare,
-                headers={"Authorization": auth} if auth else {},
-                timeout=min(5.0, self.timeout),
-            )
+            with held_at_exit(), watching(guard):
+                http.head(
+                    self.url.bare,
+                    headers={"Authorization": auth} if auth else {},
+                    timeout=min(5.0, self.timeout),
+                )
         except Exception as exc:  # a head start only: the request reports failures
             logger.debug("opening the connection ahead failed (%s)", type(exc).__name__)
             return
+        finally:
+            with self._lock:
+                self._inflight.discard(guard)
         self._used = time.monotonic()
 
     def idle_for(self) -> float:
@@ -154,25 +166,38 @@ class KuhuClient(Closing):
             guard.fire(Cut.STOPPED)
 
     def _http(self) -> httpx.Client:
-        with self._lock:
-            if self._closed:
-                raise CancelledError("the client was closed")
-            if self._http_client is None:
-                import httpx
+        # Built under a lock of its own (importing httpx and loading the CA roots take
+        # 100 ms or more), so that close() never waits for it.
+        with self._build_lock:
+            with self._lock:
+                if self._closed:
+                    raise CancelledError("the client was closed")
+                if self._http_client is not None:
+                    return self._http_client
+            with held_at_exit():  # importing httpx, loading the CA roots in OpenSSL
+                built = self._build_http()
+            with self._lock:
+                if not self._closed:
+                    self._http_client = built
+                    return built
+            built.close()
+            raise CancelledError("the client was closed")
 
-                t = self.timeout
-                transport = self._transport
-                if transport is None:
-                    transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False)
-                    guard_sockets(transport)
-                self._http_client = httpx.Client(
-                    timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
-                    transport=transport,
-                    verify=True,
-                    follow_redirects=False,
-                    trust_env=False,
-                )
-            return self._http_client
+    def _build_http(self) -> httpx.Client:
+        import httpx
+
+        t = self.timeout
+        transport = self._transport
+        if transport is None:
+            transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False)
+            guard_sockets(transport)
+        return httpx.Client(
+            timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
+            transport=transport,
+            verify=True,
+            follow_redirects=False,
+            trust_env=False,
+        )
 
     def synthesize(
         self,
@@ -296,16 +321,17 @@ class KuhuClient(Closing):
             self._inflight.add(guard)
         try:
             timer.start()
-            raw = post(
-                self._http(),
-                self.url,
-                body.encode("ascii"),
-                headers,
-                limit=limit,
-                cap=min(self.max_response_bytes, req.answer_cap()),
-                billed=req.billed,
-                guard=guard,
-            )
+            with held_at_exit():
+                raw = post(
+                    self._http(),
+                    self.url,
+                    body.encode("ascii"),
+                    headers,
+                    limit=limit,
+                    cap=min(self.max_response_bytes, req.answer_cap()),
+                    billed=req.billed,
+                    guard=guard,
+                )
         finally:
             timer.cancel()
             self._used = self._asked = time.monotonic()

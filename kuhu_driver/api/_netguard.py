@@ -21,6 +21,8 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any, Protocol
 
+from ._exit import released_at_exit
+
 if TYPE_CHECKING:
     import ssl
 
@@ -92,7 +94,8 @@ class _Backend:
         self._inner = inner
 
     def connect_tcp(self, *args: Any, **kwargs: Any) -> _Stream:
-        return _Stream(self._inner.connect_tcp(*args, **kwargs))
+        with released_at_exit():  # DNS and TCP only: nothing the exit must wait for
+            return _Stream(self._inner.connect_tcp(*args, **kwargs))
 
     def connect_unix_socket(self, *args: Any, **kwargs: Any) -> _Stream:
         return _Stream(self._inner.connect_unix_socket(*args, **kwargs))

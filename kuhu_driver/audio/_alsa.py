@@ -43,6 +43,12 @@ def _alsa() -> Any:
     return _state["lib"]
 
 
+def quiet_alsa_ready() -> None:
+    """Load libasound and make the silent handler now (nothing is opened or printed)."""
+    if sys.platform.startswith("linux"):
+        _alsa()
+
+
 @contextlib.contextmanager
 def quiet_alsa() -> Iterator[None]:
     """ALSA says nothing inside this block (Linux only; elsewhere it does nothing)."""

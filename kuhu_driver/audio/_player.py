@@ -93,6 +93,10 @@ class Player(Protocol):
     #: The output device, as the backend names it (known once ``prepare`` has run).
     device: str
 
+    def preload(self) -> None:
+        """Load the backend's library (on any thread, ahead of need), opening no device,
+        printing nothing and never raising: the first ``prepare`` is then quicker."""
+
     def prepare(self, sample_rate: int) -> None:
         """Open the device now (it stays open); raise :class:`AudioDeviceError`."""
 
@@ -128,6 +132,9 @@ class StreamBase:
         self._lock = threading.Lock()
         self._queue: deque[Segment] = deque()
         self._last_progress = time.monotonic()
+
+    def preload(self) -> None:
+        """Nothing to load ahead (a backend with a library to import says otherwise)."""
 
     def stop(self) -> None:
         with self._lock:

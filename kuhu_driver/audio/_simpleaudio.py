@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import sys
 import threading
@@ -58,6 +59,11 @@ class SimpleaudioPlayer(StreamBase):
         self._thread: threading.Thread | None = None
         self._handle: Any = None
         self._module: Any = None
+
+    def preload(self) -> None:
+        with contextlib.suppress(Exception):  # prepare() says what is wrong, if anything
+            check_simpleaudio()
+            import simpleaudio  # noqa: F401
 
     def prepare(self, sample_rate: int) -> None:
         if self._module is None:

@@ -13,22 +13,22 @@ a first round); we remember that, so ``startLoop`` returns at once instead of ha
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
 import os
 import queue
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, field
 from typing import Any
 
 from .._config import FALLBACKS, Settings, speech_settings
-from .._model import Voicing
 from .._pyttsx3 import Pyttsx3Proxy
-from ..api import VOICES
+from ..api import VOICES, held_at_exit
 from ..audio import LocalVoice, Player, make_player
 from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
 from ..pipeline import (
+    WARM_DELAY,
     CloudBreaker,
     Job,
     Properties,
@@ -42,6 +42,7 @@ from ..pipeline import (
     write_job,
 )
 from ._lookahead import Key, queued_utterances, resumable
+from ._task import Event, Task
 
 logger = logging.getLogger(__name__)
 
@@ -55,24 +56,6 @@ SAVE_WINDOW = 3
 def buildDriver(proxy: Any) -> KuhuDriver:
     """pyttsx3's entry point: build the driver for a ``DriverProxy``."""
     return KuhuDriver(proxy)
-
-
-@dataclass(eq=False)
-class _Task:
-    kind: str  # "say" or "save"
-    text: object
-    name: str | None
-    voicing: Voicing
-    path: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
-    job: Job | None = None
-
-
-@dataclass(frozen=True)
-class _Event:
-    task: _Task
-    topic: str | None  # None: the task is done
-    args: dict[str, Any]
 
 
 class KuhuDriver:
@@ -94,11 +77,11 @@ class KuhuDriver:
         # One output stream per engine, opened at the first utterance and kept open.
         self._player = player or make_player(settings.audio)
         self._props = Properties()
-        self._events: queue.Queue[_Event] = queue.Queue()
-        self._work: queue.Queue[_Task | None] = queue.Queue()
+        self._events: queue.Queue[Event] = queue.Queue()
+        self._work: queue.Queue[Task | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
-        self._current: _Task | None = None
+        self._current: Task | None = None
         self._prefetched: dict[Key, Job] = {}
         self._looping = False
         self._end_pending = False
@@ -107,23 +90,34 @@ class KuhuDriver:
         # The connection to the API is opened now, in the background (nothing printed,
         # nothing billed), so that the first utterance does not pay for it.
         self._synth.warm_up()
+        # And the audio library is loaded aside, as soon (no device is opened: that waits
+        # for the first utterance, before its request, so that nothing is billed without
+        # one).
+        self._preloader = threading.Timer(WARM_DELAY, self._preload)
+        self._preloader.daemon = True
+        self._preloader.start()
 
     def __repr__(self) -> str:
         return f"KuhuDriver(url={str(self._synth.client.url)!r})"
 
+    def _preload(self) -> None:
+        with contextlib.suppress(CancelledError), held_at_exit():  # the exit waits for it
+            self._player.preload()
+
     # -- pyttsx3's driver interface --------------------------------------------------
     def destroy(self) -> None:
+        self._preloader.cancel()
         self._shutdown()
         self._synth.close()
         self._player.close()
 
     def say(self, text: object) -> None:
         self._synth.warm_up()  # again, if a Ctrl-C or stop everything ended it
-        self._begin(_Task("say", text, self._proxy_name(), self._props.voicing()))
+        self._begin(Task("say", text, self._proxy_name(), self._props.voicing()))
 
     def save_to_file(self, text: object, filename: object) -> None:
         self._begin(
-            _Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
+            Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
         )
 
     def stop(self) -> None:
@@ -220,7 +214,7 @@ class KuhuDriver:
     def _has_listeners(self, topic: str) -> bool:
         return self._proxy.has_listeners(topic)
 
-    def _begin(self, task: _Task) -> None:
+    def _begin(self, task: Task) -> None:
         self._proxy.set_busy(True)
         with self._lock:
             self._current = task
@@ -285,8 +279,8 @@ class KuhuDriver:
                 worker.join(_JOIN_SECONDS)
         self._worker = None
 
-    def _post(self, task: _Task, topic: str | None, **args: Any) -> None:
-        self._events.put(_Event(task, topic, args))
+    def _post(self, task: Task, topic: str | None, **args: Any) -> None:
+        self._events.put(Event(task, topic, args))
 
     def _work_loop(self) -> None:
         while True:
@@ -302,7 +296,7 @@ class KuhuDriver:
             finally:
                 self._post(task, None)
 
-    def _adopt_job(self, task: _Task, fmt: str, window: int) -> Job:
+    def _adopt_job(self, task: Task, fmt: str, window: int) -> Job:
         """The task's job: the prefetched one if it matches, else a new one."""
         if not isinstance(task.text, str):
             raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
@@ -319,7 +313,7 @@ class KuhuDriver:
                 job.cancel()
         return job
 
-    def _run(self, task: _Task) -> None:
+    def _run(self, task: Task) -> None:
         started = False
 
         def start() -> None:
@@ -345,7 +339,7 @@ class KuhuDriver:
         start()
         self._post(task, "finished-utterance", completed=completed)
 
-    def _speak(self, task: _Task, start: Callable[[], None]) -> bool:
+    def _speak(self, task: Task, start: Callable[[], None]) -> bool:
         # The device first: without one, nothing is sent (or billed) for this utterance.
         self._player.prepare(task.voicing.sample_rate)
         job = self._adopt_job(task, "pcm", window=PLAY_WINDOW)
@@ -405,7 +399,7 @@ class KuhuDriver:
             with self._lock:
                 self._prefetched[key] = job
 
-    def _save(self, task: _Task) -> bool:
+    def _save(self, task: Task) -> bool:
         assert task.path is not None
         path = check_destination(task.path)  # before anything is sent (and billed)
         if isinstance(task.text, str) and resumable(task.text):

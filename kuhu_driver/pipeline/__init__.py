@@ -29,7 +29,7 @@ from ._resume import SUFFIX, SaveState, save_id
 from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
 from ._speak import speak, speak_text
 from ._stream import Speech, save, stream
-from ._synth import Synthesizer
+from ._synth import WARM_DELAY, Synthesizer
 
 __all__ = [
     "CACHE_FOLDER",
@@ -39,6 +39,7 @@ __all__ = [
     "PROPERTY_NAMES",
     "RESUMABLE_BILLED",
     "SUFFIX",
+    "WARM_DELAY",
     "AudioCache",
     "BatchResult",
     "CheckReport",

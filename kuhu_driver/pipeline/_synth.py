@@ -25,7 +25,9 @@ from ._fallback import CloudBreaker
 #: A connection idle this long may soon be closed by the server (many close idle
 #: keep-alive connections after 5 s or more): it is opened again ahead of the next use.
 REOPEN_AFTER = 4.0
-#: How long after ``warm_up`` the connection is first opened.
+#: How long after ``warm_up`` the connection is first opened: a program that inits and
+#: ends at once must not wait at its exit for this thread's imports (httpx, TLS), which
+#: the exit does wait for (see ``api._exit``).
 WARM_DELAY = 0.2
 #: How long after the last request the connection is kept open (a HEAD every
 #: ``REOPEN_AFTER`` seconds; a program that speaks once a minute never waits for one).
@@ -98,8 +100,6 @@ class Synthesizer(Closing):
 
     def _keep_warm(self, closing: threading.Event) -> None:
         client = self.client
-        # A moment first: a program that only inits and exits must not wait at exit for
-        # this thread's imports (httpx, TLS), nor its first utterance share the CPU.
         if closing.wait(WARM_DELAY):
             return
         if client.idle_for() >= REOPEN_AFTER:
@@ -119,13 +119,15 @@ class Synthesizer(Closing):
         are aborted (and never keep the interpreter alive: the threads are daemons)."""
         with self._lock:
             pool, self._pool = self._pool, None
-            keeper, self._keeper = self._keeper, None
+            # The keeper is not waited for: it may be importing httpx or waiting for a
+            # HEAD, and an engine dropped at once (``pyttsx3.init("kuhu")`` and exit)
+            # must not wait for that. It ends by itself: it sees ``closing``, and a
+            # closed client sends nothing more.
+            self._keeper = None
             closing, self._closing = self._closing, threading.Event()
         closing.set()  # the connection keeper ends (a later warm_up starts another)
         if pool is not None:
             pool.shutdown()
-        if keeper is not None and keeper is not threading.current_thread():
-            keeper.join(1.0)
 
     def submit(self, fn: Callable[[], Audio]) -> Future[Audio]:
         with self._lock:
