@@ -307,6 +307,97 @@ def heard_after_idle(rig: Any, run_heard: Any) -> None:
     row("    first sound, right after those", f"{later * 1000:.0f} ms", "", None)
 
 
+#: Round-trip times of the slow link in front of the emulator (HTTPS), and the idle time.
+RTTS = (0.0, 0.05, 0.2)
+IDLE = 60.0
+
+
+def bench_network() -> None:
+    """First sound over HTTPS through links of 0, 50 and 200 ms RTT, heard at a sink of
+    its own per RTT (the three run side by side): right after init, 1 s after it, later
+    utterances, and after 60 s of silence with the server closing idle connections at
+    5 s. Then the request alone, our way (connection kept open) and the vendor demo's
+    (a new connection per request)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from rig import run_heard
+
+    print(f"first sound over HTTPS and a slow link (server 300 ms; idle {IDLE:g} s)")
+    if not PulseRig.available():
+        print("  pulseaudio not installed: ./dev.sh setup installs it")
+        return
+
+    def at(rtt: float) -> dict[str, float]:
+        with tempfile.TemporaryDirectory() as tmp:
+            rig = PulseRig(Path(tmp))
+            rig.start()
+            try:
+                args = (str(rtt), str(IDLE))
+                heard = {}
+                for mode in ("network", "network-late"):
+                    out, rec = run_heard(rig, mode, latency=LATENCY, args=args)
+                    times = [rec.time_of(i) for i in rec.sound()]
+                    heard[mode] = [next(t for t in times if t >= r) - r for r in out["rounds"]]
+            finally:
+                rig.stop()
+        f, late = heard["network"], heard["network-late"]
+        return {
+            "right after init": f[0],
+            "1 s after init": late[0],
+            "later": statistics.median([*f[1:3], f[4], *late[1:]]),
+            "after idle": f[3],
+        }
+
+    with ThreadPoolExecutor(len(RTTS)) as pool:
+        results = dict(zip(RTTS, pool.map(at, RTTS), strict=True))
+    for rtt, r in results.items():
+        later = r["later"]
+        print(f"  RTT {rtt * 1000:.0f} ms")
+        row("    later utterances", f"{later * 1000:.0f} ms", "", None)
+        for label in ("right after init", "1 s after init", "after idle"):
+            value = r[label]
+            row(
+                f"    {label}",
+                f"{value * 1000:.0f} ms ({(value - later) * 1000:+.0f})",
+                "<= later + 30",
+                value - later <= 0.03,
+            )
+        ours, vendor = request_times(rtt)
+        row("    request answered, connection kept open", f"{ours * 1000:.0f} ms", "", None)
+        row("    ... vendor demo's way: new connection each", f"{vendor * 1000:.0f} ms", "", None)
+
+
+def request_times(rtt: float) -> tuple[float, float]:
+    """A request's time to its answer over HTTPS through a link of ``rtt``: on a kept
+    connection (ours), and on a new one each time (the vendor demo's way)."""
+    from kuhu_driver.api import KuhuClient, _transport
+    from kuhu_driver.testing import KuhuEmulator, SlowLink, self_signed
+
+    with tempfile.TemporaryDirectory() as tmp:
+        cert, key = self_signed(tmp)
+        _transport.trust_also(cert)
+        with (
+            KuhuEmulator(latency=LATENCY, tls_cert=cert, tls_key=key) as emu,
+            SlowLink(("127.0.0.1", emu.port), rtt=rtt) as link,
+        ):
+            url = link.url(emu.url)
+
+            def ask(client: KuhuClient) -> float:
+                client._http()  # built: its imports are not the network's cost
+                t0 = time.monotonic()
+                client.synthesize(SENTENCE)
+                return time.monotonic() - t0
+
+            with KuhuClient(emu.api_key, api_url=url) as kept:
+                ask(kept)
+                ours = statistics.median(ask(kept) for _ in range(3))
+            vendor = []
+            for _ in range(3):
+                with KuhuClient(emu.api_key, api_url=url) as fresh:
+                    vendor.append(ask(fresh))
+    return ours, statistics.median(vendor)
+
+
 def bench_outage() -> None:
     """The cloud down, then back: first sound heard in the local voice, and the cloud's
     voice again."""
@@ -492,13 +583,22 @@ def bench_cache_hit() -> None:
     row("requests for 5 cached utterances", str(requests), "0", requests == 0)
 
 
+#: Prints how long init itself took (the process's start and exit not counted).
+INIT_ALONE = (
+    "import time, pyttsx3; t0 = time.perf_counter(); e = pyttsx3.init('kuhu'); "
+    "print(time.perf_counter() - t0)"
+)
+
+
 def timed(argv: list[str], env: dict[str, str], runs: int = 20) -> tuple[float, float]:
-    """Median and fastest wall time of ``runs`` fresh interpreters."""
+    """Median and fastest of ``runs`` fresh interpreters: their wall time, or the time
+    they print."""
     times = []
     for _ in range(runs):
         t0 = time.monotonic()
-        subprocess.run(argv, env=env, check=True, capture_output=True)
-        times.append(time.monotonic() - t0)
+        out = subprocess.run(argv, env=env, check=True, capture_output=True, text=True)
+        took = time.monotonic() - t0
+        times.append(float(out.stdout) if out.stdout.strip() else took)
     return statistics.median(times), min(times)
 
 
@@ -506,6 +606,15 @@ def bench_start_up() -> None:
     print("start-up (median, and fastest, of 20 fresh interpreters, taken in turn)")
     env = {**os.environ, "KUHU_API_KEY": "bench", "KUHU_CACHE": "off"}
     py = sys.executable
+    # Byte-compiled first, as pip does when it installs a wheel (an editable install, or
+    # PYTHONDONTWRITEBYTECODE, would leave every start compiling our modules again).
+    import kuhu_driver
+
+    subprocess.run(
+        [py, "-m", "compileall", "-q", str(Path(kuhu_driver.__file__).parent)],
+        check=True,
+        capture_output=True,
+    )
     kuhu, kuhu_min = timed([py, "-c", "import pyttsx3; pyttsx3.init('kuhu')"], env)
     dummy, dummy_min = timed([py, "-c", "import pyttsx3; pyttsx3.init('dummy')"], env)
     bare, bare_min = timed([py, "-c", "pass"], env)
@@ -514,6 +623,13 @@ def bench_start_up() -> None:
         f"{kuhu * 1000:.0f} ms ({kuhu_min * 1000:.0f})",
         "<= 150 ms",
         kuhu <= 0.15,
+    )
+    inside, inside_min = timed([py, "-c", INIT_ALONE], env)
+    row(
+        "pyttsx3.init('kuhu') alone, pyttsx3 imported",
+        f"{inside * 1000:.0f} ms ({inside_min * 1000:.0f})",
+        "<= 100 ms",
+        inside <= 0.1,
     )
     row(
         "python -c \"import pyttsx3; pyttsx3.init('dummy')\"",
@@ -584,7 +700,7 @@ def main() -> None:
 
     # First, with no sound server running: start-up and memory need none, and its
     # recorder's load would be in their figures.
-    run([bench_start_up, bench_memory])
+    run([bench_start_up, bench_memory, bench_network])
     with tempfile.TemporaryDirectory() as tmp:
         rig = PulseRig(Path(tmp))
         rig.start()

@@ -10,6 +10,9 @@ left the emulator. Modes:
 - ``first``: one short utterance right after ``init``, then three more, one per round.
 - ``idle``: one utterance 1 s after ``init``, one after 12 s of silence (the emulator
   closing connections idle for 5 s), then two more, one per round.
+- ``network`` / ``network-late`` (``network MODE LATENCY RTT IDLE``): over HTTPS and a
+  link of RTT seconds, one utterance right after ``init`` (1 s after it), two more,
+  then (``network`` only) one after IDLE seconds of silence and one more.
 - ``stop-thread`` / ``stop-callback``: a long utterance stopped 0.6 s in (from a timer
   thread / from a word callback), one queued after it never heard, then one more round.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
@@ -20,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import ssl
 import subprocess
 import sys
 import threading
@@ -38,10 +42,13 @@ LONG = (
     + "最后一段话。" * 35
 )
 AUDIO_PER_CHAR = 0.005
+#: For reading the emulator's log over HTTPS (``network`` modes).
+STATS_CONTEXT = ssl.create_default_context()
 
 
 def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
-    """The emulator in its own process: its work must not take our interpreter's time."""
+    """The emulator in its own process: its work must not take our interpreter's time.
+    With ``--tls``, this process trusts its certificate (and only this process)."""
     proc = subprocess.Popen(
         [
             sys.executable,
@@ -55,8 +62,16 @@ def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], 
         text=True,
     )
     assert proc.stdout is not None
-    lines = [proc.stdout.readline() for _ in range(3)]
-    env = dict(line.split()[1].split("=", 1) for line in lines[1:])
+    lines = []
+    while not (line := proc.stdout.readline()).startswith("(Ctrl-C"):
+        lines.append(line.strip())
+    env = dict(x.split()[1].split("=", 1) for x in lines if x.startswith("export "))
+    for x in lines:
+        if x.startswith("# certificate: "):
+            from kuhu_driver.api import _transport
+
+            _transport.trust_also(x.split(": ", 1)[1])
+            STATS_CONTEXT.load_verify_locations(cafile=x.split(": ", 1)[1])
     os.environ.update(env)
     os.environ["KUHU_CACHE"] = "off"
     return proc, env["KUHU_API_URL"].split("/api/")[0] + STATS_PATH
@@ -66,7 +81,10 @@ def main() -> None:
     mode = sys.argv[1]
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
     emu = KuhuEmulator(audio_seconds_per_billed_char=AUDIO_PER_CHAR)  # for durations only
-    server, stats_url = start_emulator(latency, *(["--idle-timeout=5"] if mode == "idle" else []))
+    extra = ["--idle-timeout=5"] if mode in ("idle", "network", "network-late") else []
+    if mode.startswith("network"):  # HTTPS through a link of RTT sys.argv[3] seconds
+        extra += ["--tls", f"--rtt={sys.argv[3]}"]
+    server, stats_url = start_emulator(latency, *extra)
     import pyttsx3
 
     out: dict[str, Any] = {"events": [], "sent": {}, "pieces": {}, "rounds": []}
@@ -108,6 +126,16 @@ def main() -> None:
         # A program that speaks now and then: 1 s after init, then after 12 s of silence
         # (the emulator closes connections idle for 5 s, as servers do), then twice more.
         for i, pause in enumerate((1.0, 12.0, 0.3, 0.3)):
+            time.sleep(pause)
+            say(f"第{i}句话。", f"u{i}")
+            run()
+    elif mode.startswith("network"):
+        # Over HTTPS and a slow link: right after init (or 1 s after it), twice more, then
+        # after sys.argv[4] seconds of silence (the emulator closing connections idle 5 s),
+        # then once more.
+        idle = float(sys.argv[4])
+        pauses = (0.0, 0.3, 0.3, idle, 0.3) if mode == "network" else (1.0, 0.3, 0.3)
+        for i, pause in enumerate(pauses):
             time.sleep(pause)
             say(f"第{i}句话。", f"u{i}")
             run()
@@ -164,7 +192,7 @@ def main() -> None:
         sys.stdin.readline()
         say("声音服务回来了。", "after")
         run()
-    with urllib.request.urlopen(stats_url, timeout=10) as resp:
+    with urllib.request.urlopen(stats_url, timeout=10, context=STATS_CONTEXT) as resp:
         out["requests"] = json.load(resp)["log"]
     engine.proxy._driver.destroy()
     server.terminate()

@@ -309,16 +309,18 @@ def run_heard(
     *,
     latency: float = 0.05,
     env: dict[str, str] | None = None,
+    args: tuple[str, ...] = (),
 ) -> tuple[dict[str, Any], Recorder]:
-    """Run ``heard_program.py MODE`` on ``rig``; its JSON output and what was heard."""
+    """Run ``heard_program.py MODE LATENCY *ARGS`` on ``rig``; its JSON output and what
+    was heard."""
     rec = Recorder(rig)
     try:
         proc = subprocess.run(
-            [sys.executable, PROGRAM, mode, str(latency)],
+            [sys.executable, PROGRAM, mode, str(latency), *args],
             env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
             capture_output=True,
             text=True,
-            timeout=120,
+            timeout=300,
         )
     finally:
         rec.stop()

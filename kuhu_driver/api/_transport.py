@@ -116,6 +116,16 @@ class Guard:
         ) from exc
 
 
+#: Certificates a test trusts besides certifi's roots (see ``trust_also``).
+_also_trusted: list[str] = []
+
+
+def trust_also(cafile: str) -> None:
+    """Trust ``cafile`` too, in this process: for tests of HTTPS against the emulator
+    (its certificate is self-signed). Code only, never a setting: see ``tls_context``."""
+    _also_trusted.append(cafile)
+
+
 def tls_context() -> ssl.SSLContext:
     """Certificate and host name checks on, trusting certifi's roots only.
 
@@ -127,6 +137,8 @@ def tls_context() -> ssl.SSLContext:
     import certifi
 
     ctx = ssl.create_default_context(cafile=certifi.where())
+    for cafile in _also_trusted:
+        ctx.load_verify_locations(cafile=cafile)
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx

@@ -34,6 +34,7 @@ from ..pipeline import (
     Properties,
     Synthesizer,
     check_destination,
+    compile_patterns,
     play_job,
     save_format,
     start_job,
@@ -103,6 +104,7 @@ class KuhuDriver:
     def _preload(self) -> None:
         with contextlib.suppress(CancelledError), held_at_exit():  # the exit waits for it
             self._player.preload()
+            compile_patterns()
 
     # -- pyttsx3's driver interface --------------------------------------------------
     def destroy(self) -> None:

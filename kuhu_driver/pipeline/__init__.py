@@ -11,7 +11,15 @@ from __future__ import annotations
 from ._batch import BatchResult, run_batch
 from ._cache import CACHE_FOLDER, AudioCache
 from ._check import PROBE_TEXT, CheckReport, Finding, check_setup
-from ._chunk import Estimate, chunk_spans, chunk_text, estimate, speech_pieces, word_spans
+from ._chunk import (
+    Estimate,
+    chunk_spans,
+    chunk_text,
+    compile_patterns,
+    estimate,
+    speech_pieces,
+    word_spans,
+)
 from ._cues import (
     Cue,
     cue_layout,
@@ -57,6 +65,7 @@ __all__ = [
     "check_setup",
     "chunk_spans",
     "chunk_text",
+    "compile_patterns",
     "cue_layout",
     "cue_spans",
     "estimate",

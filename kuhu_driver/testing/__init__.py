@@ -12,5 +12,16 @@ from ._emulator import FAULTS, Fault, KuhuEmulator
 from ._handler import STATS_PATH
 from ._record import EmulatorRequest
 from ._signal import other_rate
+from ._slowlink import SlowLink
+from ._tls import self_signed
 
-__all__ = ["FAULTS", "STATS_PATH", "EmulatorRequest", "Fault", "KuhuEmulator", "other_rate"]
+__all__ = [
+    "FAULTS",
+    "STATS_PATH",
+    "EmulatorRequest",
+    "Fault",
+    "KuhuEmulator",
+    "SlowLink",
+    "other_rate",
+    "self_signed",
+]

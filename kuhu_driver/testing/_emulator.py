@@ -163,7 +163,11 @@ class KuhuEmulator(Closing):
 
             ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             ctx.load_cert_chain(*self._tls)
-            server.socket = ctx.wrap_socket(server.socket, server_side=True)
+            # The handshake runs in the connection's own thread, on its first read, not in
+            # the accepting one (a slow link would make each new client wait for others).
+            server.socket = ctx.wrap_socket(
+                server.socket, server_side=True, do_handshake_on_connect=False
+            )
         self._server = server
         self._thread = threading.Thread(
             target=server.serve_forever,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import tempfile
 import time
 from collections.abc import Sequence
 
 from ._emulator import KuhuEmulator
+from ._slowlink import SlowLink
+from ._tls import self_signed
 
 
 def emulator_main(argv: Sequence[str] | None = None) -> int:
@@ -36,7 +40,27 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         default=None,
         help="close keep-alive connections idle this many seconds, as servers do",
     )
+    parser.add_argument(
+        "--rtt", type=float, default=0.0, help="round-trip time of a slow link in front (s)"
+    )
+    parser.add_argument(
+        "--bandwidth", type=float, default=None, help="that link's bytes per second each way"
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="HTTPS with a new self-signed certificate (needs openssl; printed as a "
+        "comment: kuhu_driver trusts it only where a test's code says so)",
+    )
     args = parser.parse_args(argv)
+    with contextlib.ExitStack() as stack:
+        return _serve(args, stack)
+
+
+def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
+    tls: tuple[str, str] | tuple[None, None] = (None, None)
+    if args.tls:
+        tls = self_signed(stack.enter_context(tempfile.TemporaryDirectory()))
     emu = KuhuEmulator(
         api_key=args.key,
         api_secret=args.secret,
@@ -45,12 +69,22 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         audio_seconds_per_billed_char=args.audio_per_char,
         error_style=args.error_style,
         port=args.port,
+        tls_cert=tls[0],
+        tls_key=tls[1],
     )
     emu.idle_timeout = args.idle_timeout
     with emu:
-        print(f"kuhu emulator listening on {emu.url}", flush=True)
-        for line in env_lines(emu.env(), sys.platform):
+        env = emu.env()
+        if args.rtt or args.bandwidth:
+            link = stack.enter_context(
+                SlowLink(("127.0.0.1", emu.port), rtt=args.rtt, bandwidth=args.bandwidth)
+            )
+            env["KUHU_API_URL"] = link.url(emu.url)
+        print(f"kuhu emulator listening on {env['KUHU_API_URL']}", flush=True)
+        for line in env_lines(env, sys.platform):
             print(line, flush=True)
+        if tls[0] is not None:
+            print(f"# certificate: {tls[0]}", flush=True)
         print("(Ctrl-C to stop; its audio is a test signal, not a voice)", flush=True)
         try:
             while True:
