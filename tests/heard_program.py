@@ -193,7 +193,8 @@ def main() -> None:
         say("声音服务回来了。", "after")
         run()
     with urllib.request.urlopen(stats_url, timeout=10, context=STATS_CONTEXT) as resp:
-        out["requests"] = json.load(resp)["log"]
+        stats = json.load(resp)
+        out["requests"], out["arrived"] = stats["log"], stats["arrived"]
     engine.proxy._driver.destroy()
     server.terminate()
     server.wait()

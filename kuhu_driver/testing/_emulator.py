@@ -157,6 +157,9 @@ class KuhuEmulator(Closing):
     def start(self) -> KuhuEmulator:
         if self._server is not None:
             return self
+        # Its audio path run once now: a real server is warm, and an emulator that paid
+        # its own first-time costs in the first request would make that one look slow.
+        self.render("预热。", voice="warm-up")
         server = serve_emulator(self, self._port)
         if self._tls is not None:
             import ssl

@@ -118,6 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
                 # Each request's text and when its answer was sent (time.monotonic(),
                 # which every process on the machine shares).
                 "log": [[r.text, r.outcome, r.finished] for r in reqs],
+                # And when each arrived (how long after it was said a request left).
+                "arrived": [r.arrived for r in reqs],
             }
         ).encode()
         self._send(200, "application/json", body)

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import threading
 import time
+import weakref
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from kuhu_driver.testing import KuhuEmulator
 def fresh_exit_state(monkeypatch: pytest.MonkeyPatch) -> None:
     """The module's state as in a new process (at_exit must not end this one's)."""
     monkeypatch.setattr(_exit, "_state", {"inside": 0, "exiting": False})
-    monkeypatch.setattr(_exit, "_clients", _exit.weakref.WeakSet())
+    monkeypatch.setattr(_exit, "_clients", weakref.WeakSet())
 
 
 def run_program(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -189,12 +189,38 @@ def test_a_simpleaudio_that_would_crash_is_never_loaded(
     monkeypatch.delitem(sys.modules, "simpleaudio", raising=False)
     player = _simpleaudio.SimpleaudioPlayer()
     if refused:
+        player.preload()  # loading ahead never raises, and never loads it either
+        assert "simpleaudio" not in sys.modules
         with pytest.raises(AudioDeviceError, match="simpleaudio-patched") as info:
             player.prepare(22050)
         assert "crashes Python" in str(info.value)
         assert "simpleaudio" not in sys.modules  # never imported
     else:
         _simpleaudio.check_simpleaudio()
+
+
+def test_preloading_loads_the_library_opens_nothing_and_says_nothing(tmp_path: Path) -> None:
+    """``preload`` (run aside 0.2 s after ``pyttsx3.init``) imports miniaudio and readies
+    ALSA's quiet handler; no device is opened, so nothing is printed or billed, even on
+    a machine without a sound card."""
+    import subprocess
+
+    from rig import NO_PULSE, make_broken_home
+
+    make_broken_home(tmp_path)
+    program = (
+        "import sys\n"
+        "from kuhu_driver.audio import make_player, _alsa\n"
+        "player = make_player('miniaudio')\n"
+        "assert 'miniaudio' not in sys.modules\n"
+        "player.preload()\n"
+        "assert 'miniaudio' in sys.modules and 'lib' in _alsa._state\n"
+        "assert player._device is None\n"
+        "print('ok')\n"
+    )
+    env = {**os.environ, "HOME": str(tmp_path), "PULSE_SERVER": NO_PULSE}
+    out = subprocess.run([sys.executable, "-c", program], env=env, capture_output=True, text=True)
+    assert out.stdout == "ok\n" and out.stderr == "", out.stderr
 
 
 def test_no_sound_card_is_one_clear_error_without_alsas_screenful(tmp_path: Path) -> None:

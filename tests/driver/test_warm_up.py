@@ -5,6 +5,9 @@ billed, nothing recorded as a request."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from typing import Any
 
@@ -87,3 +90,29 @@ def test_no_key_no_warm_up(kuhu_emulator: KuhuEmulator, monkeypatch: pytest.Monk
     finally:
         engine.proxy._driver.destroy()
     assert kuhu_emulator.heads == 0 and kuhu_emulator.connections == 0
+
+
+def test_init_loads_the_audio_library_aside_not_in_init(kuhu_emulator: KuhuEmulator) -> None:
+    """``pyttsx3.init`` itself imports neither httpx nor miniaudio; 0.2 s later both are
+    loaded aside (and the text patterns compiled), with no device opened."""
+    program = (
+        "import sys, time, pyttsx3\n"
+        "engine = pyttsx3.init('kuhu')\n"
+        "assert 'miniaudio' not in sys.modules and 'httpx' not in sys.modules\n"
+        "from kuhu_driver.pipeline import _chunk\n"
+        "assert _chunk._word_re.cache_info().currsize == 0\n"
+        "time.sleep(1.5)\n"
+        "assert 'miniaudio' in sys.modules and 'httpx' in sys.modules\n"
+        "assert _chunk._word_re.cache_info().currsize == 1\n"
+        "assert engine.proxy._driver._player._device is None\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", program],
+        env={**os.environ, **kuhu_emulator.env(), "KUHU_CACHE": "off"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.stdout == "ok\n" and out.stderr == "", out.stderr
+    assert kuhu_emulator.requests == [] and kuhu_emulator.heads == 1

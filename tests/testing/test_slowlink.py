@@ -104,9 +104,11 @@ def test_the_command_serves_https_through_a_slow_link(monkeypatch: pytest.Monkey
         cert = next(x.split(": ", 1)[1] for x in lines if x.startswith("# certificate:"))
         assert env["KUHU_API_URL"].startswith("https://127.0.0.1:")
         assert Path(cert).read_text().startswith("-----BEGIN CERTIFICATE-----")
-        with KuhuClient(env["KUHU_API_KEY"], api_url=env["KUHU_API_URL"]) as client:
-            with pytest.raises(TLSError):  # not trusted unless a test says so
-                client.synthesize("你好。")
+        with (
+            KuhuClient(env["KUHU_API_KEY"], api_url=env["KUHU_API_URL"]) as client,
+            pytest.raises(TLSError),  # not trusted unless a test says so
+        ):
+            client.synthesize("你好。")
         monkeypatch.setattr(_transport, "_also_trusted", [cert])
         with KuhuClient(env["KUHU_API_KEY"], api_url=env["KUHU_API_URL"]) as client:
             t0 = time.monotonic()
