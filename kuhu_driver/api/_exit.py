@@ -12,7 +12,7 @@ after ``init``:
 So such work runs inside ``held_at_exit()``, and at exit (Python's ``atexit`` runs
 before finalization and before C's exit handlers): no new such block starts, every
 client is closed (which shuts the sockets of calls under way, so they return at once),
-and the exit waits, a second at most, until no thread of ours is inside one. Looking up
+and the exit waits, five seconds at most, until no thread of ours is inside one. Looking up
 a host name and connecting are let out of the block (``released_at_exit``): they run
 no OpenSSL, may take long, and cannot be cut short.
 """
@@ -29,80 +29,96 @@ from typing import Protocol
 from ..errors import CancelledError
 
 #: How long the exit waits for work under way (calls end within milliseconds once their
-#: sockets are shut; importing httpx and loading the CA roots take up to about 150 ms).
-EXIT_WAIT = 1.0
+#: sockets are shut; importing httpx and loading the CA roots take about 150 ms, but
+#: more than a second on a loaded machine, and an exit that gives up too soon may hang).
+EXIT_WAIT = 5.0
 
 
 class _Closable(Protocol):
     def close(self) -> None: ...
 
 
-_cond = threading.Condition()
-_state = {"inside": 0, "exiting": False}
-_depth = threading.local()  # how deep this thread is in held_at_exit blocks
-_clients: weakref.WeakSet[_Closable] = weakref.WeakSet()
+class ExitGate:
+    """Counts the threads inside held blocks; closed once, at exit."""
 
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._inside = 0
+        self._exiting = False
+        self._depth = threading.local()  # how deep this thread is in held blocks
+        self._clients: weakref.WeakSet[_Closable] = weakref.WeakSet()
 
-def track(client: _Closable) -> None:
-    """Close ``client`` when the interpreter exits (it is not kept alive for that)."""
-    with _cond:
-        _clients.add(client)
+    def track(self, client: _Closable) -> None:
+        """Close ``client`` when the gate closes (it is not kept alive for that)."""
+        with self._cond:
+            self._clients.add(client)
 
+    def _count(self, delta: int) -> None:
+        with self._cond:
+            self._inside += delta
+            self._cond.notify_all()
 
-def _counted(delta: int) -> None:
-    with _cond:
-        _state["inside"] += delta
-        _cond.notify_all()
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        """A block the exit waits for (OpenSSL, imports); refused once it is exiting."""
+        depth = self._depth
+        n = getattr(depth, "n", 0)
+        if n == 0:
+            with self._cond:
+                if self._exiting:
+                    raise CancelledError("the program is exiting")
+                self._inside += 1
+            depth.out = False
+        depth.n = n + 1
+        try:
+            yield
+        finally:
+            depth.n -= 1
+            if depth.n == 0 and not depth.out:
+                self._count(-1)
 
-
-@contextlib.contextmanager
-def held_at_exit() -> Iterator[None]:
-    """A block the exit waits for (OpenSSL, imports); refused once it is exiting."""
-    n = getattr(_depth, "n", 0)
-    if n == 0:
-        with _cond:
-            if _state["exiting"]:
+    @contextlib.contextmanager
+    def released(self) -> Iterator[None]:
+        """Inside a held block: a part the exit need not wait for (a DNS lookup, a TCP
+        connect); raises CancelledError at its end if the program is exiting meanwhile.
+        Outside one, it does nothing."""
+        depth = self._depth
+        if not getattr(depth, "n", 0) or depth.out:
+            yield
+            return
+        depth.out = True
+        self._count(-1)
+        try:
+            yield
+        finally:
+            with self._cond:
+                if not self._exiting:
+                    self._inside += 1
+                    depth.out = False
+            if depth.out:
                 raise CancelledError("the program is exiting")
-            _state["inside"] += 1
-        _depth.out = False
-    _depth.n = n + 1
-    try:
-        yield
-    finally:
-        _depth.n -= 1
-        if _depth.n == 0 and not _depth.out:
-            _counted(-1)
+
+    def close(self, wait: float) -> bool:
+        """Refuse new held blocks, close every client, and wait up to ``wait`` s for the
+        blocks under way; True if none was left."""
+        with self._cond:
+            self._exiting = True
+            clients = list(self._clients)
+        for client in clients:
+            with contextlib.suppress(Exception):  # exiting anyway
+                client.close()
+        with self._cond:
+            return self._cond.wait_for(lambda: self._inside == 0, timeout=wait)
 
 
-@contextlib.contextmanager
-def released_at_exit() -> Iterator[None]:
-    """Inside ``held_at_exit``: a part the exit need not wait for (a DNS lookup, a TCP
-    connect); raises CancelledError at its end if the program is exiting meanwhile.
-    Outside one, it does nothing."""
-    if not getattr(_depth, "n", 0) or _depth.out:
-        yield
-        return
-    _depth.out = True
-    _counted(-1)
-    try:
-        yield
-    finally:
-        with _cond:
-            if not _state["exiting"]:
-                _state["inside"] += 1
-                _depth.out = False
-        if _depth.out:
-            raise CancelledError("the program is exiting")
+#: The process's gate.
+_gate = ExitGate()
+track = _gate.track
+held_at_exit = _gate.held
+released_at_exit = _gate.released
 
 
 @atexit.register
 def at_exit(wait: float = EXIT_WAIT) -> bool:
-    """Stop all network calls; True if none was still under way after ``wait`` s."""
-    with _cond:
-        _state["exiting"] = True
-        clients = list(_clients)
-    for client in clients:
-        with contextlib.suppress(Exception):  # exiting anyway
-            client.close()
-    with _cond:
-        return _cond.wait_for(lambda: _state["inside"] == 0, timeout=wait)
+    """Stop all held work; True if none was still under way after ``wait`` s."""
+    return _gate.close(wait)

@@ -18,6 +18,7 @@ import itertools
 import logging
 import os
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -42,6 +43,7 @@ from ..pipeline import (
     word_spans,
     write_job,
 )
+from ._atexit import track
 from ._lookahead import Key, queued_utterances, resumable
 from ._task import Event, Task
 
@@ -97,6 +99,7 @@ class KuhuDriver:
         self._preloader = threading.Timer(WARM_DELAY, self._preload)
         self._preloader.daemon = True
         self._preloader.start()
+        track(self)  # shut down at exit, before finalization (see _atexit)
 
     def __repr__(self) -> str:
         return f"KuhuDriver(url={str(self._synth.client.url)!r})"
@@ -108,7 +111,8 @@ class KuhuDriver:
 
     # -- pyttsx3's driver interface --------------------------------------------------
     def destroy(self) -> None:
-        self._preloader.cancel()
+        if sys.is_finalizing():
+            return  # shut down at atexit already; locks may be held for ever now
         self._shutdown()
         self._synth.close()
         self._player.close()
@@ -272,6 +276,7 @@ class KuhuDriver:
 
     def _shutdown(self) -> None:
         """Stop everything and let no thread stay behind."""
+        self._preloader.cancel()
         self.stop()
         self._synth.shutdown()
         worker = self._worker

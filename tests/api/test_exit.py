@@ -11,7 +11,6 @@ import sys
 import textwrap
 import threading
 import time
-import weakref
 from pathlib import Path
 
 import pytest
@@ -19,13 +18,6 @@ import pytest
 from kuhu_driver.api import _exit
 from kuhu_driver.errors import CancelledError
 from kuhu_driver.testing import KuhuEmulator
-
-
-@pytest.fixture
-def fresh_exit_state(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The module's state as in a new process (at_exit must not end this one's)."""
-    monkeypatch.setattr(_exit, "_state", {"inside": 0, "exiting": False})
-    monkeypatch.setattr(_exit, "_clients", weakref.WeakSet())
 
 
 def run_program(code: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,12 +30,12 @@ def run_program(code: str, env: dict[str, str] | None = None) -> subprocess.Comp
     )
 
 
-@pytest.mark.usefixtures("fresh_exit_state")
 def test_the_exit_waits_for_held_work_and_then_refuses_more() -> None:
+    gate = _exit.ExitGate()  # one of its own: closing the process's would end its calls
     entered, finished = threading.Event(), threading.Event()
 
     def work() -> None:
-        with _exit.held_at_exit():
+        with gate.held():
             entered.set()
             time.sleep(0.3)
             finished.set()
@@ -51,37 +43,38 @@ def test_the_exit_waits_for_held_work_and_then_refuses_more() -> None:
     threading.Thread(target=work, daemon=True).start()
     assert entered.wait(5)
     t0 = time.monotonic()
-    assert _exit.at_exit(wait=5.0) is True
+    assert gate.close(wait=5.0) is True
     assert finished.is_set() and time.monotonic() - t0 >= 0.2
-    with pytest.raises(CancelledError, match="exiting"), _exit.held_at_exit():
+    with pytest.raises(CancelledError, match="exiting"), gate.held():
         pass
 
 
-@pytest.mark.usefixtures("fresh_exit_state")
 def test_the_exit_wait_is_bounded() -> None:
-    release = threading.Event()
+    gate = _exit.ExitGate()
+    release, entered = threading.Event(), threading.Event()
 
     def stuck() -> None:
-        with _exit.held_at_exit():
+        with gate.held():
+            entered.set()
             release.wait(10)
 
     threading.Thread(target=stuck, daemon=True).start()
-    time.sleep(0.05)
+    assert entered.wait(5)
     t0 = time.monotonic()
-    assert _exit.at_exit(wait=0.2) is False
+    assert gate.close(wait=0.2) is False
     assert time.monotonic() - t0 < 1.0
     release.set()
 
 
-@pytest.mark.usefixtures("fresh_exit_state")
 def test_a_lookup_or_connect_is_not_waited_for_and_cannot_go_on_after_exit() -> None:
+    gate = _exit.ExitGate()
     in_connect, go_on = threading.Event(), threading.Event()
     outcome: list[str] = []
 
     def call() -> None:
         try:
-            with _exit.held_at_exit():
-                with _exit.released_at_exit():
+            with gate.held():
+                with gate.released():
                     in_connect.set()
                     go_on.wait(10)
                 outcome.append("went on")  # pragma: no cover - must not happen
@@ -91,25 +84,25 @@ def test_a_lookup_or_connect_is_not_waited_for_and_cannot_go_on_after_exit() -> 
     thread = threading.Thread(target=call, daemon=True)
     thread.start()
     assert in_connect.wait(5)
-    assert _exit.at_exit(wait=0.5) is True  # not held: the exit did not wait
+    assert gate.close(wait=0.5) is True  # not held: the exit did not wait
     go_on.set()
     thread.join(5)
     assert outcome == ["cancelled"]
-    assert _exit._state["inside"] == 0
+    assert gate._inside == 0
     # Outside a held block, releasing does nothing.
-    with _exit.released_at_exit():
+    with gate.released():
         pass
 
 
-@pytest.mark.usefixtures("fresh_exit_state")
-def test_at_exit_closes_every_client_and_a_request_under_way_ends(
+def test_closing_the_gate_closes_its_clients_and_a_request_under_way_ends(
     kuhu_emulator: KuhuEmulator,
 ) -> None:
     from kuhu_driver.api import KuhuClient
 
     kuhu_emulator.latency = 5.0
     client = KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url, max_attempts=1)
-    _exit.track(client)
+    gate = _exit.ExitGate()
+    gate.track(client)
     errors: list[BaseException] = []
 
     def ask() -> None:
@@ -124,9 +117,9 @@ def test_at_exit_closes_every_client_and_a_request_under_way_ends(
     while not kuhu_emulator.requests and time.monotonic() < end:
         time.sleep(0.01)
     t0 = time.monotonic()
-    assert _exit.at_exit(wait=3.0) is True
-    assert time.monotonic() - t0 < 1.0  # the request's socket was shut, not waited for
+    assert gate.close(wait=3.0) is True
     thread.join(5)
+    assert time.monotonic() - t0 < 1.0  # the request's socket was shut: 5 s not waited
     assert len(errors) == 1 and isinstance(errors[0], CancelledError)
     client.close()  # again: nothing happens
 
