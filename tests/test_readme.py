@@ -74,8 +74,13 @@ def test_readme_demo_command_without_a_key(kuhu_emulator: KuhuEmulator) -> None:
     (ROOT / "demo.wav").unlink()
 
 
-def test_readme_emulator_command(kuhu_emulator: KuhuEmulator, tmp_path: Path) -> None:
-    (command,) = [c for c in COMMANDS if c.startswith("python -m kuhu_driver.testing")]
+@pytest.mark.parametrize(
+    "command", [c for c in COMMANDS if c.startswith("python -m kuhu_driver.testing")]
+)
+def test_readme_emulator_commands(
+    command: str, kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    scheme = "https" if "--tls" in command else "http"
     with subprocess.Popen(
         shlex.split(command),
         env=_env(kuhu_emulator),
@@ -85,10 +90,11 @@ def test_readme_emulator_command(kuhu_emulator: KuhuEmulator, tmp_path: Path) ->
     ) as proc:
         assert proc.stdout is not None
         try:
-            assert "listening on http://127.0.0.1:" in proc.stdout.readline()
+            assert f"listening on {scheme}://127.0.0.1:" in proc.stdout.readline()
             assert proc.stdout.readline().startswith("export KUHU_API_KEY=")
         finally:
             proc.terminate()
+            proc.stdout.close()
 
 
 @pytest.mark.parametrize(
