@@ -1,10 +1,12 @@
 """Speed and memory figures of kuhu_driver, measured side by side in one run.
 
-    .venv/bin/python bench/run.py            (about three minutes)
+    .venv/bin/python bench/run.py            (about six minutes)
+    .venv/bin/python bench/run.py network    (only the sections whose names say so)
 
 Against the emulator with 300 ms latency plus 0.5 ms of synthesis per billed
-character. Sound goes to the ALSA capture rig (unpaced) for first-sound figures and to
-a PulseAudio null sink (real time) for gaps; see tests/rig.py.
+character; for the network figures, over HTTPS through a slow link (SlowLink) of 0, 50
+and 200 ms round trip. Sound goes to the ALSA capture rig (unpaced) for first-sound
+figures and to a PulseAudio null sink (real time) for what is heard; see tests/rig.py.
 """
 
 from __future__ import annotations
