@@ -96,6 +96,7 @@ class KuhuClient(Closing):
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
         self._inflight: set[Guard] = set()
+        self._sending = 0  # requests between send() and their answer
         #: The last answer that gave audio, as the server sent it.
         self.last_answer: Answer | None = None
         #: Billed characters of requests that returned audio.
@@ -151,7 +152,11 @@ class KuhuClient(Closing):
         self._used = time.monotonic()
 
     def idle_for(self) -> float:
-        """Seconds since the connection last carried anything (infinite: never)."""
+        """Seconds since the connection last carried anything (infinite: never; 0 while a
+        request is being sent: a connection opened ahead then would be a second one)."""
+        with self._lock:
+            if self._sending:
+                return 0.0
         return time.monotonic() - self._used
 
     def unused_for(self) -> float:
@@ -240,6 +245,21 @@ class KuhuClient(Closing):
         answering False (the fallback's circuit breaker does). ``on_slot()`` is called
         once the first attempt has its rate-limit slot (a job lets its other pieces
         queue only then, so that its first piece is asked first)."""
+        with self._lock:
+            self._sending += 1
+        try:
+            return self._send(req, cancel, on_failure, on_slot)
+        finally:
+            with self._lock:
+                self._sending -= 1
+
+    def _send(
+        self,
+        req: Request,
+        cancel: threading.Event | None,
+        on_failure: Callable[[KuhuError], bool] | None,
+        on_slot: Callable[[], None] | None,
+    ) -> Audio:
         # Build the HTTP client before taking a rate-limit slot: building it takes tens
         # of milliseconds, which would make this request arrive late and bunch up with
         # the next one at the server.

@@ -116,3 +116,22 @@ def test_init_loads_the_audio_library_aside_not_in_init(kuhu_emulator: KuhuEmula
     )
     assert out.stdout == "ok\n" and out.stderr == "", out.stderr
     assert kuhu_emulator.requests == [] and kuhu_emulator.heads == 1
+
+
+def test_no_second_connection_is_opened_while_a_request_is_under_way(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Spoken at once after init, with a slow server: when the keeper wakes, the request
+    is under way on its own connection, so it opens none (before, a HEAD opened a second
+    connection, and took CPU from the first request)."""
+    kuhu_emulator.latency = 1.5
+    monkeypatch.setattr(_synth, "WARM_DELAY", 0.5)
+    engine = Engine("kuhu")
+    try:
+        engine.say("你好。")
+        engine.runAndWait()
+    finally:
+        engine.proxy._driver.destroy()
+    assert [r.text for r in kuhu_emulator.requests] == ["你好。"]
+    assert kuhu_emulator.connections == 1 and kuhu_emulator.heads == 0
+    assert capture.read() == expected_pcm(kuhu_emulator, "你好。")
