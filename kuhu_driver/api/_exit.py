@@ -12,9 +12,9 @@ after ``init``:
 So such work runs inside ``held_at_exit()``, and at exit (Python's ``atexit`` runs
 before finalization and before C's exit handlers): no new such block starts, every
 client is closed (which shuts the sockets of calls under way, so they return at once),
-and the exit waits, five seconds at most, until no thread of ours is inside one. Looking up
-a host name and connecting are let out of the block (``released_at_exit``): they run
-no OpenSSL, may take long, and cannot be cut short.
+and the exit waits, five seconds at most, until no thread of ours is inside one.
+Looking up a host name and connecting are let out of the block
+(``released_at_exit``): they run no OpenSSL, may take long, and cannot be cut short.
 """
 
 from __future__ import annotations

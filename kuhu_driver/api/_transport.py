@@ -127,7 +127,8 @@ def trust_also(cafile: str) -> None:
 
 
 def tls_context() -> ssl.SSLContext:
-    """Certificate and host name checks on, trusting certifi's roots only.
+    """Certificate and host name checks on, trusting certifi's roots only (and what a
+    test's code added with ``trust_also``).
 
     Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
     to make an endpoint trusted that would otherwise be refused.
