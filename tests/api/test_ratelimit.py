@@ -107,14 +107,19 @@ def test_three_processes_sharing_a_key_keep_one_limit_and_share_it_fairly(
     assert stats["requests"] == 180
     assert stats["rate_limit_breaches"] == 0
     assert stats["max_requests_in_window"] <= 20
-    # Fair: slots are taken in turn, so equal jobs end together (each one's last answer
-    # within a tenth of the whole run of the others').
-    ends = {
-        j: max(t for text, _, t in stats["log"] if text.startswith(f"第{j}号")) for j in range(3)
+    # Fair: slots are taken in turn. While all three jobs are running (from the last one's
+    # first answer to the first one's last), each gets about a third of the requests.
+    # (Counted in requests, not seconds: a process that starts late on a loaded machine
+    # ends late without any slot being unfair. The spread of the end times is a figure
+    # of bench/run.py.)
+    answered = {
+        j: sorted(t for text, _, t in stats["log"] if text.startswith(f"第{j}号")) for j in range(3)
     }
-    start = min(t for _, _, t in stats["log"])
-    span = max(ends.values()) - start
-    assert max(ends.values()) - min(ends.values()) < 0.1 * span
+    both = (max(a[0] for a in answered.values()), min(a[-1] for a in answered.values()))
+    shares = {j: sum(both[0] <= t <= both[1] for t in a) for j, a in answered.items()}
+    total = sum(shares.values())
+    assert total >= 90, shares  # most of the run has all three going
+    assert all(n >= 0.25 * total for n in shares.values()), shares  # 3/4 of a fair third
 
 
 def test_a_process_killed_holding_the_limit_never_blocks_the_others(
