@@ -200,8 +200,9 @@ def remote_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteEmulator]
     )
     assert proc.stdout is not None
     try:
-        lines = [proc.stdout.readline() for _ in range(3)]
-        env = dict(line.split()[1].split("=", 1) for line in lines[1:])
+        from kuhu_driver.testing import read_banner
+
+        env, _ = read_banner(proc.stdout)
         emu = RemoteEmulator(env["KUHU_API_URL"], env["KUHU_API_KEY"])
         for name, value in emu.env().items():
             monkeypatch.setenv(name, value)

@@ -32,7 +32,7 @@ import urllib.request
 from typing import Any
 
 from kuhu_driver.pipeline import speech_pieces
-from kuhu_driver.testing import STATS_PATH, KuhuEmulator
+from kuhu_driver.testing import STATS_PATH, KuhuEmulator, read_banner
 
 #: Three pieces (one sentence, 600 billed characters, the rest): 1,405 billed
 #: characters, 7.0 s of audio at 5 ms per billed character.
@@ -42,8 +42,8 @@ LONG = (
     + "最后一段话。" * 35
 )
 AUDIO_PER_CHAR = 0.005
-#: For reading the emulator's log over HTTPS (``network`` modes).
-STATS_CONTEXT = ssl.create_default_context()
+#: For reading the emulator's log over HTTPS (``network`` modes; no roots until then).
+STATS_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
@@ -62,16 +62,12 @@ def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], 
         text=True,
     )
     assert proc.stdout is not None
-    lines = []
-    while not (line := proc.stdout.readline()).startswith("(Ctrl-C"):
-        lines.append(line.strip())
-    env = dict(x.split()[1].split("=", 1) for x in lines if x.startswith("export "))
-    for x in lines:
-        if x.startswith("# certificate: "):
-            from kuhu_driver.api import _transport
+    env, certificate = read_banner(proc.stdout)
+    if certificate is not None:
+        from kuhu_driver.api import _transport
 
-            _transport.trust_also(x.split(": ", 1)[1])
-            STATS_CONTEXT.load_verify_locations(cafile=x.split(": ", 1)[1])
+        _transport.trust_also(certificate)
+        STATS_CONTEXT.load_verify_locations(cafile=certificate)
     os.environ.update(env)
     os.environ["KUHU_CACHE"] = "off"
     return proc, env["KUHU_API_URL"].split("/api/")[0] + STATS_PATH

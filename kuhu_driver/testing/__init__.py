@@ -8,6 +8,7 @@ other side of the wire).
 
 from __future__ import annotations
 
+from ._banner import read_banner
 from ._emulator import FAULTS, Fault, KuhuEmulator
 from ._handler import STATS_PATH
 from ._record import EmulatorRequest
@@ -23,5 +24,6 @@ __all__ = [
     "KuhuEmulator",
     "SlowLink",
     "other_rate",
+    "read_banner",
     "self_signed",
 ]

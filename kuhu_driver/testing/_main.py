@@ -9,6 +9,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 
+from ._banner import CERTIFICATE, READY_LINE
 from ._emulator import KuhuEmulator
 from ._slowlink import SlowLink
 from ._tls import self_signed
@@ -84,8 +85,8 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         for line in env_lines(env, sys.platform):
             print(line, flush=True)
         if tls[0] is not None:
-            print(f"# certificate: {tls[0]}", flush=True)
-        print("(Ctrl-C to stop; its audio is a test signal, not a voice)", flush=True)
+            print(f"{CERTIFICATE}{tls[0]}", flush=True)
+        print(READY_LINE, flush=True)
         try:
             while True:
                 time.sleep(3600)

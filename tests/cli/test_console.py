@@ -5,6 +5,7 @@ sent and billed."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 import pytest
 
 from kuhu_driver.api import VOICES
+from kuhu_driver.testing import read_banner
+from kuhu_driver.testing._banner import CERTIFICATE, READY_LINE
 from kuhu_driver.testing._main import env_lines
 
 CODE_PAGES = ["cp1252", "cp936"]
@@ -92,3 +95,22 @@ def test_the_emulator_says_how_to_set_its_variables_in_each_shell() -> None:
     lines = env_lines(env, "win32")
     assert lines[:2] == ["set KUHU_API_KEY=emu-1", "set KUHU_API_URL=http://127.0.0.1:1/api"]
     assert '#  PowerShell: $env:KUHU_API_KEY="emu-1"' in lines
+
+
+@pytest.mark.parametrize("platform", ["linux", "win32"])
+def test_a_program_that_started_the_emulator_reads_its_banner_on_each_shell(
+    platform: str,
+) -> None:
+    env = {"KUHU_API_KEY": "emu-1", "KUHU_API_URL": "https://127.0.0.1:1/api"}
+    printed = [
+        "kuhu emulator listening on https://127.0.0.1:1/api",
+        *env_lines(env, platform),
+        f"{CERTIFICATE}/tmp/cert.pem",
+        READY_LINE,
+        "anything after it is not read",
+    ]
+    stream = io.StringIO("".join(line + "\n" for line in printed))
+    assert read_banner(stream) == (env, "/tmp/cert.pem")
+    assert stream.readline() == "anything after it is not read\n"
+    with pytest.raises(RuntimeError, match="ended before it was ready"):
+        read_banner(io.StringIO("kuhu emulator listening on http://127.0.0.1:1/api\n"))

@@ -17,7 +17,7 @@ import pytest
 
 from kuhu_driver.api import KuhuClient, _transport
 from kuhu_driver.errors import TLSError
-from kuhu_driver.testing import KuhuEmulator, SlowLink
+from kuhu_driver.testing import KuhuEmulator, SlowLink, read_banner
 
 RTT = 0.1
 
@@ -97,11 +97,8 @@ def test_the_command_serves_https_through_a_slow_link(monkeypatch: pytest.Monkey
     )
     try:
         assert proc.stdout is not None
-        lines = []
-        while not (line := proc.stdout.readline()).startswith("(Ctrl-C"):
-            lines.append(line.strip())
-        env = dict(x.split()[1].split("=", 1) for x in lines if x.startswith("export "))
-        cert = next(x.split(": ", 1)[1] for x in lines if x.startswith("# certificate:"))
+        env, cert = read_banner(proc.stdout)
+        assert cert is not None
         assert env["KUHU_API_URL"].startswith("https://127.0.0.1:")
         assert Path(cert).read_text().startswith("-----BEGIN CERTIFICATE-----")
         with (
