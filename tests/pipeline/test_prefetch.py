@@ -20,16 +20,12 @@ LONG = "第一句很短。" + numbered("后面的内容比较长，需要分成�
 
 @pytest.mark.timing  # the pieces' requests overlap in time
 def test_long_text_first_piece_is_a_sentence_and_the_rest_overlap(
-    kuhu_emulator: KuhuEmulator, capture: Any
+    kuhu_emulator: KuhuEmulator, capture: Any, engine: Engine
 ) -> None:
     kuhu_emulator.latency = 0.3
     kuhu_emulator.audio_seconds_per_billed_char = 0.002
-    engine = Engine("kuhu")
-    try:
-        engine.say(LONG, "long")
-        engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
+    engine.say(LONG, "long")
+    engine.runAndWait()
     pieces = [LONG[a:b] for a, b in speech_pieces(LONG)]
     assert pieces[0] == "第一句很短。" and len(pieces) >= 5
     reqs = sorted(kuhu_emulator.requests, key=lambda r: r.arrived)
@@ -106,7 +102,11 @@ def test_driver_counts_billed_characters_sent(kuhu_emulator: KuhuEmulator, captu
 
 @pytest.mark.parametrize("agree", [True, False])
 def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
-    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch, agree: bool
+    kuhu_emulator: KuhuEmulator,
+    capture: Any,
+    engine: Engine,
+    monkeypatch: pytest.MonkeyPatch,
+    agree: bool,
 ) -> None:
     """Splitting 20,000 characters takes milliseconds: the first piece, found in the
     text's first characters, is asked for first. Were the two splits ever to disagree,
@@ -133,11 +133,7 @@ def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
     monkeypatch.setattr(_job, "speech_pieces", split)
     monkeypatch.setattr(Synthesizer, "submit", submit)
     kuhu_emulator.audio_seconds_per_billed_char = 0.0002
-    engine = Engine("kuhu")
-    try:
-        engine.say(text, "long")
-        engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
+    engine.say(text, "long")
+    engine.runAndWait()
     assert order[:3] == [f"split {_job.QUICK_PREFIX}", "ask", f"split {len(text)}"]
     assert capture.read() == expected_pcm(kuhu_emulator, text)
