@@ -31,6 +31,7 @@ if TYPE_CHECKING:
     import subprocess
     import tempfile
 
+from .._closing import Closing
 from .._text import has_han
 from ..errors import LocalVoiceError
 from ._codec import read_sound_file
@@ -67,8 +68,9 @@ def _close_all() -> None:
         voice.close()
 
 
-class LocalVoice:
-    """Text to PCM with the platform's voice, through a helper process started on first use."""
+class LocalVoice(Closing):
+    """Text to PCM with the platform's voice, through a helper process started on first
+    use; ``close()`` it, or use ``with``."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()

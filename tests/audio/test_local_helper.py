@@ -54,12 +54,9 @@ def test_every_file_the_platforms_write_is_read_to_the_sample(
     platform: Path, monkeypatch: pytest.MonkeyPatch, mode: str
 ) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", mode)
-    voice = LocalVoice()
-    try:
+    with LocalVoice() as voice:
         assert voice.synthesize("hello there") == (pcm_of("hello there"), fake.RATE)
         assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
-    finally:
-        voice.close()
     asked = [json.loads(line) for line in platform.read_text().splitlines()]
     assert [a["voice"] for a in asked] == ["en-voice", "zh-voice"]  # Chinese for Chinese
 
@@ -76,30 +73,24 @@ def test_a_platform_that_fails_is_a_local_voice_error_and_a_fresh_helper(
     platform: Path, monkeypatch: pytest.MonkeyPatch, mode: str, says: str
 ) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", mode)
-    voice = LocalVoice()
-    try:
+    with LocalVoice() as voice:
         with pytest.raises(LocalVoiceError, match=says):
             voice.synthesize("hello")
         first = voice._proc
         assert first is None  # stopped: the next piece gets a fresh one
         monkeypatch.setenv("FAKE_PLATFORM", "wav18")
         assert voice.synthesize("hello") == (pcm_of("hello"), fake.RATE)
-    finally:
-        voice.close()
 
 
 def test_no_chinese_voice_is_one_clear_error_not_silence(
     platform: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", "english-only")
-    voice = LocalVoice()
-    try:
+    with LocalVoice() as voice:
         for _ in range(2):
             with pytest.raises(LocalVoiceError, match="no Chinese voice"):
                 voice.synthesize("你好")
         assert voice.synthesize("hello") == (pcm_of("hello"), fake.RATE)
-    finally:
-        voice.close()
     assert len([r for r in caplog.records if "no Chinese voice" in r.getMessage()]) == 1
 
 
@@ -108,32 +99,22 @@ def test_chinese_said_as_silence_is_the_same_clear_error(
 ) -> None:
     """The voice list may claim a Chinese voice whose output for Chinese is silence."""
     monkeypatch.setenv("FAKE_PLATFORM", "silent")
-    voice = LocalVoice()
-    try:
-        with pytest.raises(LocalVoiceError, match="no Chinese voice"):
-            voice.synthesize("你好")
-    finally:
-        voice.close()
+    with LocalVoice() as voice, pytest.raises(LocalVoiceError, match="no Chinese voice"):
+        voice.synthesize("你好")
 
 
 def test_voices_that_cannot_be_listed_fall_back_to_the_default_voice(
     platform: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", "bad-voices")
-    voice = LocalVoice()
-    try:
+    with LocalVoice() as voice:
         assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
-    finally:
-        voice.close()
 
 
 def test_markup_is_said_never_obeyed(platform: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", "wav18")
-    voice = LocalVoice()
-    try:
+    with LocalVoice() as voice:
         voice.synthesize('<volume level="0">轻声</volume> and [[slnc 5000]]')
-    finally:
-        voice.close()
     (asked,) = [json.loads(line) for line in platform.read_text().splitlines()]
     assert "<" not in asked["text"] and "[[" not in asked["text"]
     assert asked["text"] == plain_text('<volume level="0">轻声</volume> and [[slnc 5000]]')
