@@ -9,12 +9,13 @@ import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from .._closing import Closing
 from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
+from ._ahead import Ahead
 from ._answer import Answer, Redactor, judge
 from ._exit import held_at_exit, track
 from ._netguard import guard_sockets, watching
@@ -24,6 +25,8 @@ from ._transport import Cut, Guard, post, tls_context
 from ._voices import DEFAULT_VOICE
 
 if TYPE_CHECKING:
+    import ssl
+
     import httpx
 
 logger = logging.getLogger(__name__)
@@ -95,8 +98,11 @@ class KuhuClient(Closing):
         self._closed = False
         self._lock = threading.Lock()
         self._build_lock = threading.Lock()
+        self._tls: ssl.SSLContext | None = None
+        self._tls_lock = threading.Lock()
+        self._ahead = Ahead()  # a connection opened before the request that uses it
         self._inflight: set[Guard] = set()
-        self._sending = 0  # requests between send() and their answer
+        self._sending = 0  # requests (and warm()'s HEAD) between sending and the answer
         #: The last answer that gave audio, as the server sent it.
         self.last_answer: Answer | None = None
         #: Billed characters of requests that returned audio.
@@ -124,8 +130,22 @@ class KuhuClient(Closing):
             guards = list(self._inflight)
         for guard in guards:
             guard.fire(Cut.CLOSED)
+        self._ahead.close()
         if http is not None:
             http.close()
+
+    def open_ahead(self) -> bool:
+        """Open a new connection now (TCP and TLS, on threads of their own), for the
+        next request that needs one: no HTTP is sent, so nothing can be billed. False if
+        none was started (one is being opened or fresh, the client is closed, or it has
+        a transport of its own)."""
+        if self._transport is not None or self._closed:
+            return False
+        parts = urlsplit(self.url.bare)
+        tls = parts.scheme == "https"
+        port = parts.port or (443 if tls else 80)
+        host = parts.hostname or ""
+        return self._ahead.open(host, port, self._context if tls else None, min(5.0, self.timeout))
 
     def warm(self) -> None:
         """Build the HTTP client and open the connection now, ahead of a request: a HEAD
@@ -134,6 +154,7 @@ class KuhuClient(Closing):
         guard = Guard(None)  # close() ends it, like any request
         with self._lock:
             self._inflight.add(guard)
+            self._sending += 1
         try:
             http = self._http()
             auth = self.url.basic_auth
@@ -149,11 +170,15 @@ class KuhuClient(Closing):
         finally:
             with self._lock:
                 self._inflight.discard(guard)
+                self._sending -= 1
         self._used = time.monotonic()
 
     def idle_for(self) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a
-        request is being sent: a connection opened ahead then would be a second one)."""
+        request is being sent or a connection opened: another opened ahead then would be
+        a second one)."""
+        if self._ahead.busy():
+            return 0.0
         with self._lock:
             if self._sending:
                 return 0.0
@@ -188,14 +213,23 @@ class KuhuClient(Closing):
             built.close()
             raise CancelledError("the client was closed")
 
+    def _context(self) -> ssl.SSLContext:
+        """The TLS context, built once (by whichever needs it first: the connection
+        opened ahead, or the HTTP client)."""
+        with self._tls_lock:
+            if self._tls is None:
+                with held_at_exit():  # OpenSSL loads the CA roots
+                    self._tls = tls_context()
+            return self._tls
+
     def _build_http(self) -> httpx.Client:
         import httpx
 
         t = self.timeout
         transport = self._transport
         if transport is None:
-            transport = httpx.HTTPTransport(verify=tls_context(), trust_env=False)
-            guard_sockets(transport)
+            transport = httpx.HTTPTransport(verify=self._context(), trust_env=False)
+            guard_sockets(transport, self._ahead)
         return httpx.Client(
             timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
             transport=transport,

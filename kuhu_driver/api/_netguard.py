@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
     import httpx
 
+    from ._ahead import Ahead
+
 logger = logging.getLogger(__name__)
 
 _current = threading.local()
@@ -87,15 +89,26 @@ class _Stream:
         return self._inner.get_extra_info(info)
 
 
+def _stopped() -> bool:
+    """Whether the attempt running on this thread was stopped (or ran out of time)."""
+    return getattr(getattr(_current, "watcher", None), "reason", None) is not None
+
+
 class _Backend:
-    """httpcore's network backend, every stream it opens wrapped in :class:`_Stream`."""
+    """httpcore's network backend, every stream it opens wrapped in :class:`_Stream`;
+    a connection opened ahead (``_ahead``) is used first."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, ahead: Ahead | None) -> None:
         self._inner = inner
+        self.ahead = ahead
 
-    def connect_tcp(self, *args: Any, **kwargs: Any) -> _Stream:
+    def connect_tcp(self, host: str, port: int, *args: Any, **kwargs: Any) -> _Stream:
+        if self.ahead is not None:
+            opened = self.ahead.take(host, port, _stopped)
+            if opened is not None:
+                return _Stream(opened)
         with released_at_exit():  # DNS and TCP only: nothing the exit must wait for
-            return _Stream(self._inner.connect_tcp(*args, **kwargs))
+            return _Stream(self._inner.connect_tcp(host, port, *args, **kwargs))
 
     def connect_unix_socket(self, *args: Any, **kwargs: Any) -> _Stream:
         return _Stream(self._inner.connect_unix_socket(*args, **kwargs))
@@ -104,13 +117,16 @@ class _Backend:
         self._inner.sleep(seconds)
 
 
-def guard_sockets(transport: httpx.HTTPTransport) -> bool:
-    """Route ``transport``'s connections through the watching backend; whether it could."""
+def guard_sockets(transport: httpx.HTTPTransport, ahead: Ahead | None = None) -> bool:
+    """Route ``transport``'s connections through the watching backend (which uses the
+    connection ``ahead`` opened, if any); whether it could."""
     pool = getattr(transport, "_pool", None)
     inner = getattr(pool, "_network_backend", None)
     if inner is None:
         logger.debug("httpx's transport has no pool backend to watch; headers are not guarded")
         return False
-    if not isinstance(inner, _Backend):
-        pool._network_backend = _Backend(inner)  # type: ignore[union-attr]
+    if isinstance(inner, _Backend):
+        inner.ahead = ahead
+    else:
+        pool._network_backend = _Backend(inner, ahead)  # type: ignore[union-attr]
     return True

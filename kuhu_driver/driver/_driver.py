@@ -118,10 +118,13 @@ class KuhuDriver:
         self._player.close()
 
     def say(self, text: object) -> None:
-        self._synth.warm_up()  # again, if a Ctrl-C or stop everything ended it
+        # A request follows: the connection is opened now if it is not open (and kept
+        # open again, if a Ctrl-C or stop ended that).
+        self._synth.warm_up(now=True)
         self._begin(Task("say", text, self._proxy_name(), self._props.voicing()))
 
     def save_to_file(self, text: object, filename: object) -> None:
+        self._synth.warm_up(now=True)
         self._begin(
             Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
         )

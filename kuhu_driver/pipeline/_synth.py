@@ -80,15 +80,21 @@ class Synthesizer(Closing):
         local = LocalVoice() if settings.fallback != "off" else None
         return cls(client, cache, max_billed=settings.max_billed, local=local)
 
-    def warm_up(self) -> None:
+    def warm_up(self, *, now: bool = False) -> None:
         """Keep the connection to the API open ahead of need, on a thread of its own:
-        opened now, then reopened whenever it has been idle ``REOPEN_AFTER`` seconds
-        (servers close idle connections), for ``KEEP_WARM_FOR`` seconds after the last
-        request. So the first request, and one after a pause, find it open instead of
-        paying TCP and TLS round trips before their first byte. Each opening is a HEAD
-        with neither key nor text: nothing is billed."""
+        opened ``WARM_DELAY`` seconds from now, then reopened whenever it has been idle
+        ``REOPEN_AFTER`` seconds (servers close idle connections), for ``KEEP_WARM_FOR``
+        seconds after the last request. So the first request, and one after a pause,
+        find it open instead of paying TCP and TLS round trips before their first byte.
+        Each opening is a HEAD with neither key nor text: nothing is billed.
+
+        ``now``: text was queued, so a request follows. A connection that is not open
+        (or not likely to be still) is opened at once, TCP and TLS only, for that
+        request to take (see ``api._ahead``)."""
         if not self.client.has_key:
             return  # no request will be made: the local voice speaks
+        if now and self.client.idle_for() >= REOPEN_AFTER:
+            self.client.open_ahead()
         with self._lock:
             if self._keeper is not None and self._keeper.is_alive():
                 return

@@ -1,6 +1,7 @@
 """The connection to the API is kept open ahead of need (kuhu_driver/pipeline/_synth.py
-warm_up): opened at init, and reopened while idle, before the server closes it, for a
-while after the last request. Each opening is a HEAD with neither key nor text: nothing
+warm_up): opened at init (at once when text comes first), and reopened while idle,
+before the server closes it, for a while after the last request. Each opening is a
+HEAD with neither key nor text (or, when text comes first, TCP and TLS only): nothing
 billed, nothing recorded as a request."""
 
 from __future__ import annotations
@@ -43,6 +44,34 @@ def test_init_opens_the_connection_the_first_utterance_uses(
     (req,) = kuhu_emulator.requests
     assert req.connection == 1 and req.connection_opened < t_run  # opened ahead, reused
     assert kuhu_emulator.connections == 1
+    assert capture.read() == expected_pcm(kuhu_emulator, "你好。")
+
+
+def test_said_right_after_init_the_connection_opens_while_the_device_does(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    """Text queued before the keeper's first opening: the connection is opened as soon
+    as pyttsx3 hands the driver the text, while the device opens (made slow here), and
+    the request is sent on it. No HEAD, no other connection."""
+    engine = Engine("kuhu")
+    player = engine.proxy._driver._player
+    prepare = player.prepare
+    opening = 0.4
+
+    def slow_prepare(sample_rate: int) -> None:
+        time.sleep(opening)
+        prepare(sample_rate)
+
+    player.prepare = slow_prepare
+    try:
+        engine.say("你好。")
+        engine.runAndWait()
+        time.sleep(_synth.WARM_DELAY)  # the keeper's turn: it opens nothing more
+    finally:
+        engine.proxy._driver.destroy()
+    (req,) = kuhu_emulator.requests
+    assert req.connection == 1 and req.arrived - req.connection_opened >= opening - 0.05
+    assert kuhu_emulator.connections == 1 and kuhu_emulator.heads == 0
     assert capture.read() == expected_pcm(kuhu_emulator, "你好。")
 
 

@@ -1,0 +1,257 @@
+"""A connection opened ahead of the request that will use it.
+
+A program that speaks right after ``init`` sends its first request on a new connection:
+a TCP round trip and a TLS round trip before the request can leave (2 × 150–250 ms from
+abroad to a server in China). Opening it on a thread of its own as soon as text is
+queued lets those round trips pass while the request's own set-up runs (importing
+httpx, opening the audio device). No HTTP is sent ahead, so nothing can be billed.
+
+httpx's pool asks our network backend (``_netguard``) for each new connection; the
+backend takes the one opened here when it is for the same host and port, waiting for it
+if it is still being opened. A connection unused for ``FRESH_FOR`` seconds is not handed
+out (the server may have closed it); nor is one the server has closed meanwhile.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import select
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from ..errors import CancelledError
+from ._exit import held_at_exit, released_at_exit
+
+if TYPE_CHECKING:
+    import ssl
+
+logger = logging.getLogger(__name__)
+
+#: An opened connection (or a failure to open one) older than this is not handed out.
+FRESH_FOR = 3.0
+#: How often a request waiting for the connection checks whether it was stopped.
+_POLL = 0.02
+
+
+class _Opening:
+    """One connection being opened: its socket once ready, or why it could not be."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.key = (host, port)
+        self.done = threading.Event()
+        self.sock: socket.socket | None = None
+        self.error: BaseException | None = None
+        self.context: ssl.SSLContext | None = None
+        self.ended = time.monotonic()
+
+    def end(self, sock: socket.socket | None, error: BaseException | None) -> None:
+        self.sock, self.error, self.ended = sock, error, time.monotonic()
+        self.done.set()
+
+    def fresh(self) -> bool:
+        return not self.done.is_set() or time.monotonic() - self.ended < FRESH_FOR
+
+
+class Ahead:
+    """At most one connection opened ahead; see the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._opening: _Opening | None = None
+        self._closed = False
+
+    def busy(self) -> bool:
+        """Whether a connection is being opened, or was opened and is still fresh."""
+        with self._lock:
+            return self._opening is not None and self._opening.fresh()
+
+    def open(
+        self,
+        host: str,
+        port: int,
+        context: Callable[[], ssl.SSLContext] | None,
+        timeout: float,
+    ) -> bool:
+        """Start opening a connection to ``host:port`` (TLS with the context that
+        ``context()`` gives, built meanwhile on a thread of its own; None: plain TCP).
+        False if one is already under way or fresh, or this was closed."""
+        with self._lock:
+            if self._closed or (self._opening is not None and self._opening.fresh()):
+                return False
+            stale, self._opening = self._opening, _Opening(host, port)
+            opening = self._opening
+        _discard(stale)
+        if context is not None:
+            _spawn(_quietly(context), "kuhu-tls-context")
+        _spawn(lambda: self._run(opening, context, timeout), "kuhu-connect")
+        return True
+
+    def _run(
+        self, opening: _Opening, context: Callable[[], ssl.SSLContext] | None, timeout: float
+    ) -> None:
+        sock: socket.socket | None = None
+        try:
+            with held_at_exit():  # the TLS handshake runs in OpenSSL
+                with released_at_exit():  # a DNS lookup and a connect: not waited for
+                    sock = socket.create_connection(opening.key, timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                if context is not None:
+                    ctx = context()
+                    ctx.set_alpn_protocols(["http/1.1"])  # as httpcore asks for HTTP/1.1
+                    sock = ctx.wrap_socket(sock, server_hostname=opening.key[0])
+                    opening.context = ctx
+        except BaseException as exc:  # handed to the request that takes it
+            if sock is not None:
+                sock.close()
+            logger.debug("opening the connection ahead failed (%s)", type(exc).__name__)
+            opening.end(None, exc)
+        else:
+            opening.end(sock, None)
+        with self._lock:
+            if self._closed:
+                _discard(opening)
+
+    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Any:
+        """The connection opened ahead to ``host:port`` as a httpcore network stream
+        (waiting for it while it is being opened, unless ``stopped()``), or None. A
+        recent failure to open it is raised, as httpcore would raise it."""
+        import httpcore
+
+        with self._lock:
+            opening = self._opening
+            if opening is None or opening.key != (host, port) or not opening.fresh():
+                return None
+        while not opening.done.wait(_POLL):
+            if stopped():
+                raise httpcore.ConnectError("stopped while connecting")
+        with self._lock:
+            if self._opening is not opening:
+                return None  # closed, or taken by another request meanwhile
+            self._opening = None
+        if opening.error is not None:
+            if isinstance(opening.error, CancelledError) or not opening.fresh():
+                return None
+            if isinstance(opening.error, TimeoutError):
+                raise httpcore.ConnectTimeout(str(opening.error)) from opening.error
+            raise httpcore.ConnectError(str(opening.error)) from opening.error
+        sock = opening.sock
+        assert sock is not None
+        if not opening.fresh() or readable(sock):  # old, or closed by the server
+            sock.close()
+            return None
+        return Opened(sock, opening.context, host)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            opening, self._opening = self._opening, None
+        _discard(opening)
+
+
+def _discard(opening: _Opening | None) -> None:
+    if opening is not None and opening.done.is_set() and opening.sock is not None:
+        opening.sock.close()
+
+
+def _quietly(fn: Callable[[], object]) -> Callable[[], None]:
+    def run() -> None:
+        with contextlib.suppress(Exception):  # the connecting thread meets it again
+            fn()
+
+    return run
+
+
+def _spawn(target: Callable[[], None], name: str) -> None:
+    threading.Thread(target=target, name=name, daemon=True).start()
+
+
+def readable(sock: socket.socket) -> bool:
+    """Whether a read would return at once: on an idle connection, that the server
+    closed it (or sent what nobody asked for)."""
+    try:
+        if sys.platform != "win32" and hasattr(select, "poll"):
+            poller = select.poll()
+            poller.register(sock, select.POLLIN)
+            return bool(poller.poll(0))
+        return bool(select.select([sock], [], [], 0)[0])
+    except (OSError, ValueError):
+        return True  # closed already
+
+
+class Opened:
+    """A httpcore network stream over a connection opened ahead (TLS done already)."""
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext | None, host: str) -> None:
+        self._sock = sock
+        self._context = context
+        self._host = host
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        import httpcore
+
+        try:
+            self._sock.settimeout(timeout)
+            return self._sock.recv(max_bytes)
+        except TimeoutError as exc:
+            raise httpcore.ReadTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.ReadError(str(exc)) from exc
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        import httpcore
+
+        try:
+            while buffer:
+                self._sock.settimeout(timeout)
+                buffer = buffer[self._sock.send(buffer) :]
+        except TimeoutError as exc:
+            raise httpcore.WriteTimeout(str(exc)) from exc
+        except OSError as exc:
+            raise httpcore.WriteError(str(exc)) from exc
+
+    def close(self) -> None:
+        self._sock.close()
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> Opened:
+        """Nothing to do when the handshake was made ahead, with this very context and
+        host name; else it is made now."""
+        import httpcore
+
+        if ssl_context is self._context and server_hostname == self._host:
+            return self
+        if self._context is not None:
+            self.close()
+            raise httpcore.ConnectError("the connection opened ahead used other TLS settings")
+        try:
+            self._sock.settimeout(timeout)
+            sock = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
+        except TimeoutError as exc:
+            self.close()
+            raise httpcore.ConnectTimeout(str(exc)) from exc
+        except OSError as exc:
+            self.close()
+            raise httpcore.ConnectError(str(exc)) from exc
+        return Opened(sock, ssl_context, server_hostname or "")
+
+    def get_extra_info(self, info: str) -> Any:
+        if info == "ssl_object":
+            return self._sock if self._context is not None else None
+        if info == "socket":
+            return self._sock
+        if info == "client_addr":
+            return self._sock.getsockname()
+        if info == "server_addr":
+            return self._sock.getpeername()
+        if info == "is_readable":
+            return readable(self._sock)
+        return None

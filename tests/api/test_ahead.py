@@ -1,0 +1,212 @@
+"""A connection opened ahead of the request that takes it (kuhu_driver/api/_ahead.py,
+``KuhuClient.open_ahead``): TCP and TLS only, nothing sent; the next request uses it
+instead of paying the round trips; a stale one is not used; a failure to open it is the
+request's failure, once; a stopped request does not wait for it."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import httpcore
+import pytest
+from helpers import expected_pcm
+
+from kuhu_driver._model import Voicing
+from kuhu_driver.api import DEFAULT_VOICE, KuhuClient, _ahead, _transport, request_for
+from kuhu_driver.errors import CancelledError, TLSError, TransportError
+from kuhu_driver.testing import KuhuEmulator, SlowLink
+
+RTT = 0.2
+
+
+@pytest.fixture
+def trusted(self_signed: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setattr(_transport, "_also_trusted", [self_signed[0]])
+    yield
+
+
+@pytest.fixture
+def tls_emulator(self_signed: tuple[str, str]) -> Iterator[KuhuEmulator]:
+    cert, key = self_signed
+    with KuhuEmulator(tls_cert=cert, tls_key=key, audio_seconds_per_billed_char=0.005) as emu:
+        yield emu
+
+
+def wait_until_opened(client: KuhuClient, timeout: float = 5.0) -> None:
+    opening = client._ahead._opening
+    assert opening is not None
+    assert opening.done.wait(timeout)
+    assert opening.error is None, opening.error
+
+
+@pytest.mark.usefixtures("trusted")
+def test_a_request_after_the_connection_was_opened_ahead_pays_one_round_trip(
+    tls_emulator: KuhuEmulator,
+) -> None:
+    with (
+        SlowLink(("127.0.0.1", tls_emulator.port), rtt=RTT) as link,
+        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
+    ):
+        client._http()  # httpx imported and the client built: not a network cost
+        assert client.open_ahead()
+        assert not client.open_ahead()  # one at a time
+        assert client.idle_for() == 0  # the keeper opens no other meanwhile
+        wait_until_opened(client)
+        assert tls_emulator.connections == 1  # TCP and TLS done ...
+        assert tls_emulator.requests == [] and tls_emulator.heads == 0  # ... nothing sent
+        t0 = time.monotonic()
+        client.synthesize("你好。")
+        took = time.monotonic() - t0
+        assert tls_emulator.connections == 1
+    assert RTT <= took < RTT + 0.12  # not the 3 round trips of a new connection
+
+
+@pytest.mark.usefixtures("trusted")
+def test_a_request_sent_while_it_opens_waits_for_it_and_opens_no_other(
+    tls_emulator: KuhuEmulator,
+) -> None:
+    with (
+        SlowLink(("127.0.0.1", tls_emulator.port), rtt=RTT) as link,
+        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
+    ):
+        client._http()
+        t0 = time.monotonic()
+        client.open_ahead()
+        client.synthesize("你好。")
+        took = time.monotonic() - t0
+        (req,) = tls_emulator.requests
+        assert tls_emulator.connections == 1 and req.connection == 1
+    assert 3 * RTT <= took < 3 * RTT + 0.25
+
+
+def test_plain_http_the_request_takes_the_tcp_connection(kuhu_emulator: KuhuEmulator) -> None:
+    with KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url) as client:
+        assert client.open_ahead()
+        wait_until_opened(client)
+        assert client.synthesize("你好。") == expected_pcm(kuhu_emulator, "你好。")
+        assert client.synthesize("再见。") == expected_pcm(kuhu_emulator, "再见。")
+    assert [r.connection for r in kuhu_emulator.requests] == [1, 1]
+    assert kuhu_emulator.connections == 1
+
+
+def test_a_connection_the_server_closed_meanwhile_is_not_used(
+    kuhu_emulator: KuhuEmulator,
+) -> None:
+    kuhu_emulator.idle_timeout = 0.2
+    with KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url) as client:
+        client.open_ahead()
+        wait_until_opened(client)
+        time.sleep(0.5)  # closed by the server, still fresh by age
+        assert client.synthesize("你好。") == expected_pcm(kuhu_emulator, "你好。")
+        assert client.attempts_made == 1  # no failed attempt on the dead connection
+    (req,) = kuhu_emulator.requests
+    assert req.connection == 2
+
+
+def test_an_old_connection_is_not_used(
+    kuhu_emulator: KuhuEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(_ahead, "FRESH_FOR", 0.1)
+    with KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url) as client:
+        client.open_ahead()
+        wait_until_opened(client)
+        time.sleep(0.2)
+        assert client.idle_for() > 0  # the keeper may open one again
+        client.synthesize("你好。")
+    (req,) = kuhu_emulator.requests
+    assert req.connection == 2
+
+
+def test_nothing_listening_is_the_requests_error_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]  # closed again: nothing listens there
+    url = f"http://127.0.0.1:{port}/api/ai/audiosave"
+    with KuhuClient("k" * 24, api_url=url, max_attempts=1) as client:
+        client.open_ahead()
+        with pytest.raises(TransportError, match="refused"):
+            client.synthesize("你好。")
+        assert client._ahead._opening is None  # handed over, not kept
+
+
+def test_an_untrusted_certificate_refuses_before_anything_is_sent(
+    tls_emulator: KuhuEmulator,
+) -> None:
+    with KuhuClient(tls_emulator.api_key, api_url=tls_emulator.url, max_attempts=1) as client:
+        client.open_ahead()
+        with pytest.raises(TLSError):
+            client.synthesize("你好。")
+    assert tls_emulator.requests == []
+
+
+@pytest.mark.usefixtures("trusted")
+def test_a_request_stopped_while_the_connection_opens_ends_at_once(
+    tls_emulator: KuhuEmulator,
+) -> None:
+    with (
+        SlowLink(("127.0.0.1", tls_emulator.port), rtt=2.0) as link,
+        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
+    ):
+        client._http()
+        client.open_ahead()
+        cancel = threading.Event()
+
+        def stop() -> None:  # as the driver's stop() does
+            cancel.set()
+            client.abort(cancel)
+
+        threading.Timer(0.2, stop).start()
+        t0 = time.monotonic()
+        with pytest.raises(CancelledError):
+            client.send(
+                request_for("你好。", Voicing(DEFAULT_VOICE.id, 50, 1.0, 1.0, 22050), "pcm"),
+                cancel=cancel,
+            )
+        took = time.monotonic() - t0
+    assert took < 0.6  # not the 4 s of the handshake
+    assert tls_emulator.requests == []
+
+
+def test_closing_the_client_drops_the_connection_opened_ahead(
+    kuhu_emulator: KuhuEmulator,
+) -> None:
+    client = KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url)
+    client.open_ahead()
+    wait_until_opened(client)
+    opening = client._ahead._opening
+    assert opening is not None and opening.sock is not None
+    client.close()
+    assert opening.sock.fileno() == -1
+    assert not client.open_ahead()
+
+
+def test_a_client_with_a_transport_of_its_own_opens_nothing_ahead() -> None:
+    import httpx
+
+    transport = httpx.MockTransport(lambda request: httpx.Response(500))
+    with KuhuClient("k" * 24, transport=transport) as client:
+        assert not client.open_ahead()
+
+
+def test_the_stream_maps_socket_failures_as_httpcore_does() -> None:
+    a, b = socket.socketpair()
+    stream = _ahead.Opened(a, None, "127.0.0.1")
+    with pytest.raises(httpcore.ReadTimeout):
+        stream.read(10, timeout=0.05)
+    b.sendall(b"hi")
+    assert stream.read(10, timeout=1) == b"hi"
+    stream.write(b"ok", timeout=1)
+    assert b.recv(10) == b"ok"
+    assert stream.get_extra_info("socket") is a
+    assert stream.get_extra_info("ssl_object") is None
+    assert stream.get_extra_info("is_readable") is False
+    b.close()
+    assert stream.get_extra_info("is_readable") is True  # the peer closed it
+    stream.close()
+    with pytest.raises(httpcore.WriteError):
+        stream.write(b"x", timeout=1)
