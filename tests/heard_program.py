@@ -10,9 +10,10 @@ left the emulator. Modes:
 - ``first``: one short utterance right after ``init``, then three more, one per round.
 - ``idle``: one utterance 1 s after ``init``, one after 12 s of silence (the emulator
   closing connections idle for 5 s), then two more, one per round.
-- ``network`` / ``network-late`` (``network MODE LATENCY RTT IDLE``): over HTTPS and a
-  link of RTT seconds, one utterance right after ``init`` (1 s after it), two more,
-  then (``network`` only) one after IDLE seconds of silence and one more.
+- ``network`` / ``network-first`` / ``network-late`` (``MODE LATENCY RTT IDLE``): over
+  HTTPS and a link of RTT seconds, one utterance right after ``init`` (``-late``: 1 s
+  after it), two more, then (``network`` only) one after IDLE seconds of silence and
+  one more.
 - ``stop-thread`` / ``stop-callback``: a long utterance stopped 0.6 s in (from a timer
   thread / from a word callback), one queued after it never heard, then one more round.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
@@ -77,7 +78,7 @@ def main() -> None:
     mode = sys.argv[1]
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
     emu = KuhuEmulator(audio_seconds_per_billed_char=AUDIO_PER_CHAR)  # for durations only
-    extra = ["--idle-timeout=5"] if mode in ("idle", "network", "network-late") else []
+    extra = ["--idle-timeout=5"] if mode == "idle" or mode.startswith("network") else []
     if mode.startswith("network"):  # HTTPS through a link of RTT sys.argv[3] seconds
         extra += ["--tls", f"--rtt={sys.argv[3]}"]
     server, stats_url = start_emulator(latency, *extra)
@@ -130,7 +131,11 @@ def main() -> None:
         # after sys.argv[4] seconds of silence (the emulator closing connections idle 5 s),
         # then once more.
         idle = float(sys.argv[4])
-        pauses = (0.0, 0.3, 0.3, idle, 0.3) if mode == "network" else (1.0, 0.3, 0.3)
+        pauses = {
+            "network": (0.0, 0.3, 0.3, idle, 0.3),
+            "network-first": (0.0, 0.3, 0.3),
+            "network-late": (1.0, 0.3, 0.3),
+        }[mode]
         for i, pause in enumerate(pauses):
             time.sleep(pause)
             say(f"第{i}句话。", f"u{i}")
