@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import select
-import socket
 import sys
 import threading
 import time
@@ -27,7 +25,8 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CancelledError
 from ._exit import held_at_exit, released_at_exit
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # socket and select are imported when used: not at pyttsx3.init
+    import socket
     import ssl
 
 logger = logging.getLogger(__name__)
@@ -94,6 +93,8 @@ class Ahead:
     def _run(
         self, opening: _Opening, context: Callable[[], ssl.SSLContext] | None, timeout: float
     ) -> None:
+        import socket
+
         sock: socket.socket | None = None
         try:
             with held_at_exit():  # the TLS handshake runs in OpenSSL
@@ -173,6 +174,8 @@ def _spawn(target: Callable[[], None], name: str) -> None:
 def readable(sock: socket.socket) -> bool:
     """Whether a read would return at once: on an idle connection, that the server
     closed it (or sent what nobody asked for)."""
+    import select
+
     try:
         if sys.platform != "win32" and hasattr(select, "poll"):
             poller = select.poll()

@@ -122,12 +122,14 @@ def test_no_key_no_warm_up(kuhu_emulator: KuhuEmulator, monkeypatch: pytest.Monk
 
 
 def test_init_loads_the_audio_library_aside_not_in_init(kuhu_emulator: KuhuEmulator) -> None:
-    """``pyttsx3.init`` itself imports neither httpx nor miniaudio; 0.2 s later both are
-    loaded aside (and the text patterns compiled), with no device opened."""
+    """``pyttsx3.init`` itself imports neither httpx nor miniaudio (nor even socket);
+    0.2 s later both are loaded aside (and the text patterns compiled), with no device
+    opened."""
     program = (
         "import sys, time, pyttsx3\n"
         "engine = pyttsx3.init('kuhu')\n"
         "assert 'miniaudio' not in sys.modules and 'httpx' not in sys.modules\n"
+        "assert 'socket' not in sys.modules\n"
         "from kuhu_driver.pipeline import _chunk\n"
         "assert _chunk._word_re.cache_info().currsize == 0\n"
         "time.sleep(1.5)\n"
