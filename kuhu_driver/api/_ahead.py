@@ -43,7 +43,8 @@ class _Opening:
     def __init__(self, host: str, port: int) -> None:
         self.key = (host, port)
         self.done = threading.Event()
-        self.sock: socket.socket | None = None
+        self.sock: socket.socket | None = None  # once it is ready
+        self.raw: socket.socket | None = None  # as soon as it is connected
         self.error: BaseException | None = None
         self.context: ssl.SSLContext | None = None
         self.ended = time.monotonic()
@@ -104,7 +105,11 @@ class Ahead:
                 if context is not None:
                     ctx = context()
                     ctx.set_alpn_protocols(["http/1.1"])  # as httpcore asks for HTTP/1.1
-                    sock = ctx.wrap_socket(sock, server_hostname=opening.key[0])
+                    sock = ctx.wrap_socket(
+                        sock, server_hostname=opening.key[0], do_handshake_on_connect=False
+                    )
+                    self._opened(opening, sock)  # so that close() can end the handshake
+                    sock.do_handshake()
                     opening.context = ctx
         except BaseException as exc:  # handed to the request that takes it
             if sock is not None:
@@ -117,7 +122,13 @@ class Ahead:
             if self._closed:
                 _discard(opening)
 
-    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Any:
+    def _opened(self, opening: _Opening, sock: socket.socket) -> None:
+        with self._lock:
+            opening.raw = sock
+            if self._closed:
+                raise CancelledError("the client was closed")
+
+    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Opened | None:
         """The connection opened ahead to ``host:port`` as a httpcore network stream
         (waiting for it while it is being opened, unless ``stopped()``), or None. A
         recent failure to open it is raised, as httpcore would raise it."""
@@ -148,10 +159,24 @@ class Ahead:
         return Opened(sock, opening.context, host)
 
     def close(self) -> None:
+        """Drop the connection opened ahead; one being opened ends at once (its socket
+        is shut down, which ends a TLS handshake under way in another thread)."""
         with self._lock:
             self._closed = True
             opening, self._opening = self._opening, None
+            raw = opening.raw if opening is not None and not opening.done.is_set() else None
+        if raw is not None:
+            _shut(raw)
         _discard(opening)
+
+
+def _shut(sock: socket.socket) -> None:
+    import socket
+
+    with contextlib.suppress(OSError):  # closed already
+        # The plain socket's shutdown, also for a TLS one: it wakes a thread blocked
+        # reading, and leaves the TLS state to that thread.
+        socket.socket.shutdown(sock, socket.SHUT_RDWR)
 
 
 def _discard(opening: _Opening | None) -> None:

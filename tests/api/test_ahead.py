@@ -210,3 +210,21 @@ def test_the_stream_maps_socket_failures_as_httpcore_does() -> None:
     stream.close()
     with pytest.raises(httpcore.WriteError):
         stream.write(b"x", timeout=1)
+
+
+@pytest.mark.usefixtures("trusted")
+def test_closing_the_client_ends_a_handshake_under_way(tls_emulator: KuhuEmulator) -> None:
+    """The exit closes every client and then waits for work inside OpenSSL: a handshake
+    over a slow link must not hold it."""
+    with SlowLink(("127.0.0.1", tls_emulator.port), rtt=2.0) as link:
+        client = KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url))
+        client.open_ahead()
+        opening = client._ahead._opening
+        assert opening is not None
+        time.sleep(0.3)  # connected; the handshake waits on the link
+        assert opening.raw is not None and not opening.done.is_set()
+        t0 = time.monotonic()
+        client.close()
+        assert opening.done.wait(1.0)
+        assert time.monotonic() - t0 < 0.5
+        assert opening.error is not None and opening.sock is None
