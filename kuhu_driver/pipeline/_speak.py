@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 from .._config import Settings, speech_settings
 from .._model import Voicing
+from .._text import clean_text
 from ..audio import Player, make_player
 from ..errors import CloudFallback
 from ._job import Job, start_job
@@ -42,13 +43,16 @@ def speak_text(
 ) -> bool:
     """Speak ``text`` with ``voicing``; True when all of it was heard.
 
-    The device is opened first: without one, nothing is sent (or billed).
+    The device is opened first: without one, nothing is sent (or billed). The connection
+    is opened meanwhile (no HTTP on it until then).
     ``progress(pieces)`` may return a callback that hears of each piece played;
     ``on_job(job, player)`` hears of the job once it starts (to stop it from elsewhere)."""
+    clean_text(text)  # text that cannot be spoken opens nothing
     player = make_player(settings.audio)
     try:
-        player.prepare(voicing.sample_rate)
         with Synthesizer.from_settings(settings) as synth:
+            synth.open_ahead()
+            player.prepare(voicing.sample_rate)
             job = start_job(synth, text, voicing, fallback=True)
             job.on_fallback = on_fallback
             if on_job is not None:

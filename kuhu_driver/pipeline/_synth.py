@@ -88,13 +88,11 @@ class Synthesizer(Closing):
         find it open instead of paying TCP and TLS round trips before their first byte.
         Each opening is a HEAD with neither key nor text: nothing is billed.
 
-        ``now``: text was queued, so a request follows. A connection that is not open
-        (or not likely to be still) is opened at once, TCP and TLS only, for that
-        request to take (see ``api._ahead``)."""
+        ``now``: text was queued, so a request follows: see :meth:`open_ahead`."""
         if not self.client.has_key:
             return  # no request will be made: the local voice speaks
-        if now and self.client.idle_for() >= REOPEN_AFTER:
-            self.client.open_ahead()
+        if now:
+            self.open_ahead()
         with self._lock:
             if self._keeper is not None and self._keeper.is_alive():
                 return
@@ -103,6 +101,13 @@ class Synthesizer(Closing):
             )
             keeper = self._keeper
         keeper.start()
+
+    def open_ahead(self) -> None:
+        """A request follows: a connection that is not open (or not likely to be still)
+        is opened at once, TCP and TLS only, for that request to take (see
+        ``api._ahead``), while the device opens and httpx is imported."""
+        if self.client.has_key and self.client.idle_for() >= REOPEN_AFTER:
+            self.client.open_ahead()
 
     def _keep_warm(self, closing: threading.Event) -> None:
         client = self.client

@@ -3,6 +3,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -78,3 +79,39 @@ def test_no_sound_device_is_a_clear_error(kuhu_emulator: KuhuEmulator, tmp_path:
     assert lines[1].startswith("AudioDeviceError |")
     assert "save_to_file" in lines[1]
     assert lines[2] == "speak: AudioDeviceError"
+
+
+def test_speak_opens_the_connection_while_the_device_opens(
+    kuhu_emulator: KuhuEmulator, capture: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The connection's round trips pass while the device opens (made slow here): the
+    request is sent on a connection opened before the device was ready."""
+    from kuhu_driver.pipeline import _speak
+
+    opening = 0.4
+
+    def slow_player(audio: Any) -> Any:
+        player = make_player(audio)
+        prepare = player.prepare
+
+        def slow_prepare(sample_rate: int) -> None:
+            time.sleep(opening)
+            prepare(sample_rate)
+
+        player.prepare = slow_prepare  # type: ignore[method-assign]
+        return player
+
+    make_player = _speak.make_player
+    monkeypatch.setattr(_speak, "make_player", slow_player)
+    speak("你好。")
+    (req,) = kuhu_emulator.requests
+    assert req.connection == 1 and req.arrived - req.connection_opened >= opening - 0.05
+    assert kuhu_emulator.connections == 1 and kuhu_emulator.heads == 0
+    assert capture.read() == expected_pcm(kuhu_emulator, "你好。")
+
+
+def test_speak_opens_nothing_for_text_it_cannot_speak(kuhu_emulator: KuhuEmulator) -> None:
+    with pytest.raises(ValueError):
+        speak("   ")
+    time.sleep(0.1)
+    assert kuhu_emulator.connections == 0
