@@ -58,7 +58,7 @@ setup() {
 # patched fork on 3.13. Paths are relative to tests/.
 MATRIX_TESTS=(audio driver pipeline/test_fallback.py pipeline/test_speak.py
     pipeline/test_check.py pipeline/test_resume.py pipeline/test_stream.py pipeline/test_aio.py
-    api/test_answers.py api/test_ratelimit.py api/test_exit.py
+    api/test_answers.py api/test_ratelimit.py api/test_exit.py api/test_ahead.py
     test_loading.py test_examples.py)
 PYTHONS=(3.10 3.11 3.12 3.13)
 
