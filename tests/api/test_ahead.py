@@ -5,6 +5,7 @@ request's failure, once; a stopped request does not wait for it."""
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -35,6 +36,18 @@ def tls_emulator(self_signed: tuple[str, str]) -> Iterator[KuhuEmulator]:
         yield emu
 
 
+@contextlib.contextmanager
+def over_link(emu: KuhuEmulator, rtt: float) -> Iterator[KuhuClient]:
+    """A client of ``emu`` through a link of ``rtt``, httpx imported and the client built
+    (not a network cost)."""
+    with (
+        SlowLink(("127.0.0.1", emu.port), rtt=rtt) as link,
+        KuhuClient(emu.api_key, api_url=link.url(emu.url)) as client,
+    ):
+        client._http()
+        yield client
+
+
 def wait_until_opened(client: KuhuClient, timeout: float = 5.0) -> None:
     opening = client._ahead._opening
     assert opening is not None
@@ -46,11 +59,7 @@ def wait_until_opened(client: KuhuClient, timeout: float = 5.0) -> None:
 def test_a_request_after_the_connection_was_opened_ahead_pays_one_round_trip(
     tls_emulator: KuhuEmulator,
 ) -> None:
-    with (
-        SlowLink(("127.0.0.1", tls_emulator.port), rtt=RTT) as link,
-        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
-    ):
-        client._http()  # httpx imported and the client built: not a network cost
+    with over_link(tls_emulator, RTT) as client:
         assert client.open_ahead()
         assert not client.open_ahead()  # one at a time
         assert client.idle_for() == 0  # the keeper opens no other meanwhile
@@ -68,11 +77,7 @@ def test_a_request_after_the_connection_was_opened_ahead_pays_one_round_trip(
 def test_a_request_sent_while_it_opens_waits_for_it_and_opens_no_other(
     tls_emulator: KuhuEmulator,
 ) -> None:
-    with (
-        SlowLink(("127.0.0.1", tls_emulator.port), rtt=RTT) as link,
-        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
-    ):
-        client._http()
+    with over_link(tls_emulator, RTT) as client:
         t0 = time.monotonic()
         client.open_ahead()
         client.synthesize("你好。")
@@ -148,11 +153,7 @@ def test_an_untrusted_certificate_refuses_before_anything_is_sent(
 def test_a_request_stopped_while_the_connection_opens_ends_at_once(
     tls_emulator: KuhuEmulator,
 ) -> None:
-    with (
-        SlowLink(("127.0.0.1", tls_emulator.port), rtt=2.0) as link,
-        KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url)) as client,
-    ):
-        client._http()
+    with over_link(tls_emulator, 2.0) as client:
         client.open_ahead()
         cancel = threading.Event()
 
