@@ -251,25 +251,14 @@ class Opened:
         server_hostname: str | None = None,
         timeout: float | None = None,
     ) -> Opened:
-        """Nothing to do when the handshake was made ahead, with this very context and
-        host name; else it is made now."""
+        """Nothing to do: the handshake was made ahead, with this very context and host
+        name (httpcore asks only for https, and only then was it opened with TLS)."""
         import httpcore
 
-        if ssl_context is self._context and server_hostname == self._host:
-            return self
-        if self._context is not None:
+        if ssl_context is not self._context or server_hostname != self._host:
             self.close()
             raise httpcore.ConnectError("the connection opened ahead used other TLS settings")
-        try:
-            self._sock.settimeout(timeout)
-            sock = ssl_context.wrap_socket(self._sock, server_hostname=server_hostname)
-        except TimeoutError as exc:
-            self.close()
-            raise httpcore.ConnectTimeout(str(exc)) from exc
-        except OSError as exc:
-            self.close()
-            raise httpcore.ConnectError(str(exc)) from exc
-        return Opened(sock, ssl_context, server_hostname or "")
+        return self
 
     def get_extra_info(self, info: str) -> Any:
         if info == "ssl_object":

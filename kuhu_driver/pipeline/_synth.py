@@ -89,10 +89,10 @@ class Synthesizer(Closing):
         Each opening is a HEAD with neither key nor text: nothing is billed.
 
         ``now``: text was queued, so a request follows: see :meth:`open_ahead`."""
-        if not self.client.has_key:
-            return  # no request will be made: the local voice speaks
         if now:
             self.open_ahead()
+        if not self.client.has_key:
+            return  # no request will be made: the local voice speaks
         with self._lock:
             if self._keeper is not None and self._keeper.is_alive():
                 return

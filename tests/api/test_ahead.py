@@ -229,3 +229,16 @@ def test_closing_the_client_ends_a_handshake_under_way(tls_emulator: KuhuEmulato
         assert opening.done.wait(1.0)
         assert time.monotonic() - t0 < 0.5
         assert opening.error is not None and opening.sock is None
+
+
+def test_a_plain_connection_opened_ahead_refuses_a_tls_upgrade() -> None:
+    """Never asked in practice (only https connections are opened with TLS, and httpcore
+    upgrades only those): if it were, the request fails rather than talk in clear."""
+    import ssl
+
+    a, b = socket.socketpair()
+    with b:
+        stream = _ahead.Opened(a, None, "127.0.0.1")
+        with pytest.raises(httpcore.ConnectError):
+            stream.start_tls(ssl.create_default_context(), "127.0.0.1")
+        assert a.fileno() == -1
