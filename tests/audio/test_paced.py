@@ -171,6 +171,10 @@ def test_the_sound_server_going_away_is_an_error_and_the_engine_recovers(
         time.sleep(2.5)
         rig.start()
         rec = Recorder(rig)
+        # A sound server in its first second drops 5-15 ms of a stream now and then,
+        # whoever plays (6 runs in 16 had such a gap, 1 in 16 once it had run 1 s):
+        # let it settle, as the engine's recovery is what is measured here.
+        time.sleep(1.0)
         try:
             proc.stdin.write("back\n")
             proc.stdin.flush()
