@@ -94,7 +94,7 @@ class MiniaudioPlayer(StreamBase):
             self._start(device, gen, rate)
 
     def _device_for(self, miniaudio: Any, rate: int, backends: list[Any]) -> Any:
-        return miniaudio.PlaybackDevice(
+        return _owning_device_class(miniaudio)(
             output_format=miniaudio.SampleFormat.SIGNED16,
             nchannels=1,
             sample_rate=rate,
@@ -209,6 +209,47 @@ class MiniaudioPlayer(StreamBase):
         with self._open_lock:
             self._close_device()
         _open_players.discard(self)
+
+
+_owning_device: Any = None
+
+
+def _owning_device_class(miniaudio: Any) -> Any:
+    """miniaudio's ``PlaybackDevice``, made to release all it opens.
+
+    Each ``PlaybackDevice`` makes a context of its own (on PulseAudio: one connection to
+    the sound server, with a socket, pipes and eventfds), and its ``close()`` never
+    uninitialises it; nor does a device whose opening failed. The server allows each
+    client 64 connections: about 60 opens later, every open failed, and other programs
+    on the desktop lost their sound too. miniaudio offers no public way to hand a device
+    a context, so this subclass releases the one its base made (``_context``, set by the
+    base's ``__init__``), once, when the device closes or fails to open."""
+    global _owning_device
+    if _owning_device is not None:
+        return _owning_device
+    lib = miniaudio.lib
+    null = miniaudio.ffi.NULL
+
+    class OwningPlaybackDevice(miniaudio.PlaybackDevice):  # type: ignore[misc, name-defined]
+        def __init__(self, **kwargs: Any) -> None:
+            self._context = null
+            try:
+                super().__init__(**kwargs)
+            except BaseException:
+                self._release_context()
+                raise
+
+        def close(self) -> None:
+            super().close()  # the device first: it uses the context until uninit
+            self._release_context()
+
+        def _release_context(self) -> None:
+            context, self._context = getattr(self, "_context", null), null
+            if context is not null and context != null:
+                lib.ma_context_uninit(context)
+
+    _owning_device = OwningPlaybackDevice
+    return _owning_device
 
 
 def _close_quietly(device: Any) -> None:
