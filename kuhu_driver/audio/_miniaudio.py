@@ -230,7 +230,7 @@ def _owning_device_class(miniaudio: Any) -> Any:
     lib = miniaudio.lib
     null = miniaudio.ffi.NULL
 
-    class OwningPlaybackDevice(miniaudio.PlaybackDevice):  # type: ignore[misc, name-defined]
+    class OwningPlaybackDevice(miniaudio.PlaybackDevice):  # type: ignore[misc]
         def __init__(self, **kwargs: Any) -> None:
             self._context = null
             try:
