@@ -18,6 +18,9 @@ DEFAULT_TIMEOUT = 30.0
 DEFAULT_DEADLINE = 60.0
 #: Largest utterance we will pay for without being told (KUHU_MAX_BILLED): 20 yuan.
 DEFAULT_MAX_BILLED = 200_000
+#: Seconds a piece that playback needs may wait for the cloud before the local voice
+#: speaks it (KUHU_CLOUD_WAIT), however slow the server has lately been.
+DEFAULT_CLOUD_WAIT = 2.5
 #: KUHU_AUDIO's values: "auto" is miniaudio, or simpleaudio when miniaudio is missing.
 AUDIO_BACKENDS = ("auto", "miniaudio", "simpleaudio")
 #: KUHU_FALLBACK's values.
@@ -54,6 +57,8 @@ class Settings:
     #: When the cloud cannot answer (KUHU_FALLBACK): "local" speaks with the platform's
     #: voice (files still fail), "always" also writes files with it, "off" never.
     fallback: str = "local"
+    #: The longest wait for the cloud before the local voice speaks (KUHU_CLOUD_WAIT).
+    cloud_wait: float = DEFAULT_CLOUD_WAIT
 
 
 def missing_key_error() -> ConfigError:
@@ -76,6 +81,7 @@ def resolve_settings(
     max_billed: int | None = None,
     audio: str | None = None,
     fallback: str | None = None,
+    cloud_wait: float | None = None,
     env: Mapping[str, str] | None = None,
     require_key: bool = True,
 ) -> Settings:
@@ -117,6 +123,8 @@ def resolve_settings(
     fallback = fallback.strip().lower() or "local"
     if fallback not in FALLBACKS:
         raise ConfigError(f"KUHU_FALLBACK must be one of {', '.join(FALLBACKS)}, not {fallback!r}")
+    if cloud_wait is None:
+        cloud_wait = _positive(env, "KUHU_CLOUD_WAIT", DEFAULT_CLOUD_WAIT, float)
     return Settings(
         api_key=key,
         api_secret=secret,
@@ -128,6 +136,7 @@ def resolve_settings(
         max_billed=max_billed,
         audio=audio,
         fallback=fallback,
+        cloud_wait=cloud_wait,
     )
 
 

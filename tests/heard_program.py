@@ -16,6 +16,10 @@ left the emulator. Modes:
   one more.
 - ``stop-thread`` / ``stop-callback``: a long utterance stopped 0.6 s in (from a timer
   thread / from a word callback), one queued after it never heard, then one more round.
+- ``outage-reset`` / ``outage-silent`` / ``outage-500``: the service down (connections
+  reset, accepted and never answered, or 500s) for its first 8 s: three utterances, one
+  per round, then one per round until the cloud's voice is back.
+- ``slow``: a server that takes 5 s for every answer: three utterances, one per round.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
   program then waits for a line on stdin (the server is back) and speaks again.
 """
@@ -79,6 +83,10 @@ def main() -> None:
     latency = float(sys.argv[2]) if len(sys.argv) > 2 else 0.05
     emu = KuhuEmulator(audio_seconds_per_billed_char=AUDIO_PER_CHAR)  # for durations only
     extra = ["--idle-timeout=5"] if mode == "idle" or mode.startswith("network") else []
+    if mode.startswith("outage-"):
+        extra += [f"--outage={mode.split('-')[1]}", "--outage-seconds=8"]
+    if mode == "slow":
+        latency = 5.0
     if mode.startswith("network"):  # HTTPS through a link of RTT sys.argv[3] seconds
         extra += ["--tls", f"--rtt={sys.argv[3]}"]
     server, stats_url = start_emulator(latency, *extra)
@@ -186,6 +194,21 @@ def main() -> None:
                 break
             i += 1
             time.sleep(1.0)
+    elif mode.startswith("outage-"):
+        for i in range(3):
+            say(f"第{i}句话。", f"down{i}")
+            run()
+        for i in range(60):
+            say(f"恢复{i}。", f"up{i}")
+            run()
+            if out["events"][-2][1] != "error":  # spoken by the cloud again
+                break
+            time.sleep(0.3)
+    elif mode == "slow":
+        for i in range(3):
+            say(f"慢的第{i}句。", f"u{i}")
+            run()
+            time.sleep(0.3)
     elif mode == "vanish":
         say(LONG, "long")
         print("speaking", flush=True)
@@ -196,6 +219,8 @@ def main() -> None:
     with urllib.request.urlopen(stats_url, timeout=10, context=STATS_CONTEXT) as resp:
         stats = json.load(resp)
         out["requests"], out["arrived"] = stats["log"], stats["arrived"]
+        if mode.startswith("outage-"):
+            out["restart"] = stats["outage_ended"]
     engine.proxy._driver.destroy()
     server.terminate()
     server.wait()

@@ -118,7 +118,7 @@ def one_line(text: str) -> str:
 
 
 def error_for(
-    raw: RawAnswer, code: int | None, detail: str, req: Request, *, signed: bool
+    raw: RawAnswer, code: int | None, detail: str, req: Request | None, *, signed: bool
 ) -> KuhuError:
     """The error for an answer that is not audio: by the API's code, else the status."""
     status = raw.status
@@ -134,11 +134,11 @@ def error_for(
         )
         return AuthError(f"403: {why}" + said, status=status, code=code)
     if effective == 400:
-        voice = req.voicing.voice
+        voice = req.voicing.voice if req is not None else None
         hint = (
             f"; the voice {voice} is not a system voice: check that it exists in "
             "your account (voice cloning)"
-            if find_voice(voice) is None
+            if voice is not None and find_voice(voice) is None
             else ""
         )
         return BadRequestError(

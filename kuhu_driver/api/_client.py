@@ -16,7 +16,7 @@ from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
 from ._ahead import Ahead
-from ._answer import Answer, Redactor, judge
+from ._answer import Answer, Redactor, error_for, json_error, judge, one_line
 from ._exit import held_at_exit, track
 from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
@@ -33,6 +33,8 @@ logger = logging.getLogger(__name__)
 
 #: The longest wait a server's Retry-After may ask of us between two attempts.
 RETRY_AFTER_CAP = 10.0
+#: Seconds a probe of the service (``KuhuClient.probe``) may take.
+PROBE_TIMEOUT = 1.5
 #: No answer is read past this, whatever the text (see ``Request.answer_cap``).
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
 _CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
@@ -107,8 +109,9 @@ class KuhuClient(Closing):
         self.last_answer: Answer | None = None
         #: Billed characters of requests that returned audio.
         self.billed_chars_sent = 0
-        #: HTTP attempts made, successful or not.
+        #: HTTP attempts made, successful or not; and probes (``probe``).
         self.attempts_made = 0
+        self.probes_made = 0
         self._used = float("-inf")  # when the connection last carried anything
         self._asked = time.monotonic()  # when a request was last made (or the client made)
         track(self)  # closed at exit, so that no thread of ours is left inside OpenSSL
@@ -172,6 +175,54 @@ class KuhuClient(Closing):
                 self._inflight.discard(guard)
                 self._sending -= 1
         self._used = time.monotonic()
+
+    def probe(self, timeout: float = PROBE_TIMEOUT) -> KuhuError | None:
+        """Whether the service works, at no cost: one POST with the key and no text,
+        which a working server refuses as a bad parameter (400), billing nothing. None if
+        it did; else the failure (a refused key, a 5xx, a reset, no answer within
+        ``timeout`` seconds). One attempt, within the shared rate limit."""
+        guard = Guard(None)
+        timer = threading.Timer(timeout, guard.fire, args=(Cut.DEADLINE,))
+        timer.daemon = True
+        try:
+            http = self._http()
+            if not self._limiter.acquire(None):
+                raise CancelledError("the client was closed")
+            with self._lock:
+                self._inflight.add(guard)
+                self.probes_made += 1
+            timer.start()
+            with held_at_exit():
+                raw = post(
+                    http,
+                    self.url,
+                    *self._signed([("text", "")]),
+                    limit=timeout,
+                    cap=64 * 1024,
+                    billed=0,
+                    guard=guard,
+                )
+        except KuhuError as exc:
+            return exc
+        finally:
+            timer.cancel()
+            with self._lock:
+                self._inflight.discard(guard)
+        bare = raw.data.strip()
+        code, msg = (json_error(bare) if bare[:1] == b"{" else None) or (None, "")
+        if (code if code is not None else raw.status) == 400:
+            return None
+        return error_for(
+            raw, code, one_line(self._redact(msg))[:200], None, signed=bool(self._secret)
+        )
+
+    def _signed(self, form: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
+        """The form with the key first, and its headers (signed when there is a secret)."""
+        body = urlencode([("key", self._key), *form])
+        headers = {"Content-Type": _CONTENT_TYPE}
+        if self._secret:
+            headers["sign"] = hashlib.md5((body + self._secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
+        return body.encode("ascii"), headers
 
     def idle_for(self) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a
@@ -361,10 +412,7 @@ class KuhuClient(Closing):
         """One POST, its whole answer read within ``limit`` seconds."""
         if self._closed:
             raise CancelledError("the client was closed")
-        body = urlencode([("key", self._key), *req.form()])
-        headers = {"Content-Type": _CONTENT_TYPE}
-        if self._secret:
-            headers["sign"] = hashlib.md5((body + self._secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
+        body, headers = self._signed(req.form())
         with self._lock:
             self.attempts_made += 1
         logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
@@ -379,7 +427,7 @@ class KuhuClient(Closing):
                 raw = post(
                     self._http(),
                     self.url,
-                    body.encode("ascii"),
+                    body,
                     headers,
                     limit=limit,
                     cap=min(self.max_response_bytes, req.answer_cap()),

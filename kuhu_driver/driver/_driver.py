@@ -26,11 +26,10 @@ from typing import Any
 from .._config import FALLBACKS, Settings, speech_settings
 from .._pyttsx3 import Pyttsx3Proxy
 from ..api import VOICES, held_at_exit
-from ..audio import LocalVoice, Player, make_player
+from ..audio import Player, make_player
 from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
 from ..pipeline import (
     WARM_DELAY,
-    CloudBreaker,
     Job,
     Properties,
     Synthesizer,
@@ -207,9 +206,8 @@ class KuhuDriver:
             if not self._has_listeners("error"):
                 logger.warning("setProperty('fallback') failed: %s", exc)
             raise exc
-        if mode != "off" and self._synth.local is None:
-            self._synth.local = LocalVoice()
-            self._synth.breaker = CloudBreaker()
+        if mode != "off":
+            self._synth.enable_fallback()
         self._fallback = mode
 
     def _falls_back(self, kind: str) -> bool:

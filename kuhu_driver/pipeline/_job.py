@@ -28,6 +28,10 @@ from ._synth import Synthesizer
 logger = logging.getLogger(__name__)
 
 
+#: Seconds of audio a billed character makes, at most, as the read-ahead reckons it
+#: before the audio arrives (a Han character bills 2 and takes a voice about 0.25 s).
+SECONDS_PER_BILLED = 0.15
+
 #: Characters of a long text in which its first piece is looked for (the first piece
 #: bills at most FIRST_PIECE_LIMIT, and every character bills at least 1).
 QUICK_PREFIX = 1000
@@ -54,6 +58,7 @@ class Job:
         window: int,
         keep: SaveState | None = None,
         cues: bool = False,
+        ahead_seconds: float | None = None,
     ) -> None:
         try:
             self.text = clean_text(text)
@@ -85,6 +90,9 @@ class Job:
         self._born = time.monotonic()
         self._synth = synth
         self._window = max(1, window)
+        #: At most this many seconds of audio (reckoned from the text) fetched ahead of
+        #: the consumer, beyond the one next piece (None: ``window`` pieces only).
+        self._ahead_seconds = ahead_seconds
         self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
         #: Where pieces are kept for resuming, and the first piece not yet written there.
         self._keep = keep
@@ -132,8 +140,19 @@ class Job:
                 self._local_from is None
                 and self._next < len(self.spans)
                 and self._next - self._consumed < self._window
+                and self._room_ahead()
             ):
                 self._submit_next()
+
+    def _room_ahead(self) -> bool:
+        """Whether one more piece may be fetched ahead: always the next one; more only
+        while the audio fetched ahead stays within ``ahead_seconds``."""
+        if self._ahead_seconds is None or self._next <= self._consumed:
+            return True
+        ahead = sum(
+            billed_chars(self.text[a:b]) for a, b in self.spans[self._consumed : self._next + 1]
+        )
+        return ahead * SECONDS_PER_BILLED <= self._ahead_seconds
 
     def _submit_next(self) -> None:
         i = self._next
@@ -218,15 +237,21 @@ class Job:
         # long as the cloud lately takes (see _fallback), counted from the job's start
         # for the first piece and from when it is needed for the others, and from the
         # cloud's last answer of any request: a server that answers is not down.
-        since = self._born if i == 0 else time.monotonic()
+        # However often the cloud answers something, a piece waits at most
+        # ``cloud_wait`` (KUHU_CLOUD_WAIT) from when playback needs it.
+        needed = time.monotonic()
+        since = self._born if i == 0 else needed
         breaker = self._synth.breaker
         while not fut.done():
             if self.cancel_event.is_set():
                 raise CancelledError("stopped")
             if self._fallback and breaker is not None:
                 patience = breaker.patience(self._synth.client.timeout)
-                if breaker.silent_for(since) > patience:
-                    exc = TransportError(f"the cloud did not answer within {patience:.3g} s")
+                waited = time.monotonic() - needed
+                if breaker.silent_for(since) > patience or waited > breaker.cloud_wait:
+                    exc = TransportError(
+                        f"the cloud did not answer within {min(patience, waited):.3g} s"
+                    )
                     breaker.trip(exc)
                     raise exc
             self._changed.wait(0.05 if self._fallback else 0.5)
@@ -277,13 +302,25 @@ def start_job(
     fallback: bool = False,
     keep: SaveState | None = None,
     cues: bool = False,
+    ahead_seconds: float | None = None,
 ) -> Job:
     """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
 
     With ``fallback`` (and a local voice), pieces the cloud cannot give are spoken
     by the platform's voice (PCM only). With ``keep``, pieces it already holds are
     not fetched, and each piece that arrives is kept there (see ``_resume``). With
-    ``cues``, each piece is one subtitle cue (see ``_cues``)."""
-    job = Job(synth, text, voicing, format=format, window=window, keep=keep, cues=cues)
+    ``cues``, each piece is one subtitle cue (see ``_cues``). With ``ahead_seconds``,
+    the pieces fetched ahead hold at most about that much audio beyond the next one
+    (a slow consumer's memory)."""
+    job = Job(
+        synth,
+        text,
+        voicing,
+        format=format,
+        window=window,
+        keep=keep,
+        cues=cues,
+        ahead_seconds=ahead_seconds,
+    )
     job.allow_fallback(fallback)
     return job

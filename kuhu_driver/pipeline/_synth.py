@@ -13,7 +13,13 @@ from concurrent.futures import Future
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from .._closing import Closing
-from .._config import DEFAULT_MAX_BILLED, Settings, missing_key_error, speech_settings
+from .._config import (
+    DEFAULT_CLOUD_WAIT,
+    DEFAULT_MAX_BILLED,
+    Settings,
+    missing_key_error,
+    speech_settings,
+)
 from .._model import Audio, Request, Voicing
 from .._pool import DaemonPool
 from ..api import KuhuClient, request_for
@@ -47,6 +53,7 @@ class Synthesizer(Closing):
         workers: int = 8,
         max_billed: int = DEFAULT_MAX_BILLED,
         local: LocalVoice | None = None,
+        cloud_wait: float = DEFAULT_CLOUD_WAIT,
     ) -> None:
         self.client = client
         self.max_billed = max_billed
@@ -54,7 +61,10 @@ class Synthesizer(Closing):
         self.workers = workers
         #: The platform's voice for when the cloud fails (None: no fallback at all).
         self.local = local
-        self.breaker = CloudBreaker() if local is not None else None
+        self._cloud_wait = cloud_wait
+        self.breaker: CloudBreaker | None = None
+        if local is not None:
+            self.enable_fallback(local)
         #: Billed characters that the cache answered (they cost nothing this time).
         self.billed_from_cache = 0
         #: Billed characters of requests that waited for an identical one in flight.
@@ -78,7 +88,13 @@ class Synthesizer(Closing):
             else None
         )
         local = LocalVoice() if settings.fallback != "off" else None
-        return cls(client, cache, max_billed=settings.max_billed, local=local)
+        return cls(
+            client,
+            cache,
+            max_billed=settings.max_billed,
+            local=local,
+            cloud_wait=settings.cloud_wait,
+        )
 
     def warm_up(self, *, now: bool = False) -> None:
         """Keep the connection to the API open ahead of need, on a thread of its own:
@@ -119,8 +135,20 @@ class Synthesizer(Closing):
             if client.idle_for() >= REOPEN_AFTER and client.unused_for() < KEEP_WARM_FOR:
                 client.warm()
 
+    def enable_fallback(self, local: LocalVoice | None = None) -> None:
+        """Let the local voice speak when the cloud cannot (a no-op if it already may)."""
+        if self.breaker is None:
+            self.local = self.local or local or LocalVoice()
+            self.breaker = CloudBreaker(probe=self._probe, cloud_wait=self._cloud_wait)
+
+    def _probe(self) -> KuhuError | None:
+        """The breaker's background probe (see ``KuhuClient.probe``)."""
+        return self.client.probe() if self.client.has_key else missing_key_error()
+
     def close(self) -> None:
         self.shutdown()
+        if self.breaker is not None:
+            self.breaker.close()
         self.client.close()
         if self.local is not None:
             self.local.close()
@@ -231,34 +259,28 @@ class Synthesizer(Closing):
         self, req: Request, cancel: threading.Event, on_slot: Callable[[], None] | None
     ) -> Audio:
         """The request, unless the breaker says the cloud is down (then its failure)."""
-        probe = False
-        if self.breaker is not None:
-            probe, cause = self.breaker.admit()
+        breaker = self.breaker
+        if breaker is not None:
+            cause = breaker.admit()
             if cause is not None:
                 raise cause
-        breaker = self.breaker
-        began = [time.monotonic()]  # when the attempt that succeeds began, about
+        sent = time.monotonic()
+        began = [sent]  # when the attempt that succeeds began, about
 
         def failed(exc: KuhuError) -> bool:
             began[0] = time.monotonic()
-            return breaker.attempt_failed(exc, probe=probe) if breaker is not None else True
+            return breaker.attempt_failed(exc) if breaker is not None else True
 
         try:
             if not self.client.has_key:
                 raise missing_key_error()
             audio = self.client.send(req, cancel=cancel, on_failure=failed, on_slot=on_slot)
         except KuhuError as exc:
-            if breaker is not None:
-                if not self.client.has_key:
-                    breaker.attempt_failed(exc, probe=probe)
-                breaker.abandoned(probe=probe)
+            if breaker is not None and not cancel.is_set():
+                breaker.spent(exc, since=sent)  # every attempt failed: the cloud is down
             raise
-        except BaseException:
-            if self.breaker is not None:
-                self.breaker.abandoned(probe=probe)
-            raise
-        if self.breaker is not None:
-            self.breaker.succeeded(time.monotonic() - began[0])
+        if breaker is not None:
+            breaker.succeeded(time.monotonic() - began[0])
         return audio
 
 

@@ -101,7 +101,8 @@ class KuhuEmulator(Closing):
     Knobs (attributes, changeable while it runs): ``latency`` (seconds before any
     answer), ``seconds_per_billed_char`` (synthesis time), ``error_style`` (``"status"``
     or ``"json"``), ``slow_seconds`` (how long the ``slow`` fault waits), ``idle_timeout``
-    (keep-alive connections idle that long are closed), and fault injection with
+    (keep-alive connections idle that long are closed), ``outage`` (the whole service
+    down: every request fails with that fault), and fault injection with
     :meth:`fail_next` and :meth:`set_fault_plan`.
     """
 
@@ -139,6 +140,12 @@ class KuhuEmulator(Closing):
         #: Seconds a keep-alive connection may sit idle before the emulator closes it
         #: (None: never), as real servers do.
         self.idle_timeout: float | None = None
+        #: A whole-service outage (None: none): every request, whatever it asks (and every
+        #: HEAD), fails with this fault (``"500"``, ``"reset"``, ``"silent"``, ...),
+        #: as a server that is down fails everything, probes included.
+        self.outage: str | None = None
+        #: When the last outage ended (``time.monotonic()``; None: none has).
+        self.outage_ended: float | None = None
         #: TCP connections accepted, and HEAD requests (clients opening a connection ahead).
         self.connections = 0
         self.heads = 0
@@ -216,6 +223,17 @@ class KuhuEmulator(Closing):
         return env
 
     # -- fault injection ---------------------------------------------------------------
+    def end_outage_after(self, seconds: float) -> None:
+        """End the ``outage`` ``seconds`` from now (on a timer thread)."""
+
+        def end() -> None:
+            self.outage = None
+            self.outage_ended = time.monotonic()
+
+        timer = threading.Timer(seconds, end)
+        timer.daemon = True
+        timer.start()
+
     def fail_next(self, *faults: str) -> None:
         """The next requests (after the key check) fail with these faults, in turn."""
         for f in faults:

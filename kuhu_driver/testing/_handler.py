@@ -57,6 +57,11 @@ class Emulated(Protocol):
     def billed_total(self) -> int: ...
     def _arrive(self, method: str, params: dict[str, str]) -> EmulatorRequest: ...
     def _choose_fault(self, rec: EmulatorRequest) -> str | None: ...
+    @property
+    def outage(self) -> str | None: ...
+    @property
+    def outage_ended(self) -> float | None: ...
+
     def _check(
         self, raw: str, params: dict[str, str], sign: str | None
     ) -> tuple[int, str] | None: ...
@@ -93,7 +98,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         # Not a synthesis: a client opening its connection ahead (nothing is billed).
-        self.server.emulator._headed()
+        emu = self.server.emulator
+        emu._headed()
+        if emu.outage is not None:
+            self._fault(emu, emu.outage)
+            return
         self.send_response(405)
         self.send_header("Allow", "GET, POST")
         self.send_header("Content-Length", "0")
@@ -120,6 +129,7 @@ class _Handler(BaseHTTPRequestHandler):
                 "log": [[r.text, r.outcome, r.finished] for r in reqs],
                 # And when each arrived (how long after it was said a request left).
                 "arrived": [r.arrived for r in reqs],
+                "outage_ended": emu.outage_ended,
             }
         ).encode()
         self._send(200, "application/json", body)
@@ -157,6 +167,11 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(
         self, emu: Emulated, rec: EmulatorRequest, raw: str, params: dict[str, str] | None
     ) -> None:
+        outage = emu.outage
+        if outage is not None:  # the whole service is down: no request gets further
+            rec.outcome = f"fault:{outage}"
+            self._fault(emu, outage)
+            return
         if params is None:
             self._error(emu, rec, 400, "参数传递不正确: encoding")
             return

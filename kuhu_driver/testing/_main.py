@@ -48,6 +48,17 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         "--bandwidth", type=float, default=None, help="that link's bytes per second each way"
     )
     parser.add_argument(
+        "--outage",
+        choices=("500", "reset", "silent"),
+        help="start with the whole service down: every request fails so",
+    )
+    parser.add_argument(
+        "--outage-seconds",
+        type=float,
+        default=None,
+        help="end the outage after this many seconds (default: never)",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         help="HTTPS with a new self-signed certificate (needs openssl; printed as a "
@@ -74,7 +85,10 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         tls_key=tls[1],
     )
     emu.idle_timeout = args.idle_timeout
+    emu.outage = args.outage
     with emu:
+        if args.outage and args.outage_seconds is not None:
+            emu.end_outage_after(args.outage_seconds)
         env = emu.env()
         if args.rtt or args.bandwidth:
             link = stack.enter_context(

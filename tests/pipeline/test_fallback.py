@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from rig import nonzero
 import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver.api import DEFAULT_VOICE
 from kuhu_driver.audio import LocalVoice
-from kuhu_driver.errors import CloudFallback
+from kuhu_driver.errors import CloudFallback, KuhuError
 from kuhu_driver.pipeline import CloudBreaker, speech_pieces
 from kuhu_driver.testing import KuhuEmulator
 
@@ -108,16 +109,18 @@ def test_the_local_voice_speaks_when_the_cloud_fails(
     assert "key" not in str(notices[0]).lower() or kuhu_emulator.api_key not in str(notices[0])
     assert any("local voice spoke instead" in r.getMessage() for r in caplog.records)
     assert_local_voice(capture.read(), local, texts, kuhu_emulator)
+    asked = texts_asked(kuhu_emulator)
     if fault in ("500", "reset"):
-        # A server that was reached is up, if failing: each utterance spends its own
-        # three attempts (never cut short by another's failures), then the local voice
-        # speaks it.
-        assert len(kuhu_emulator.requests) == 3 * len(texts)
+        # A server that was reached is up, if failing: an utterance asked for spends its
+        # own three attempts (never cut short by another's failures), and one that has
+        # spent them opens the breaker: the others are asked for only if they were
+        # already (they are fetched ahead).
+        assert all(asked.count(t) in (0, 3) for t in texts)
+        assert asked.count(texts[0]) == 3
     else:
         # No storm: a plainly down server (a refused key) or a silent one opens the breaker;
-        # at most the utterances already asked for, then nothing until its first probe,
-        # 2 s later.
-        assert len(kuhu_emulator.requests) <= 3 + len(texts)
+        # at most the utterances already asked for, then nothing but probes.
+        assert len(asked) <= 3 + len(texts)
 
 
 def test_a_long_text_goes_on_in_the_local_voice_from_the_first_piece_not_heard(
@@ -164,33 +167,52 @@ def test_stop_silences_the_local_voice_too(
     assert 0.3 < heard < 0.8  # stopped about 0.5 s in; the 15 s text was not played on
 
 
-def test_the_cloud_is_used_again_once_it_answers(
-    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any
+def texts_asked(emu: KuhuEmulator) -> list[str]:
+    """The texts of the requests the emulator saw, probes (no text) left out."""
+    return [r.text for r in emu.requests if r.text]
+
+
+def wait_closed(breaker: CloudBreaker | None, within: float) -> float:
+    """Seconds until ``breaker`` closed (it must, within ``within``)."""
+    assert breaker is not None
+    began = time.monotonic()
+    while breaker.is_open:
+        assert time.monotonic() - began < within, "the breaker stayed open"
+        time.sleep(0.02)
+    return time.monotonic() - began
+
+
+@pytest.mark.parametrize("outage", ["reset", "500", "silent"])
+def test_an_outage_is_paid_once_and_the_cloud_is_used_again_once_it_answers(
+    engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, outage: str
 ) -> None:
-    now = [0.0]
-    driver = engine.proxy._driver
-    driver._synth.breaker = CloudBreaker(clock=lambda: now[0])
     rec = Recorder()
     rec.connect(engine)
-    kuhu_emulator.set_fault_plan(lambda req: "json403")  # plainly down: a refused key
-    engine.say("断了。", "down")
+    kuhu_emulator.outage = outage  # the whole service: probes fail too
+    engine.say("断了。", "down")  # spends its attempts (or its wait): the breaker opens
     engine.runAndWait()
-    kuhu_emulator.set_fault_plan(None)
-    engine.say("还没试。", "early")  # before the probe is due: straight to the local voice
+    breaker = engine.proxy._driver._synth.breaker
+    assert breaker.is_open
+    asked = len(texts_asked(kuhu_emulator))
+    engine.say("还断着。", "still")  # straight to the local voice: nothing sent
     engine.runAndWait()
-    requests_while_down = len(kuhu_emulator.requests)
-    now[0] += CloudBreaker.FIRST  # the breaker's first probe is due 2 s after it opened
+    assert len(texts_asked(kuhu_emulator)) == asked
+    kuhu_emulator.outage = None
+    # The background probe finds the cloud back (one probe a second, 2 s each at most).
+    assert wait_closed(breaker, within=4.0) <= 3.5
+    assert breaker.probes >= 1
     engine.say("回来了。", "back")
     engine.runAndWait()
     assert rec.utterances() == [
         *utterance_events(rec, "down", True),
-        *utterance_events(rec, "early", True),
+        *utterance_events(rec, "still", True),
         *utterance_events(rec, "back", False),
     ]
-    assert requests_while_down == 1  # a 403 is not retried, and "early" sent nothing
-    assert capture.read()[-len(nonzero(expected_pcm(kuhu_emulator, "回来了。"))) :] == nonzero(
-        expected_pcm(kuhu_emulator, "回来了。")
-    )
+    assert asked <= 3 and "还断着。" not in texts_asked(kuhu_emulator)
+    # Probes bill nothing: only the texts asked for were billed.
+    assert kuhu_emulator.billed_total() == 7  # 3 Han characters at 2, a full stop at 1
+    back = nonzero(expected_pcm(kuhu_emulator, "回来了。"))
+    assert capture.read()[-len(back) :] == back
 
 
 def test_files_do_not_fall_back_unless_asked(
@@ -293,14 +315,59 @@ def test_an_outage_as_heard_first_sound_quickly_and_the_cloud_back(pulse: Any) -
     assert {"down0", "down1", "down2"} <= fell_back
     back = next(n for n in names if n.startswith("up") and n not in fell_back)
     t_back = next(e[0] for e in out["events"] if e[1:] == ["start", back])
-    assert t_back - out["restart"] < 30.0
+    assert t_back - out["restart"] < 5.0
     # After the restart, the new server saw no storm: the probes, then the cloud voice.
-    assert len(out["requests"]) <= 6, out["requests"]
+    assert len([r for r in out["requests"] if r[0]]) <= 2, out["requests"]
+
+
+@pytest.mark.timing
+@pytest.mark.realtime
+@pytest.mark.parametrize("fault", ["reset", "silent"])
+def test_an_outage_that_resets_or_hangs_is_heard_at_once_and_the_cloud_comes_back(
+    pulse: Any, fault: str
+) -> None:
+    """The service down for 8 s, resetting connections or accepting them and never
+    answering: the first utterance within 2 s (its retries or its wait, then the local
+    voice), the next within 0.5 s (the breaker is open), and the cloud's voice back
+    within 5 s of the server (a background probe, every second)."""
+    from rig import run_heard
+
+    out, rec = run_heard(pulse, f"outage-{fault}", env={"KUHU_FALLBACK": "local"})
+    heard = [rec.time_of(i) for i in rec.sound()]
+    firsts = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
+    assert firsts[0] < 2.0, firsts
+    assert max(firsts[1:3]) < 0.5, firsts
+    fell_back = {e[2] for e in out["events"] if e[1] == "error"}
+    assert {"down0", "down1", "down2"} <= fell_back
+    back = next(
+        e[0]
+        for e in out["events"]
+        if e[1] == "start" and e[2].startswith("up") and e[2] not in fell_back
+    )
+    assert out["restart"] is not None and back - out["restart"] < 5.0
+    # While it was down, no utterance but the first few spent attempts on it.
+    asked = {r[0] for r in out["requests"] if r[0]}
+    assert asked <= {"第0句话。", "第1句话。", "第2句话。", f"恢复{len(out['rounds']) - 4}。"}
+
+
+@pytest.mark.timing
+@pytest.mark.realtime
+def test_a_server_that_takes_5_s_is_heard_within_3_s_each_time(pulse: Any) -> None:
+    """However slow the server has been, no piece waits past KUHU_CLOUD_WAIT (2.5 s)
+    before the local voice speaks it."""
+    from rig import run_heard
+
+    out, rec = run_heard(pulse, "slow", env={"KUHU_FALLBACK": "local"})
+    heard = [rec.time_of(i) for i in rec.sound()]
+    firsts = [next(t for t in heard if t >= t_run) - t_run for t_run in out["rounds"]]
+    assert max(firsts) < 3.0, firsts
 
 
 def outcomes_by_text(emu: KuhuEmulator) -> dict[str, list[str]]:
     by_text: dict[str, list[str]] = {}
     for r in sorted(emu.requests, key=lambda r: r.arrived):
+        if not r.text:
+            continue  # a probe
         by_text.setdefault(r.text, []).append(r.outcome)
     return by_text
 
@@ -310,8 +377,10 @@ def test_attempts_failing_at_random_switch_the_voice_only_when_all_three_failed(
     engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any, p: float
 ) -> None:
     """Each attempt fails (HTTP 500) independently with probability ``p``: an utterance
-    is spoken by the local voice exactly when its own three attempts all failed, never
-    because other utterances' failures cut its retries short."""
+    that was asked for is spoken by the local voice exactly when its own three attempts
+    all failed, never because other utterances' failures cut its retries short. One that
+    spent them opens the breaker, so the utterances asked for while it is open (until the
+    background probe closes it) go straight to the local voice, sending nothing."""
     import random
 
     kuhu_emulator.audio_seconds_per_billed_char = 0.02
@@ -330,15 +399,16 @@ def test_attempts_failing_at_random_switch_the_voice_only_when_all_three_failed(
         engine.say(t, f"u{i}")
     engine.runAndWait()
     by_text = outcomes_by_text(kuhu_emulator)
-    spent = {t for t in texts if by_text[t] == ["fault:500"] * 3}
-    for t in texts:  # each asked until its first success, at most three times
-        assert by_text[t] in (
+    spent = {t for t in texts if by_text.get(t, []) in ([], ["fault:500"] * 3)}
+    for t in texts:  # each asked until its first success, at most three times, or not at all
+        assert by_text.get(t, []) in (
+            [],
             ["ok"],
             ["fault:500", "ok"],
             ["fault:500"] * 2 + ["ok"],
             *[["fault:500"] * 3],
         ), t
-    assert 0 < len(spent) < 20  # both kinds: 2 of 60 at p = 0.3, 3 at p = 0.5
+    assert 0 < len(spent) < 40  # both kinds
     assert rec.utterances() == [
         e for i, t in enumerate(texts) for e in utterance_events(rec, f"u{i}", t in spent)
     ]
@@ -395,43 +465,73 @@ def test_a_slow_but_healthy_server_is_bought_once_and_heard_in_the_cloud_voice(
     )
 
 
-def test_the_breaker_opens_only_for_a_cloud_plainly_down() -> None:
-    from kuhu_driver.errors import AuthError, ServerError, TransportError
+def test_the_breaker_opens_when_the_cloud_is_down_or_a_request_spent_its_attempts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kuhu_driver.errors import AuthError, ConfigError, ServerError, TransportError
     from kuhu_driver.pipeline import FIRST_PIECE_WAIT
 
-    now = [0.0]
-    breaker = CloudBreaker(clock=lambda: now[0])
+    monkeypatch.setattr(CloudBreaker, "PROBE_EVERY", 0.01)
+    answers: list[KuhuError | None] = []
+    probed = threading.Semaphore(0)
+    release = threading.Event()
+
+    def probe() -> KuhuError | None:
+        probed.release()
+        release.wait(5)
+        release.clear()
+        return answers.pop(0) if answers else None
+
+    breaker = CloudBreaker(probe=probe, cloud_wait=2.5)
     busy = ServerError("HTTP 500")
-    for _ in range(10):  # any number of answered failures: every request keeps retrying
-        assert breaker.attempt_failed(busy, probe=False) is True
-        assert breaker.attempt_failed(TransportError("reset"), probe=False) is True
-    assert breaker.admit() == (False, None)
+    for _ in range(10):  # failures inside a request's retries: it keeps retrying
+        assert breaker.attempt_failed(busy) is True
+        assert breaker.attempt_failed(TransportError("reset")) is True
+    assert breaker.admit() is None
+    assert not probed.acquire(timeout=0.1)  # closed: nothing probes
+    breaker.spent(busy, since=time.monotonic())  # a request spent all its attempts: open
+    assert isinstance(breaker.admit(), ServerError)
+    # Probes run in the background while it is open, one at a time, until one works.
+    answers[:] = [TransportError("reset"), AuthError("403"), None]
+    for _ in range(3):
+        assert probed.acquire(timeout=2)
+        assert breaker.is_open
+        release.set()
+    deadline = time.monotonic() + 2
+    while breaker.is_open and time.monotonic() < deadline:
+        time.sleep(0.005)
+    assert breaker.admit() is None
+    assert breaker.probes == 3
+    # A server plainly down opens it at once, and no further attempt is made.
     refused = TransportError("refused")
     refused.unreachable = True
-    assert breaker.attempt_failed(refused, probe=False) is False  # no retry can help
-    probe, cause = breaker.admit()
-    assert (probe, type(cause)) == (False, TransportError)
-    now[0] += CloudBreaker.FIRST
-    assert breaker.admit() == (True, None)  # one probe
-    assert breaker.admit()[0] is False  # only one
-    assert breaker.attempt_failed(refused, probe=True) is False
-    now[0] += CloudBreaker.FIRST
-    assert breaker.admit()[0] is False  # the next probe waits twice as long
-    now[0] += CloudBreaker.FIRST
-    assert breaker.admit() == (True, None)
-    # The probe reached a server that answers, if with a 500: it is up, and that
-    # request goes on with its own retries.
-    assert breaker.attempt_failed(busy, probe=True) is True
-    assert breaker.admit() == (False, None)
-    assert breaker.attempt_failed(AuthError("403"), probe=False) is False  # a refused key
-    breaker.succeeded(0.1)
-    assert breaker.admit() == (False, None)
+    assert breaker.attempt_failed(refused) is False
+    assert isinstance(breaker.admit(), TransportError)
+    breaker.succeeded(0.1)  # any request's answer closes it
+    assert breaker.admit() is None
+    release.set()  # a probe that began before the answer ends (and finds it closed)
+    # A refused text, a bad certificate: not the local voice's business, never opens.
+    from kuhu_driver.errors import BadRequestError, TLSError
+
+    breaker.spent(BadRequestError("400"), since=time.monotonic())
+    breaker.spent(TLSError("untrusted"), since=time.monotonic())
+    assert breaker.admit() is None
+    # A request that began before the cloud was last found working is old news.
+    breaker.spent(busy, since=time.monotonic() - 60)
+    assert breaker.admit() is None
+    # No key: open, and no probe can help.
+    breaker.close()
+    nokey = CloudBreaker(probe=probe)
+    nokey.spent(ConfigError("no key"), since=time.monotonic())
+    assert nokey.is_open and not probed.acquire(timeout=0.1)
     # The wait for a piece: at least FIRST_PIECE_WAIT, else fitted to the slowest of the
-    # recent answers, at most the request's own timeout.
-    assert breaker.patience(30.0) == FIRST_PIECE_WAIT
-    breaker.succeeded(4.0)
-    assert breaker.patience(30.0) == 6.0
-    assert breaker.patience(5.0) == 5.0
+    # recent answers; at most KUHU_CLOUD_WAIT and the request's own timeout.
+    assert breaker.patience(30.0) == FIRST_PIECE_WAIT == 1.5
+    breaker.succeeded(1.2)
+    assert breaker.patience(30.0) == pytest.approx(1.8)  # 1.5 x the slowest
+    breaker.succeeded(5.0)
+    assert breaker.patience(30.0) == 2.5  # a 5 s server: the cap
+    assert breaker.patience(2.0) == 2.0
     for _ in range(CloudBreaker.RECENT):
         breaker.succeeded(0.2)
-    assert breaker.patience(30.0) == FIRST_PIECE_WAIT  # the slow answer has aged out
+    assert breaker.patience(30.0) == 1.5  # the slow answers have aged out
