@@ -18,6 +18,10 @@ from ._player import NO_DEVICE_HINT, Segment, StreamBase
 
 logger = logging.getLogger(__name__)
 
+#: How many recent callbacks the lead is measured over (about 2.5 s of 20 ms periods):
+#: long enough to see a callback that came on time, short enough to follow clock drift.
+LEADS_KEPT = 128
+
 _open_players: weakref.WeakSet[MiniaudioPlayer] = weakref.WeakSet()
 
 
@@ -32,10 +36,14 @@ def _close_all() -> None:
 class MiniaudioPlayer(StreamBase):
     """The default backend: one miniaudio device whose callback streams the queue.
 
-    Periods of 20 ms, three of them: the callback runs every 20 ms, and up to 60 ms of
-    audio sits ahead of what is heard; that is how early a segment counts as taken.
-    A ``stop()`` empties the queue; what the sound server holds (measured: about 15 ms
-    on PulseAudio) still plays.
+    Periods of 20 ms, three of them, asked for: the callback runs every 20 ms. How much
+    audio really sits between the callback and the listener is measured, not assumed:
+    the device takes audio ahead of real time until its buffers are full (ALSA's pulse
+    plugin holds more than the 60 ms asked for), so the frames written less the frames
+    real time has consumed since the device started is that lead. A segment is heard
+    once that many frames have been written after its end (``_drained``): a program
+    that ends right after ``runAndWait`` loses nothing. A ``stop()`` empties the queue;
+    what the sound server holds (measured: about 15 ms on PulseAudio) still plays.
     """
 
     backend = "miniaudio"
@@ -53,10 +61,18 @@ class MiniaudioPlayer(StreamBase):
         #: for the last segments played (what a listener hears as a gap at a seam).
         self.seam_gaps: deque[int] = deque(maxlen=256)
         self._open_lock = threading.Lock()
+        self._started: float | None = None  # when the device first asked for audio
+        #: Recent leads of what was written over what real time has consumed (frames).
+        self._leads: deque[float] = deque(maxlen=LEADS_KEPT)
 
     @property
     def latency_frames(self) -> int:
-        return self._rate * self.PERIOD_MS * self.PERIODS // 1000
+        """Frames between the callback and the listener: the largest recent lead
+        measured (see the class docstring), and never less than the buffer asked for."""
+        asked = self._rate * self.PERIOD_MS * self.PERIODS // 1000
+        with self._lock:
+            measured = max(self._leads, default=0.0)
+        return max(asked, min(round(measured), self._rate))  # at most 1 s: a stalled clock
 
     def preload(self) -> None:
         # Importing miniaudio (its C library and cffi bindings) takes 35-50 ms, three
@@ -106,6 +122,9 @@ class MiniaudioPlayer(StreamBase):
 
     def _start(self, device: Any, gen: Generator[bytes, int, None], rate: int) -> None:
         self._rate = rate
+        with self._lock:
+            self._started = None
+            self._leads.clear()
         self._last_progress = time.monotonic()
         try:
             device.start(gen)
@@ -150,6 +169,7 @@ class MiniaudioPlayer(StreamBase):
                         self._last_end = seg.end_frame
                         finished.append(seg)
                 self._frames_out += frames
+                self._measure_lead()
             for seg in touched:
                 seg._fire_marks()
             for seg in finished:
@@ -158,6 +178,15 @@ class MiniaudioPlayer(StreamBase):
             for seg in touched:
                 seg._drop(exc)
         return bytes(out) + bytes(want - len(out))
+
+    def _measure_lead(self) -> None:
+        """(Under the lock, on the device's thread.) How far the frames written run ahead
+        of real time since the device first asked for audio."""
+        now = time.monotonic()
+        if self._started is None:
+            self._started = now
+            return
+        self._leads.append(self._frames_out - (now - self._started) * self._rate)
 
     def _silence_now(self) -> None:
         with self._lock:
