@@ -20,6 +20,10 @@ from ._save import check_destination, start_save, write_job
 from ._speak import speak_text
 from ._synth import Synthesizer
 
+#: Seconds of audio ``stream()`` fetches ahead of its consumer, beyond the next piece:
+#: a slow consumer holds about two pieces, not six (one long piece is 7 MB at 22 kHz).
+STREAM_AHEAD = 30.0
+
 
 class Speech:
     """One text spoken, streamed or saved, and a ``stop()`` that any thread may call: it
@@ -66,7 +70,9 @@ class Speech:
         settings = self._settings or speech_settings()
         rate = self.voicing.sample_rate
         with Synthesizer.from_settings(settings) as synth:
-            job = self._adopt(start_job(synth, self.text, self.voicing, fallback=True))
+            job = self._adopt(
+                start_job(synth, self.text, self.voicing, fallback=True, ahead_seconds=STREAM_AHEAD)
+            )
             try:
                 for piece in job:
                     audio = piece.audio

@@ -169,3 +169,20 @@ def test_bad_subtitle_names_cost_nothing(kuhu_emulator: KuhuEmulator, tmp_path: 
     with pytest.raises(InvalidInputError, match="does not exist"):
         kuhu_driver.save("你好。", tmp_path / "a.wav", subtitles=tmp_path / "no" / "a.srt")
     assert kuhu_emulator.requests == []
+
+
+def test_a_slow_consumer_has_only_the_next_long_piece_fetched_ahead(
+    kuhu_emulator: KuhuEmulator,
+) -> None:
+    """Read-ahead is bounded in seconds of audio (30 s beyond the next piece), not in
+    pieces: with pieces of 600 and 2,000 billed characters (minutes of audio, megabytes
+    of PCM each), a slow consumer holding one has only the next one fetched, not six."""
+    long_text = "这是一段很长的文字，用来测试流的内存。" * 400
+    assert len(speech_pieces(long_text)) > 6
+    held = []
+    for i, _chunk in enumerate(kuhu_driver.stream(long_text)):
+        time.sleep(0.3)  # a slow consumer: the fetches ahead have had time to finish
+        held.append(sum(1 for r in kuhu_emulator.requests if r.outcome == "ok") - (i + 1))
+        if i == 4:
+            break
+    assert held == [1, 1, 1, 1, 1], held
