@@ -17,6 +17,7 @@ stalls new streams at random here (measured: every second stream took no audio).
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import os
 import shutil
@@ -263,6 +264,15 @@ class Recorder:
     def silences(self, first: int, last: int) -> list[float]:
         """Runs of near-silence between samples ``first`` and ``last``, in seconds."""
         return silences(bytes(self.data[2 * first : 2 * last + 2]), self.rate)
+
+
+def bursts(loud: list[int], rate: int = RATE, gap: float = 0.02) -> int:
+    """Runs of sound among the loud samples ``loud`` (indexes, as ``Recorder.sound``
+    gives them), separated by at least ``gap`` seconds of silence."""
+    if not loud:
+        return 0
+    limit = gap * rate
+    return 1 + sum(1 for a, b in itertools.pairwise(loud) if b - a > limit)
 
 
 def silences(pcm: bytes, rate: int = RATE, min_ms: float = 1.0) -> list[float]:

@@ -64,6 +64,9 @@ class MiniaudioPlayer(StreamBase):
         self._started: float | None = None  # when the device first asked for audio
         #: Recent leads of what was written over what real time has consumed (frames).
         self._leads: deque[float] = deque(maxlen=LEADS_KEPT)
+        self._last_frames = 0
+        #: Callbacks that found the device had run dry (dropouts), since it was opened.
+        self.underruns = 0
 
     @property
     def latency_frames(self) -> int:
@@ -125,6 +128,7 @@ class MiniaudioPlayer(StreamBase):
         with self._lock:
             self._started = None
             self._leads.clear()
+            self._last_frames = self._frames_out
         self._last_progress = time.monotonic()
         try:
             device.start(gen)
@@ -186,7 +190,18 @@ class MiniaudioPlayer(StreamBase):
         if self._started is None:
             self._started = now
             return
-        self._leads.append(self._frames_out - (now - self._started) * self._rate)
+        lead = self._frames_out - (now - self._started) * self._rate
+        taken = self._frames_out - self._last_frames  # by this callback
+        self._last_frames = self._frames_out
+        if lead < 0:
+            # Even with this callback's frames, less was written than real time has
+            # consumed: the device ran dry for over a period before asking again (the
+            # callback came late: the GIL, a busy machine), a dropout a listener hears.
+            # It consumed only what had been written: measure from there.
+            self.underruns += 1
+            self._started = now - (self._frames_out - taken) / self._rate
+            lead = taken
+        self._leads.append(lead)
 
     def _silence_now(self) -> None:
         with self._lock:

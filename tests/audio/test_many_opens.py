@@ -6,14 +6,13 @@ we release it; the server refuses a client's 65th."""
 
 from __future__ import annotations
 
-import itertools
 import json
 import subprocess
 import sys
 from typing import Any
 
 import pytest
-from rig import PulseRig, Recorder
+from rig import PulseRig, Recorder, bursts
 
 pytestmark = pytest.mark.realtime
 
@@ -58,15 +57,6 @@ print(json.dumps(out))
 """
 
 
-def bursts(rec: Recorder, gap: float = 0.02) -> int:
-    """Runs of sound heard, separated by at least ``gap`` seconds of silence."""
-    loud = rec.sound()
-    if not loud:
-        return 0
-    limit = gap * rec.rate
-    return 1 + sum(1 for a, b in itertools.pairwise(loud) if b - a > limit)
-
-
 def test_hundreds_of_device_opens_all_speak_and_leave_the_sound_server_usable(
     pulse: Any,
 ) -> None:
@@ -86,7 +76,7 @@ def test_hundreds_of_device_opens_all_speak_and_leave_the_sound_server_usable(
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     # Every utterance heard, each on its own (the next starts after a round trip).
-    assert bursts(rec) == speaks + engines + switches
+    assert bursts(rec.sound(), rec.rate) == speaks + engines + switches
     # Files held at the start; after the speak() calls; after the engines; and after the
     # sample-rate switches, less what the living engine held after its first switches.
     first, *later = out["fds"]

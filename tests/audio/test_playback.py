@@ -53,6 +53,34 @@ def test_the_stream_is_the_queue_back_to_back_then_silence() -> None:
     assert b.done.is_set() and b.end_frame == 5
 
 
+def test_the_device_lead_is_measured_and_a_late_callback_is_a_dropout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """How much audio the device holds is what it took ahead of real time (so a drain
+    waits for all of it), and a callback so late that the device ran dry is counted."""
+    from kuhu_driver.audio import _miniaudio
+
+    now = [100.0]
+    monkeypatch.setattr(_miniaudio.time, "monotonic", lambda: now[0])
+    player = player_with_fake_device(rate=1000)
+    assert player.latency_frames == 60  # before any measure: the 3 x 20 ms asked for
+    for _ in range(5):  # the device fills its 100 ms buffer at once, then asks on time
+        player._take(20)
+    for _ in range(50):
+        now[0] += 0.02
+        player._take(20)
+    assert player.latency_frames == 100  # 100 ms taken ahead of real time
+    assert player.underruns == 0
+    now[0] += 0.15  # the callback comes 130 ms late: the device ran dry for 30 ms
+    player._take(20)
+    assert player.underruns == 1
+    for _ in range(200):  # on time again; the lead is measured afresh
+        now[0] += 0.02
+        player._take(20)
+    assert player.underruns == 1
+    assert player.latency_frames == 60  # after the dropout the buffer held one period
+
+
 def test_marks_fire_once_each_in_order_as_their_frames_are_taken() -> None:
     player = player_with_fake_device()
     fired: list[tuple[int, int]] = []
