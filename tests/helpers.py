@@ -74,3 +74,9 @@ def numbered(sentence: str, n: int) -> str:
     """``n`` sentences that differ by their number: a long text whose pieces are all
     different requests (identical pieces in flight at once are bought once)."""
     return "".join(f"第{i}句：{sentence}" for i in range(1, n + 1))
+
+
+def utterance_events(rec: Recorder, name: str, fell_back: bool) -> list[tuple[Any, ...]]:
+    """The events of utterance ``name``, with a ``CloudFallback`` notice if it fell back."""
+    middle = [("error", name, "CloudFallback")] if fell_back else []
+    return [("started-utterance", name), *middle, ("finished-utterance", name, True)]

@@ -58,10 +58,13 @@ def test_the_device_lead_is_measured_and_a_late_callback_is_a_dropout(
 ) -> None:
     """How much audio the device holds is what it took ahead of real time (so a drain
     waits for all of it), and a callback so late that the device ran dry is counted."""
-    from kuhu_driver.audio import _miniaudio
+    from types import SimpleNamespace
 
     now = [100.0]
-    monkeypatch.setattr(_miniaudio.time, "monotonic", lambda: now[0])
+    # The player's clock only (the device thread reads time.monotonic in that module).
+    monkeypatch.setattr(
+        "kuhu_driver.audio._miniaudio.time", SimpleNamespace(monotonic=lambda: now[0])
+    )
     player = player_with_fake_device(rate=1000)
     assert player.latency_frames == 60  # before any measure: the 3 x 20 ms asked for
     for _ in range(5):  # the device fills its 100 ms buffer at once, then asks on time
