@@ -20,7 +20,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from rig import PulseRig, Recorder, bursts, silent_runs
+from rig import PulseRig, bursts, run_recorded, silent_runs
 
 #: The soak program: one engine, N utterances one per runAndWait, then M speak() calls;
 #: the process's resources at a few points, as JSON.
@@ -67,17 +67,14 @@ def bench_soak() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         rig = PulseRig(Path(tmp))
         rig.start()
-        rec = Recorder(rig)
         try:
-            proc = subprocess.run(
-                [sys.executable, "-c", SOAK_PROGRAM, str(count), str(speaks)],
-                env={**rig.env, "KUHU_AUDIO": "miniaudio"},
-                capture_output=True,
-                text=True,
+            proc, rec = run_recorded(
+                rig,
+                ["-c", SOAK_PROGRAM, str(count), str(speaks)],
+                {"KUHU_AUDIO": "miniaudio"},
                 timeout=900,
             )
         finally:
-            rec.stop()
             rig.stop()
     if proc.returncode != 0:
         row("the soak program", "failed", "", False)

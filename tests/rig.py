@@ -312,6 +312,25 @@ def expected_signal(pieces: list[str], audio_per_char: float) -> bytes:
 PROGRAM = str(Path(__file__).resolve().with_name("heard_program.py"))
 
 
+def run_recorded(
+    rig: PulseRig, args: list[str], env: dict[str, str], timeout: float = 300
+) -> tuple[subprocess.CompletedProcess[str], Recorder]:
+    """Run ``python ARGS`` talking straight to ``rig``'s sound server (with ``env``
+    added) while its sink is recorded; the finished process and what was heard."""
+    rec = Recorder(rig)
+    try:
+        proc = subprocess.run(
+            [sys.executable, *args],
+            env={**rig.env, **env},
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+        )
+    finally:
+        rec.stop()
+    return proc, rec
+
+
 def run_heard(
     rig: PulseRig,
     mode: str,
@@ -323,17 +342,9 @@ def run_heard(
 ) -> tuple[dict[str, Any], Recorder]:
     """Run ``heard_program.py MODE LATENCY *ARGS`` on ``rig``; its JSON output and what
     was heard."""
-    rec = Recorder(rig)
-    try:
-        proc = subprocess.run(
-            [sys.executable, PROGRAM, mode, str(latency), *args],
-            env={**rig.env, "KUHU_AUDIO": backend, **(env or {})},
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
-    finally:
-        rec.stop()
+    proc, rec = run_recorded(
+        rig, [PROGRAM, mode, str(latency), *args], {"KUHU_AUDIO": backend, **(env or {})}
+    )
     assert proc.returncode == 0, proc.stderr
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["backend"] == backend

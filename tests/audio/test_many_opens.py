@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from typing import Any
 
 import pytest
-from rig import PulseRig, Recorder, bursts
+from rig import PulseRig, bursts, run_recorded
 
 pytestmark = pytest.mark.realtime
 
@@ -62,17 +61,12 @@ def test_hundreds_of_device_opens_all_speak_and_leave_the_sound_server_usable(
 ) -> None:
     rig: PulseRig = pulse
     speaks, engines, switches = 80, 70, 70
-    rec = Recorder(rig)
-    try:
-        proc = subprocess.run(
-            [sys.executable, "-c", PROGRAM, str(speaks), str(engines), str(switches)],
-            env={**rig.env, "KUHU_AUDIO": "miniaudio"},
-            capture_output=True,
-            text=True,
-            timeout=240,
-        )
-    finally:
-        rec.stop()
+    proc, rec = run_recorded(
+        rig,
+        ["-c", PROGRAM, str(speaks), str(engines), str(switches)],
+        {"KUHU_AUDIO": "miniaudio"},
+        timeout=240,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     # Every utterance heard, each on its own (the next starts after a round trip).
