@@ -530,10 +530,8 @@ def bench_batch() -> None:
 
 def bench_shared_key() -> None:
     """Three kuhu-say --batch processes with one key, the emulator in its own process."""
-    import json
-    import urllib.request
 
-    from kuhu_driver.testing import STATS_PATH
+    from kuhu_driver.testing import read_stats
 
     print("three kuhu-say --batch processes sharing one key, 60 lines each")
     emu = subprocess.Popen(
@@ -555,9 +553,7 @@ def bench_shared_key() -> None:
                 procs.append(subprocess.Popen(argv, env=env, stderr=subprocess.DEVNULL))
             for proc in procs:
                 proc.wait(300)
-        url = env["KUHU_API_URL"].split("/api/")[0] + STATS_PATH
-        with urllib.request.urlopen(url, timeout=10) as resp:
-            stats = json.load(resp)
+        stats = read_stats(env["KUHU_API_URL"], env["KUHU_API_KEY"])
     finally:
         emu.terminate()
         emu.wait(10)

@@ -113,16 +113,8 @@ def resolve_settings(
         deadline = _positive(env, "KUHU_DEADLINE", DEFAULT_DEADLINE, float)
     if max_billed is None:
         max_billed = int(_positive(env, "KUHU_MAX_BILLED", DEFAULT_MAX_BILLED, int))
-    if audio is None:
-        audio = env.get("KUHU_AUDIO", "")
-    audio = audio.strip().lower() or "auto"
-    if audio not in AUDIO_BACKENDS:
-        raise ConfigError(f"KUHU_AUDIO must be one of {', '.join(AUDIO_BACKENDS)}, not {audio!r}")
-    if fallback is None:
-        fallback = env.get("KUHU_FALLBACK", "")
-    fallback = fallback.strip().lower() or "local"
-    if fallback not in FALLBACKS:
-        raise ConfigError(f"KUHU_FALLBACK must be one of {', '.join(FALLBACKS)}, not {fallback!r}")
+    audio = _choice(env, "KUHU_AUDIO", audio, AUDIO_BACKENDS)
+    fallback = _choice(env, "KUHU_FALLBACK", fallback, FALLBACKS)
     if cloud_wait is None:
         cloud_wait = _positive(env, "KUHU_CLOUD_WAIT", DEFAULT_CLOUD_WAIT, float)
     return Settings(
@@ -140,6 +132,20 @@ def resolve_settings(
     )
 
 
+def _choice(env: Mapping[str, str], name: str, given: str | None, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` (the first is the default), given or from ``env[name]``."""
+    value = (given if given is not None else env.get(name, "")).strip().lower() or choices[0]
+    if value not in choices:
+        raise ConfigError(f"{name} must be one of {', '.join(choices)}, not {_shown(value)}")
+    return value
+
+
+def _shown(value: str) -> str:
+    """A setting's value as an error names it: quoted (control characters escaped) and
+    cut short, so that a pasted document is not echoed whole."""
+    return repr(value) if len(value) <= 40 else f"{value[:40]!r}... ({len(value)} characters)"
+
+
 def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> float:
     raw = env.get(name)
     if not raw:
@@ -147,9 +153,9 @@ def _positive(env: Mapping[str, str], name: str, default: float, kind: type) -> 
     try:
         value = float(kind(raw))
     except ValueError:
-        raise ConfigError(f"{name} must be a positive number, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a positive number, not {_shown(raw)}") from None
     if not value > 0 or value == float("inf"):
-        raise ConfigError(f"{name} must be a positive number, not {raw!r}")
+        raise ConfigError(f"{name} must be a positive number, not {_shown(raw)}")
     return value
 
 
@@ -161,9 +167,9 @@ def _megabytes(env: Mapping[str, str], name: str, default: int) -> int:
     try:
         mb = float(raw)
     except ValueError:
-        raise ConfigError(f"{name} must be a number of megabytes, not {raw!r}") from None
+        raise ConfigError(f"{name} must be a number of megabytes, not {_shown(raw)}") from None
     if not 0 <= mb < float("inf"):
-        raise ConfigError(f"{name} must be 0 or more megabytes, not {raw!r}")
+        raise ConfigError(f"{name} must be 0 or more megabytes, not {_shown(raw)}")
     return int(mb * 1024 * 1024)
 
 

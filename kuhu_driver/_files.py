@@ -100,3 +100,44 @@ def install(src: Path, dst: Path, *, patience: float = REPLACE_PATIENCE) -> None
         replace(src, dst, patience=patience)
     except PermissionError:
         raise KeptBeside(dst, keep_beside(src, dst)) from None
+
+
+def umask() -> int:
+    """The process's umask (reading it means setting it: put back at once)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def temp_tag(path: Path) -> str:
+    """``path``'s name as it goes into its temporary file's name: shortened (with a hash,
+    so that it stays its own) when long, so that the temporary path stays under
+    Windows' 260-character limit wherever the output's does."""
+    name = path.name
+    if len(name) <= 40:
+        return name
+    import hashlib
+
+    return f"{name[:24]}~{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
+
+
+def temp_beside(path: Path) -> tuple[int, Path]:
+    """A new, empty temporary file beside ``path`` (``.NAME.PID-RANDOM.part``), created
+    exclusively (never a file or link someone planted), with the mode the finished file
+    should have (the user's umask), set on the descriptor: no window in which a swapped
+    name gets it. Its descriptor and path; nothing is left behind if this fails."""
+    import tempfile
+
+    fd, name = tempfile.mkstemp(
+        prefix=f".{temp_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
+    )
+    try:
+        if hasattr(os, "fchmod"):
+            os.fchmod(fd, 0o666 & ~umask())
+        else:  # Windows before 3.13: only the read-only bit exists, and 0600 has it off
+            pass
+    except BaseException:
+        os.close(fd)
+        Path(name).unlink(missing_ok=True)
+        raise
+    return fd, Path(name)

@@ -177,15 +177,9 @@ class RemoteEmulator:
         return {"KUHU_API_KEY": self.key, "KUHU_API_URL": self.url, "KUHU_CACHE": "off"}
 
     def stats(self) -> dict[str, Any]:
-        import json
-        import urllib.request
+        from kuhu_driver.testing import read_stats
 
-        from kuhu_driver.testing import STATS_PATH
-
-        base = self.url.split("/api/")[0]
-        with urllib.request.urlopen(base + STATS_PATH, timeout=10) as resp:
-            data: dict[str, Any] = json.load(resp)
-        return data
+        return read_stats(self.url, self.key)
 
 
 @pytest.fixture

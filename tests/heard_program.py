@@ -33,11 +33,10 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.request
 from typing import Any
 
 from kuhu_driver.pipeline import speech_pieces
-from kuhu_driver.testing import STATS_PATH, KuhuEmulator, read_banner
+from kuhu_driver.testing import KuhuEmulator, read_banner, read_stats
 
 #: Three pieces (one sentence, 600 billed characters, the rest): 1,405 billed
 #: characters, 7.0 s of audio at 5 ms per billed character.
@@ -75,7 +74,7 @@ def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], 
         STATS_CONTEXT.load_verify_locations(cafile=certificate)
     os.environ.update(env)
     os.environ["KUHU_CACHE"] = "off"
-    return proc, env["KUHU_API_URL"].split("/api/")[0] + STATS_PATH
+    return proc, env["KUHU_API_URL"]
 
 
 def main() -> None:
@@ -183,9 +182,8 @@ def main() -> None:
             run()
         out["restart"] = time.monotonic()
         port = url.split(":")[2].split("/")[0]
-        server, stats_url = start_emulator(
-            latency, f"--port={port}", f"--key={os.environ['KUHU_API_KEY']}"
-        )
+        os.environ["KUHU_EMULATOR_KEY"] = os.environ["KUHU_API_KEY"]  # not on its argv
+        server, stats_url = start_emulator(latency, f"--port={port}")
         i = 0
         while time.monotonic() - out["restart"] < 40:
             say(f"恢复{i}。", f"up{i}")
@@ -216,11 +214,10 @@ def main() -> None:
         sys.stdin.readline()
         say("声音服务回来了。", "after")
         run()
-    with urllib.request.urlopen(stats_url, timeout=10, context=STATS_CONTEXT) as resp:
-        stats = json.load(resp)
-        out["requests"], out["arrived"] = stats["log"], stats["arrived"]
-        if mode.startswith("outage-"):
-            out["restart"] = stats["outage_ended"]
+    stats = read_stats(stats_url, os.environ["KUHU_API_KEY"], context=STATS_CONTEXT)
+    out["requests"], out["arrived"] = stats["log"], stats["arrived"]
+    if mode.startswith("outage-"):
+        out["restart"] = stats["outage_ended"]
     engine.proxy._driver.destroy()
     server.terminate()
     server.wait()

@@ -26,12 +26,12 @@ def held_open(
     calls: list[tuple[Any, Any]] = []
     real = os.replace
 
-    def replace(src: Any, dst: Any) -> None:
+    def replace(src: Any, dst: Any, **dir_fds: Any) -> None:
         if Path(dst) == held:
             calls.append((src, dst))
             if times is None or len(calls) <= times:
                 raise PermissionError(13, "The process cannot access the file")
-        real(src, dst)
+        real(src, dst, **dir_fds)
 
     monkeypatch.setattr(os, "replace", replace)
     monkeypatch.setattr(time, "sleep", lambda s: None)

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 import threading
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 from .._closing import Closing
 from .._config import Settings, resolve_settings
@@ -20,7 +19,7 @@ from ._answer import Answer, Redactor, error_for, json_error, judge, one_line
 from ._exit import held_at_exit, track
 from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
-from ._request import build_request, check_url
+from ._request import build_request, check_url, signed_form
 from ._transport import Cut, Guard, post, tls_context
 from ._voices import DEFAULT_VOICE
 
@@ -37,7 +36,6 @@ RETRY_AFTER_CAP = 10.0
 PROBE_TIMEOUT = 1.5
 #: No answer is read past this, whatever the text (see ``Request.answer_cap``).
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
-_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
 
 
 class KuhuClient(Closing):
@@ -217,12 +215,7 @@ class KuhuClient(Closing):
         )
 
     def _signed(self, form: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
-        """The form with the key first, and its headers (signed when there is a secret)."""
-        body = urlencode([("key", self._key), *form])
-        headers = {"Content-Type": _CONTENT_TYPE}
-        if self._secret:
-            headers["sign"] = hashlib.md5((body + self._secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
-        return body.encode("ascii"), headers
+        return signed_form(self._key, self._secret, form)
 
     def idle_for(self) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a

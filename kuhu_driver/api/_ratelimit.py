@@ -182,7 +182,12 @@ def _prune(folder: Path) -> None:
 
 def runtime_dir() -> Path:
     """A private folder for this user's machine-wide state (not kept across reboots where
-    the platform has such a place)."""
+    the platform has such a place). On Windows, in the user's own profile
+    (``%LOCALAPPDATA%``, private by its ACL): ``%TEMP%`` may be shared, and there is no
+    owner to check, so another user could book our slots a minute ahead."""
+    if sys.platform == "win32":
+        local = os.environ.get("LOCALAPPDATA") or str(Path.home() / "AppData" / "Local")
+        return Path(local) / "kuhu_driver" / "State"
     base = os.environ.get("XDG_RUNTIME_DIR")
     if base and Path(base).is_dir() and os.access(base, os.W_OK):
         return Path(base) / "kuhu_driver"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
 import math
 from dataclasses import dataclass
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from .._model import FORMATS, SAMPLE_RATES, Request, Voicing
 from .._text import MAX_BILLED_PER_REQUEST, billed_chars, clean_text
@@ -141,3 +142,29 @@ def check_url(url: str) -> Endpoint:
         "the API must be reached over https (plain http is allowed only for a local "
         "emulator on 127.0.0.1 or localhost)"
     )
+
+
+_CONTENT_TYPE = "application/x-www-form-urlencoded;charset=utf-8"
+
+
+class HiddenForm(bytes):
+    """A request's form (it holds the key): bytes whose ``repr`` tells only its size."""
+
+    def __repr__(self) -> str:
+        return f"<form of {len(self)} bytes, not shown: it holds the key>"
+
+    __str__ = __repr__
+
+
+def signed_form(
+    key: str, secret: str | None, form: list[tuple[str, str]]
+) -> tuple[bytes, dict[str, str]]:
+    """The form with the key first, and its headers (signed when there is a secret:
+    ``sign`` = MD5 of the form and the secret). The form is a :class:`HiddenForm`:
+    error reporters that record every frame's locals (Sentry, ``capture_locals``) see
+    its length, not the key."""
+    body = urlencode([("key", key), *form])
+    headers = {"Content-Type": _CONTENT_TYPE}
+    if secret:
+        headers["sign"] = hashlib.md5((body + secret).encode("utf-8")).hexdigest()  # noqa: S324 - the API's scheme
+    return HiddenForm(body.encode("ascii")), headers

@@ -109,8 +109,12 @@ class LocalVoice(Closing):
         try:
             python = helper_python()
             self._dir = tempfile.TemporaryDirectory(prefix="kuhu-")  # short: Windows paths
+            # Started in that private folder: ``-m`` puts the working directory first on
+            # sys.path, and a ``kuhu_driver/`` in the caller's (a cloned repository)
+            # would run instead of ours.
             self._proc = subprocess.Popen(  # noqa: S603 - our interpreter, our module
                 [python, "-m", "kuhu_driver.audio._local_helper"],
+                cwd=self._dir.name,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.DEVNULL,
@@ -260,9 +264,14 @@ def _espeak_ng(command: str, text: str, rate: int, volume: float) -> tuple[bytes
         if has_han(text):
             argv += ["-v", "cmn"]
         try:
-            # The text is an argument, never shell input: no shell is involved.
+            # The text goes on standard input, never on the command line, which every
+            # user of the machine can read (/proc/*/cmdline, ps).
             proc = subprocess.run(  # noqa: S603
-                [*argv, "--", text], capture_output=True, timeout=SYNTH_TIMEOUT, check=False
+                [*argv, "--stdin"],
+                input=text.encode("utf-8"),
+                capture_output=True,
+                timeout=SYNTH_TIMEOUT,
+                check=False,
             )
         except (OSError, subprocess.TimeoutExpired) as exc:
             raise LocalVoiceError(f"eSpeak NG failed: {exc}") from None

@@ -10,12 +10,13 @@ import contextlib
 import errno
 import logging
 import os
+import stat
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from .._config import Settings, resolve_settings, speech_settings
+from .._config import DEFAULT_MAX_BILLED, Settings, resolve_settings, speech_settings
 from .._model import Voicing
 from .._text import yuan
 from ..api import resolve_voice_id
@@ -34,21 +35,36 @@ from ..pipeline import (
     write_job,
     write_subtitles,
 )
-from ._output import Progress, cost_summary, list_voices, piece_progress
+from ._output import Progress, cost_summary, list_voices, piece_progress, shown
 from ._parser import EMULATOR_NOTICE, build_parser
 
 
 def _read(path: str) -> str:
     """The text of ``path`` (``-``: standard input), always as UTF-8, a byte-order mark
-    dropped: never the console's code page, whose mojibake would be sent and billed."""
-    where = "standard input" if path == "-" else path
+    dropped: never the console's code page, whose mojibake would be sent and billed.
+    Never more than ``_read_limit()`` bytes, and never a device (``/dev/zero``)."""
+    where = "standard input" if path == "-" else shown(path)
+    limit = _read_limit()
     buffer = getattr(sys.stdin, "buffer", None)
     if path == "-" and buffer is None:  # a stdin replaced by text (an embedding program)
-        return sys.stdin.read().removeprefix("\ufeff")
+        text = sys.stdin.read(limit + 1)
+        if len(text) > limit:
+            raise KuhuError(_too_long(where, limit))
+        return text.removeprefix("\ufeff")
+    raw: bytes
     try:
-        raw = buffer.read() if path == "-" and buffer is not None else Path(path).read_bytes()
+        if path == "-" and buffer is not None:
+            raw = buffer.read(limit + 1)
+        else:
+            with Path(path).open("rb") as f:
+                mode = os.fstat(f.fileno()).st_mode
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                    raise KuhuError(f"cannot read {where}: it is a device, not a text file")
+                raw = f.read(limit + 1)
     except OSError as exc:
         raise KuhuError(f"cannot read {where}: {exc.strerror or exc}") from None
+    if len(raw) > limit:
+        raise KuhuError(_too_long(where, limit))
     try:
         return raw.decode("utf-8-sig")
     except UnicodeDecodeError:
@@ -56,6 +72,22 @@ def _read(path: str) -> str:
             f"cannot read {where}: it is not UTF-8 text (save it as UTF-8; on Windows, "
             "`chcp 65001` makes the console send UTF-8)"
         ) from None
+
+
+def _read_limit() -> int:
+    """The most text read: 16 bytes per billed character allowed (a billed character is
+    at most 4 bytes of UTF-8, and spaces and marks around it bill nothing)."""
+    try:
+        return 16 * resolve_settings(require_key=False).max_billed
+    except KuhuError:
+        return 16 * DEFAULT_MAX_BILLED  # the bad setting is reported where it is used
+
+
+def _too_long(where: str, limit: int) -> str:
+    return (
+        f"cannot read {where}: it is over {limit:,} bytes, more text than KUHU_MAX_BILLED "
+        "allows (split it, or raise KUHU_MAX_BILLED if you mean it)"
+    )
 
 
 def _console_safe() -> None:
@@ -94,7 +126,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run(parser, args)
     except KuhuError as exc:
-        print(f"kuhu-say: error: {exc}", file=sys.stderr)
+        print(f"kuhu-say: error: {shown(str(exc), quote=False)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("kuhu-say: interrupted", file=sys.stderr)
@@ -239,9 +271,9 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     job.billed_reused,
                     synth.billed_shared,
                 )
-        print(f"wrote {out}", file=sys.stderr)
+        print(f"wrote {shown(str(out))}", file=sys.stderr)
         if args.subtitles:
-            print(f"wrote {Path(args.subtitles).expanduser()}", file=sys.stderr)
+            print(f"wrote {shown(str(Path(args.subtitles).expanduser()))}", file=sys.stderr)
         return 0
 
 
@@ -261,5 +293,7 @@ def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voic
         file=sys.stderr,
     )
     for path, exc in result.failed:
-        print(f"kuhu-say: error: {path.name}: {exc}", file=sys.stderr)
+        print(
+            f"kuhu-say: error: {shown(path.name)}: {shown(str(exc), quote=False)}", file=sys.stderr
+        )
     return 1 if result.failed else 0

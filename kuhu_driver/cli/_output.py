@@ -96,3 +96,15 @@ def cost_summary(sent: int, from_cache: int, reused: int, shared: int = 0) -> No
             parts.append(f"{shared} shared with an identical piece in flight")
         line += f"; {saved} ({yuan(saved):.4f} yuan) not bought again: " + ", ".join(parts)
     print(f"kuhu-say: {line}", file=sys.stderr)
+
+
+def shown(text: str, *, quote: bool = True) -> str:
+    """``text`` as we print it: a path or a message whose control characters (a newline,
+    a terminal's ESC) are escaped, never obeyed by the terminal or a log reader. A path
+    that needed escaping is quoted (``quote``), so that it reads as one."""
+    if text.isprintable():
+        return text
+    escaped = "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )
+    return f"'{escaped}'" if quote else escaped

@@ -7,6 +7,11 @@ folder whose name is a cache key and whose content starts with our magic, so poi
 
 Each entry carries a SHA-256 over its header and audio: a truncated, altered or
 bit-flipped entry is discarded (with one warning) and fetched again, never played.
+
+Other users of the machine: the folders are created ``0700`` (what was spoken is nobody
+else's business), and the cache steps aside, with one warning, rather than use a folder
+that another user made first or may write (they could plant entries to be played).
+Entries are read never through a link and never past their length (``read_entry``).
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ from pathlib import Path
 
 from .._files import replace
 from .._model import Audio, Request
-from ._store import MAGIC, decode, header, is_ours
+from .._private import UnsafeFolderError, check_private, make_private_dirs
+from ._store import MAGIC, decode, header, is_ours, read_entry
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +75,7 @@ class AudioCache:
         self._size: int | None = None
         self._scanned = 0.0
         self._ready = False
+        self._root_ok = False
         #: Why the cache stepped aside, or None while it works.
         self.disabled: str | None = None
         #: Why nothing new is written (entries are still read), or None.
@@ -131,11 +138,11 @@ class AudioCache:
 
     def get(self, key: str) -> Audio | None:
         path = self._path(key)
-        if self.disabled is not None:
+        if self.disabled is not None or not self._trusted():
             self.misses += 1
             return None
         try:
-            raw = path.read_bytes()
+            raw = read_entry(path)
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -172,7 +179,9 @@ class AudioCache:
         head = header(audio)
         try:
             self._prepare()
-            path.parent.mkdir(exist_ok=True)
+            if not self._trusted():
+                return
+            _private_sub(path.parent)
             if path.exists() and not is_ours(path):
                 logger.warning("left alone a file that is not a cache entry: %s", path)
                 return
@@ -211,14 +220,42 @@ class AudioCache:
                 self._step_aside(exc)
 
     def _prepare(self) -> None:
-        """Create our folder and its tag, once."""
+        """Create our folder (``0700``, and any parent we make) and its tag, once."""
         if self._ready:
             return
-        self.root.mkdir(parents=True, exist_ok=True)
-        tag = self.root / "CACHEDIR.TAG"
-        if not tag.exists():
-            tag.write_text(_TAG, encoding="ascii")
+        make_private_dirs(self.root)
+        if not self._trusted():
+            return
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+        with contextlib.suppress(FileExistsError):  # a link there is left alone too
+            fd = os.open(self.root / "CACHEDIR.TAG", flags | getattr(os, "O_BINARY", 0), 0o600)
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(_TAG)
         self._ready = True
+
+    def _trusted(self) -> bool:
+        """Whether our folder may be used: no folder yet, or a real folder of this
+        user's that nobody else may write (checked once; made ``0700`` if it was
+        readable by others). Otherwise the cache steps aside."""
+        if self._root_ok:
+            return True
+        try:
+            st = self.root.lstat()
+        except FileNotFoundError:
+            return True  # nothing to read; _prepare makes it ours
+        except OSError as exc:
+            self._step_aside(exc)
+            return False
+        try:
+            check_private(self.root, st)
+        except UnsafeFolderError as exc:
+            self._step_aside(exc)
+            return False
+        if st.st_mode & 0o077:
+            with contextlib.suppress(OSError):
+                self.root.chmod(0o700)  # an older version's 0755: names said what was spoken
+        self._root_ok = True
+        return True
 
     def _entries(self) -> Iterator[tuple[Path, os.stat_result]]:
         """Our entries, and stale temporary files of ours removed on the way."""
@@ -269,3 +306,13 @@ class AudioCache:
     def size(self) -> int:
         """Bytes stored now."""
         return sum(st.st_size for _, st in self._entries())
+
+
+def _private_sub(folder: Path) -> None:
+    """Make (``0700``) or check one of the two-hex-digit folders under our own."""
+    with contextlib.suppress(FileExistsError):
+        folder.mkdir(mode=0o700)
+    st = folder.lstat()
+    check_private(folder, st)
+    if st.st_mode & 0o077:
+        folder.chmod(0o700)  # an older version's 0755

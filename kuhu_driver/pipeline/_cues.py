@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from .._files import temp_beside
 from ..audio import mp3_frames
 from ..errors import InvalidInputError
 from ._chunk import _SENTENCE_END, chunk_spans
@@ -114,10 +115,13 @@ def render_subtitles(cues: Sequence[Cue], fmt: str) -> str:
 def write_subtitles(path: Path, cues: Sequence[Cue]) -> None:
     """Write ``cues`` to ``path`` (format by extension), whole or not at all."""
     fmt = subtitle_format(path)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp: Path | None = None
     try:
-        tmp.write_text(render_subtitles(cues, fmt), encoding="utf-8")
+        fd, tmp = temp_beside(path)  # a fresh file, never one planted under a known name
+        with os.fdopen(fd, "wb") as f:
+            f.write(render_subtitles(cues, fmt).encode("utf-8"))
         tmp.replace(path)
     except OSError as exc:
-        tmp.unlink(missing_ok=True)
+        if tmp is not None:
+            tmp.unlink(missing_ok=True)
         raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc

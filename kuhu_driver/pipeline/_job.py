@@ -37,6 +37,17 @@ SECONDS_PER_BILLED = 0.15
 QUICK_PREFIX = 1000
 
 
+def check_billed(text: str, max_billed: int) -> None:
+    """:class:`InvalidInputError` if ``text`` (cleaned) bills more than ``max_billed``."""
+    billed = billed_chars(text)
+    if billed > max_billed:
+        raise InvalidInputError(
+            f"the text bills {billed} characters (about {yuan(billed):.2f} yuan), more "
+            f"than the {max_billed} allowed for one utterance; split it, or raise "
+            "KUHU_MAX_BILLED if you mean it"
+        )
+
+
 @dataclass(frozen=True)
 class Piece:
     index: int
@@ -64,13 +75,7 @@ class Job:
             self.text = clean_text(text)
         except (TypeError, ValueError) as exc:
             raise InvalidInputError(str(exc)) from None
-        billed = billed_chars(self.text)
-        if billed > synth.max_billed:
-            raise InvalidInputError(
-                f"the text bills {billed} characters (about {yuan(billed):.2f} yuan), more "
-                f"than the {synth.max_billed} allowed for one utterance; split it, or raise "
-                "KUHU_MAX_BILLED if you mean it"
-            )
+        check_billed(self.text, synth.max_billed)
         self.voicing = voicing
         self.format = format
         # A long text's first piece is found in its first characters and asked for

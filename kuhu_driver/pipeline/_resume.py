@@ -15,6 +15,10 @@ what is there, checked against its hashes, and requests only the rest. A differe
 save to the same path starts afresh. An exclusive lock on the folder keeps two
 processes from writing one save at once; the kernel drops it if the owner dies.
 Folders nobody touched for a week are removed by the next save into that folder.
+
+The folder may sit in a folder other users can write (a shared folder, ``/tmp``): it is
+created ``0700``, used only if it is ours and no one else may write it, and every file
+in it is reached through its descriptor, never through a link (see ``_private``).
 """
 
 from __future__ import annotations
@@ -32,8 +36,9 @@ from pathlib import Path
 from typing import IO
 
 from .. import _filelock
-from .._files import full_sync, install
+from .._files import full_sync
 from .._model import Audio
+from .._private import PrivateDir, UnsafeFolderError, check_private
 from ..errors import InvalidInputError
 from ._store import decode, header
 
@@ -42,6 +47,11 @@ logger = logging.getLogger(__name__)
 SUFFIX = ".kuhu-save"
 _PIECE = re.compile(r"p(\d{5})")
 _STALE_SECONDS = 7 * 86400
+#: Bounds on what is read back from the folder.
+_SMALL = 1 << 20
+_PIECE_LIMIT = 512 * 1024 * 1024
+_PART = "out.part"
+_STATE = "state.json"
 
 
 def save_id(endpoint: str, voicing: object, fmt: str, text: str) -> str:
@@ -61,8 +71,7 @@ class SaveState:
         self.path = path
         self.job = job
         self.folder = folder_for(path)
-        self.part = self.folder / "out.part"
-        self._state = self.folder / "state.json"
+        self._dir: PrivateDir | None = None
         self._lock_fd: int | None = None
         #: Stores under way; the lock is dropped only once none is (a fetch that ends
         #: after its save was stopped must not write into a folder another run owns).
@@ -83,10 +92,21 @@ class SaveState:
         """Take the save's lock and check what an earlier run left; :class:`InvalidInputError`
         if another process is writing the same output."""
         _prune(self.path.parent)
-        self.folder.mkdir(exist_ok=True)
+        try:
+            self._dir = PrivateDir(self.folder)
+        except UnsafeFolderError as exc:
+            raise InvalidInputError(
+                f"cannot save to {self.path}: its resume folder {exc}; remove it, or save elsewhere"
+            ) from None
         self._lock()
         self._load()
         return self
+
+    @property
+    def dir(self) -> PrivateDir:
+        if self._dir is None:
+            raise RuntimeError("the save's folder is not open")
+        return self._dir
 
     def __exit__(self, *exc: object) -> None:
         self.release()
@@ -99,12 +119,13 @@ class SaveState:
                     _filelock.release(self._lock_fd)  # Windows wants it before the close
                 os.close(self._lock_fd)
                 self._lock_fd = None
+            if self._dir is not None:
+                self._dir.close()
+                self._dir = None
 
     # -- opening ---------------------------------------------------------------------
     def _lock(self) -> None:
-        fd = os.open(
-            self.folder / "lock", os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o600
-        )
+        fd = self.dir.open("lock", os.O_RDWR | os.O_CREAT, 0o600)
         try:
             _filelock.take(fd, wait=False)
         except OSError as exc:
@@ -123,14 +144,14 @@ class SaveState:
 
     def _load(self) -> None:
         try:
-            job = (self.folder / "job").read_text(encoding="ascii")
+            job: str | None = self.dir.read("job", _SMALL).decode("ascii")
         except (OSError, ValueError):
             job = None
         if job != self.job:
             self._reset(had=job is not None)
             return
         try:
-            state = json.loads(self._state.read_text(encoding="utf-8"))
+            state = json.loads(self.dir.read(_STATE, _SMALL * 16).decode("utf-8"))
         except FileNotFoundError:
             return  # pieces kept, none appended yet
         except (OSError, ValueError):
@@ -154,7 +175,7 @@ class SaveState:
         good = 0
         pos = start
         try:
-            with self.part.open("rb") as f:
+            with self._part("r+b") as f:
                 f.seek(pos)
                 for digest, end in zip(hashes, ends, strict=True):
                     data = f.read(int(end) - pos)
@@ -162,6 +183,7 @@ class SaveState:
                         break
                     good += 1
                     pos = int(end)
+                f.truncate(pos)
         except OSError:
             self._reset(had=True)
             return
@@ -170,28 +192,33 @@ class SaveState:
         self.size = pos - self.start
         self._hashes = hashes[:good]
         self._ends = [int(e) for e in ends[:good]]
-        with self.part.open("r+b") as f:
-            f.truncate(pos)
         if good:
             logger.info("resuming the save of %s: %d pieces already here", self.path.name, good)
 
     def _reset(self, *, had: bool) -> None:
         if had:
             logger.info("an earlier, different save to %s was left: starting afresh", self.path)
-        for entry in self.folder.iterdir():
-            if entry.name != "lock":
+        for name in self.dir.names():
+            if name != "lock":
                 with contextlib.suppress(OSError):
-                    entry.unlink()
+                    self.dir.unlink(name)
         self.start = 0
         self.appended = 0
         self.size = 0
         self._hashes = []
         self._ends = []
-        (self.folder / "job").write_text(self.job, encoding="ascii")
+        self.dir.write_atomic("job", self.job.encode("ascii"))
+
+    def _part(self, mode: str) -> IO[bytes]:
+        """``out.part``, opened through the folder's descriptor (``r+b``: it must exist;
+        ``w+b``: created, or emptied)."""
+        flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if mode == "w+b" else 0)
+        return os.fdopen(self.dir.open(_PART, flags, 0o600), "r+b")
 
     # -- pieces as they arrive -------------------------------------------------------
-    def _piece_path(self, index: int) -> Path:
-        return self.folder / f"p{index:05d}"
+    @staticmethod
+    def _piece_name(index: int) -> str:
+        return f"p{index:05d}"
 
     def store(self, index: int, audio: Audio) -> None:
         """Keep an arrived piece (called on the fetching thread). Never raises: a piece
@@ -208,25 +235,16 @@ class SaveState:
                 self._storing.notify_all()
 
     def _store(self, index: int, audio: Audio) -> None:
-        target = self._piece_path(index)
-        tmp = target.with_name(f".{target.name}.tmp")
         try:
-            with tmp.open("wb") as f:
-                f.write(header(audio))
-                f.write(audio.data)
-                f.flush()
-                full_sync(f.fileno())
-            tmp.replace(target)
-        except OSError as exc:
+            self.dir.write_atomic(self._piece_name(index), header(audio) + audio.data, sync=True)
+        except (OSError, RuntimeError) as exc:
             logger.warning("could not keep a piece of %s for resuming: %s", self.path.name, exc)
-            with contextlib.suppress(OSError):
-                tmp.unlink()
 
     def stored(self, index: int) -> Audio | None:
         """A piece kept earlier, if whole; else None (it is fetched again)."""
         try:
-            raw = self._piece_path(index).read_bytes()
-        except OSError:
+            raw = self.dir.read(self._piece_name(index), _PIECE_LIMIT)
+        except (OSError, ValueError):
             return None
         audio = decode(raw)
         if audio is None:
@@ -236,8 +254,8 @@ class SaveState:
     def kept(self) -> set[int]:
         """Indexes of the pieces kept as files now (not yet appended)."""
         out = set()
-        for entry in self.folder.iterdir():
-            m = _PIECE.fullmatch(entry.name)
+        for name in self.dir.names():
+            m = _PIECE.fullmatch(name)
             if m is not None:
                 out.add(int(m.group(1)))
         return out
@@ -247,7 +265,7 @@ class SaveState:
         """``out.part`` positioned after the appended pieces; ``start`` placeholder bytes
         (a WAV header's) are written first on a fresh part."""
         fresh = self.appended == 0
-        f = self.part.open("r+b" if self.part.exists() and not fresh else "wb")
+        f = self._part("w+b" if fresh or not self.dir.exists(_PART) else "r+b")
         if fresh:
             f.truncate(0)
             f.write(b"\0" * start)
@@ -259,7 +277,7 @@ class SaveState:
         """The bytes of each piece already in the output, in order."""
         if not self._ends:
             return
-        with self.part.open("rb") as f:
+        with self._part("r+b") as f:
             f.seek(self.start)
             pos = self.start
             for end in self._ends:
@@ -276,23 +294,20 @@ class SaveState:
         self._ends.append(self.start + self.size)
         self.appended += 1
         state = {"job": self.job, "start": self.start, "hashes": self._hashes, "ends": self._ends}
-        tmp = self._state.with_name(".state.tmp")
-        tmp.write_text(json.dumps(state), encoding="utf-8")
-        tmp.replace(self._state)
+        self.dir.write_atomic(_STATE, json.dumps(state).encode("utf-8"))
         with contextlib.suppress(OSError):
-            self._piece_path(index).unlink()
+            self.dir.unlink(self._piece_name(index))
 
     def finish(self) -> None:
         """The output is complete: move it into place and remove the folder (also when
         another program holds the output: it is then kept beside it, ``KeptBeside``)."""
+        folder = self.dir
         try:
-            install(self.part, self.path)
+            folder.move_out(_PART, self.path)
         finally:
-            if not self.part.exists():
+            if not folder.exists(_PART):
+                folder.remove_all()
                 self.release()
-                import shutil
-
-                shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def _well_formed(hashes: object, ends: object, start: object) -> bool:
@@ -315,8 +330,9 @@ def _prune(folder: Path) -> None:
     cutoff = time.time() - _STALE_SECONDS
     for old in _save_folders(folder):
         try:
+            check_private(old, old.lstat())  # only our own: never another user's, or a link
             newest = max((e.stat().st_mtime for e in old.iterdir()), default=0.0)
-        except OSError:
+        except OSError:  # UnsafeFolderError included
             continue
         if newest < cutoff:
             import shutil

@@ -14,14 +14,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .._files import KeptBeside, can_create_in, install
+from .._files import KeptBeside, can_create_in, install, temp_beside, temp_tag
 from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
 from .._text import billed_chars, clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import CancelledError, InvalidInputError
 from ._cues import piece_seconds
-from ._job import Job, Piece, start_job
+from ._job import Job, Piece, check_billed, start_job
 from ._resume import SaveState, save_id
 from ._synth import Synthesizer
 
@@ -58,12 +58,6 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
     return target
 
 
-def _umask() -> int:
-    mask = os.umask(0o022)  # the only way to read it; put back at once
-    os.umask(mask)
-    return mask
-
-
 #: A save bigger than this keeps its pieces beside the output until done, so that it can
 #: resume (see ``resume``); smaller ones cost at most 0.2 yuan to do again.
 RESUMABLE_BILLED = 2000
@@ -87,6 +81,7 @@ def start_save(
         cleaned = clean_text(text)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(str(exc)) from None
+    check_billed(cleaned, synth.max_billed)  # before a resume folder is made for it
     if billed_chars(cleaned) <= RESUMABLE_BILLED:
         job = start_job(
             synth, text, voicing, format=fmt, window=window, fallback=fallback, cues=cues
@@ -144,17 +139,10 @@ def write_job(
     wav = path.suffix.lower() == ".wav"
     _remove_orphans(path)
     try:
-        import tempfile
-
-        fd, tmp_name = tempfile.mkstemp(
-            prefix=f".{_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
-        )
-        # mkstemp makes the file 0600; the result gets the user's umask like any file.
-        Path(tmp_name).chmod(0o666 & ~_umask())
+        fd, tmp = temp_beside(path)
     except OSError as exc:
         job.cancel()
         raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    tmp = Path(tmp_name)
     try:
         with os.fdopen(fd, "wb") as f:
             if wav:
@@ -247,22 +235,10 @@ def _write_kept(
         raise InvalidInputError(f"cannot write {path}: {exc.strerror or exc}") from exc
 
 
-def _tag(path: Path) -> str:
-    """``path``'s name as it goes into its temporary file's name: shortened (with a hash,
-    so that it stays its own) when long, so that the temporary path stays under
-    Windows' 260-character limit wherever the output's does."""
-    name = path.name
-    if len(name) <= 40:
-        return name
-    import hashlib
-
-    return f"{name[:24]}~{hashlib.sha256(name.encode('utf-8')).hexdigest()[:8]}"
-
-
 def _remove_orphans(path: Path) -> None:
     """Remove the partial files of earlier writes of ``path`` whose process has died
     (killed before it could clean up), so that none is left behind for good."""
-    tag = _tag(path)
+    tag = temp_tag(path)
     pattern = re.compile(rf"\.{re.escape(tag)}\.(\d+)-[^/\\]+\.part")
     try:
         import glob

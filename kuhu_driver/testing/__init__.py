@@ -8,9 +8,8 @@ other side of the wire).
 
 from __future__ import annotations
 
-from ._banner import read_banner
+from ._banner import STATS_KEY_HEADER, STATS_PATH, read_banner, read_stats
 from ._emulator import FAULTS, Fault, KuhuEmulator
-from ._handler import STATS_PATH
 from ._record import EmulatorRequest
 from ._signal import other_rate
 from ._slowlink import SlowLink
@@ -18,6 +17,7 @@ from ._tls import self_signed
 
 __all__ = [
     "FAULTS",
+    "STATS_KEY_HEADER",
     "STATS_PATH",
     "EmulatorRequest",
     "Fault",
@@ -25,5 +25,6 @@ __all__ = [
     "SlowLink",
     "other_rate",
     "read_banner",
+    "read_stats",
     "self_signed",
 ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import secrets
 import socket
 import struct
 import time
@@ -15,14 +16,12 @@ from typing import Protocol
 from urllib.parse import parse_qsl, quote_plus, urlsplit
 
 from ..audio import wav_header
+from ._banner import STATS_KEY_HEADER, STATS_PATH
 from ._record import EmulatorRequest
 from ._signal import other_rate
 
 #: What the API says with each error code (its own words).
 MESSAGES = {400: "参数传递不正确", 403: "没有权限", 500: "服务器内部错误"}
-
-#: GET this path for the emulator's counters as JSON (for an emulator in another process).
-STATS_PATH = "/_emulator/stats"
 
 
 class Emulated(Protocol):
@@ -110,6 +109,11 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         if urlsplit(self.path).path == STATS_PATH:
+            emu = self.server.emulator
+            given = self.headers.get(STATS_KEY_HEADER, "").encode()
+            if not secrets.compare_digest(given, emu.api_key.encode()):
+                self._send(403, "text/plain", b"the emulator's key is needed (X-Emulator-Key)")
+                return
             self._stats()
             return
         self._handle("GET", urlsplit(self.path).query, "")

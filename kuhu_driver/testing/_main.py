@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
 import tempfile
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 from ._banner import CERTIFICATE, READY_LINE
 from ._emulator import KuhuEmulator
@@ -22,8 +24,18 @@ def emulator_main(argv: Sequence[str] | None = None) -> int:
         description="Run the kuhuyun API emulator on 127.0.0.1 until Ctrl-C.",
     )
     parser.add_argument("--port", type=int, default=0, help="port (default: any free one)")
-    parser.add_argument("--key", help="API key to accept (default: a random one)")
-    parser.add_argument("--secret", help="require signed requests with this secret")
+    parser.add_argument(
+        "--key",
+        help="API key to accept (default: KUHU_EMULATOR_KEY, else a random one); every "
+        "user of the machine can read a command line: prefer --key-file or the variable",
+    )
+    parser.add_argument("--key-file", help="read the API key to accept from this file")
+    parser.add_argument(
+        "--secret",
+        help="require signed requests with this secret (default: KUHU_EMULATOR_SECRET); "
+        "prefer --secret-file or the variable",
+    )
+    parser.add_argument("--secret-file", help="read the signing secret from this file")
     parser.add_argument("--latency", type=float, default=0.0, help="seconds before each answer")
     parser.add_argument(
         "--per-char", type=float, default=0.0, help="synthesis seconds per billed character"
@@ -74,8 +86,8 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
     if args.tls:
         tls = self_signed(stack.enter_context(tempfile.TemporaryDirectory()))
     emu = KuhuEmulator(
-        api_key=args.key,
-        api_secret=args.secret,
+        api_key=_given(args.key, args.key_file, "KUHU_EMULATOR_KEY"),
+        api_secret=_given(args.secret, args.secret_file, "KUHU_EMULATOR_SECRET"),
         latency=args.latency,
         seconds_per_billed_char=args.per_char,
         audio_seconds_per_billed_char=args.audio_per_char,
@@ -107,6 +119,15 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
         except KeyboardInterrupt:
             pass
     return 0
+
+
+def _given(value: str | None, file: str | None, variable: str) -> str | None:
+    """A key or secret: from the command line, else a file, else the environment."""
+    if value:
+        return value
+    if file:
+        return Path(file).read_text(encoding="utf-8").strip() or None
+    return os.environ.get(variable) or None
 
 
 def env_lines(env: dict[str, str], platform: str) -> list[str]:

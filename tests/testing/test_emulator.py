@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import os
+from pathlib import Path
 from urllib.parse import urlencode
 
 import httpx
@@ -95,3 +97,44 @@ def test_log_counts_attempts_billing_and_breaches() -> None:
         assert emu.billed_total() == 5 * 4
         assert emu.rate_limit_breaches == 2  # the 4th and 5th within a second
         assert emu.max_requests_in_window == 5
+
+
+def test_the_stats_which_hold_every_text_need_the_key_and_the_key_stays_off_argv(
+    tmp_path: Path,
+) -> None:
+    """Another user of the machine can reach a port on loopback and read ``ps``: the
+    stats answer only with the key, and the key comes from a file or the environment."""
+    import subprocess
+    import sys
+    import urllib.error
+    import urllib.request
+
+    from kuhu_driver.testing import STATS_PATH, read_banner, read_stats
+
+    key_file = tmp_path / "key"
+    key_file.write_text("a-key-nobody-else-sees\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "kuhu_driver.testing", f"--key-file={key_file}"],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "KUHU_EMULATOR_SECRET": "a-secret-from-the-environment"},
+    )
+    assert proc.stdout is not None
+    try:
+        env, _ = read_banner(proc.stdout)
+        assert env["KUHU_API_KEY"] == "a-key-nobody-else-sees"
+        assert env["KUHU_API_SECRET"] == "a-secret-from-the-environment"
+        url = env["KUHU_API_URL"]
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(url.split("/api/")[0] + STATS_PATH, timeout=10)
+        assert refused.value.code == 403
+        refused.value.close()
+        with pytest.raises(urllib.error.HTTPError):
+            read_stats(url, "a-guess")
+        assert read_stats(url, "a-key-nobody-else-sees")["requests"] == 0
+        cmdline = Path(f"/proc/{proc.pid}/cmdline").read_bytes()
+        assert b"nobody-else" not in cmdline and b"a-secret" not in cmdline
+    finally:
+        proc.terminate()
+        proc.wait(10)
+        proc.stdout.close()
