@@ -98,6 +98,9 @@ class Job:
         #: At most this many seconds of audio (reckoned from the text) fetched ahead of
         #: the consumer, beyond the one next piece (None: ``window`` pieces only).
         self._ahead_seconds = ahead_seconds
+        self._needs_ahead = 1  # pieces ahead a fast consumer has shown it needs
+        self._submitted: dict[int, float] = {}  # when each piece was asked for
+        self._last_asked = float("-inf")  # when the consumer last asked for a piece
         self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
         #: Where pieces are kept for resuming, and the first piece not yet written there.
         self._keep = keep
@@ -150,14 +153,27 @@ class Job:
                 self._submit_next()
 
     def _room_ahead(self) -> bool:
-        """Whether one more piece may be fetched ahead: always the next one; more only
-        while the audio fetched ahead stays within ``ahead_seconds``."""
-        if self._ahead_seconds is None or self._next <= self._consumed:
+        """Whether one more piece may be fetched ahead: always the one after the piece
+        being used (and, before the first is handed out, after the one waited for), so
+        that it is ready when that one ends; more while the audio fetched ahead stays
+        within ``ahead_seconds``, or while fewer are ahead than a consumer that had to
+        wait has shown it needs (``_starved``)."""
+        if self._ahead_seconds is None:
+            return True
+        waiting_for_first = self._consumed == self.first_piece
+        if self._next - self._consumed < self._needs_ahead + waiting_for_first:
             return True
         ahead = sum(
             billed_chars(self.text[a:b]) for a, b in self.spans[self._consumed : self._next + 1]
         )
         return ahead * SECONDS_PER_BILLED <= self._ahead_seconds
+
+    def _starved(self) -> None:
+        """The consumer had to wait for a piece that was under way all the while it used
+        the one before: it takes pieces faster than they come, so pieces held ahead
+        cost it no memory. Fetch the whole ``window`` side by side from now on."""
+        with self._submit_lock:
+            self._needs_ahead = self._window
 
     def _submit_next(self) -> None:
         i = self._next
@@ -195,6 +211,7 @@ class Job:
             fut = self._synth.submit(fetch)
         fut.add_done_callback(lambda _f: self._changed.set())
         self._futures[i] = fut
+        self._submitted[i] = time.monotonic()
         self._next += 1
 
     def _after_first(self) -> None:
@@ -238,13 +255,19 @@ class Job:
     def _cloud_piece(self, i: int) -> Audio:
         fut = self._futures[i]
         assert fut is not None
+        now = time.monotonic()
+        # The consumer waits for a piece that was under way all the while it used the
+        # one before: it takes pieces faster than they come (not merely at the start).
+        if not fut.done() and self._submitted.get(i, now) <= self._last_asked:
+            self._starved()
+        self._last_asked = now
         # With a local voice to fall back on, a piece playback waits for is given as
         # long as the cloud lately takes (see _fallback), counted from the job's start
         # for the first piece and from when it is needed for the others, and from the
         # cloud's last answer of any request: a server that answers is not down.
         # However often the cloud answers something, a piece waits at most
         # ``cloud_wait`` (KUHU_CLOUD_WAIT) from when playback needs it.
-        needed = time.monotonic()
+        needed = now
         since = self._born if i == 0 else needed
         breaker = self._synth.breaker
         while not fut.done():

@@ -175,14 +175,36 @@ def test_a_slow_consumer_has_only_the_next_long_piece_fetched_ahead(
     kuhu_emulator: KuhuEmulator,
 ) -> None:
     """Read-ahead is bounded in seconds of audio (30 s beyond the next piece), not in
-    pieces: with pieces of 600 and 2,000 billed characters (minutes of audio, megabytes
-    of PCM each), a slow consumer holding one has only the next one fetched, not six."""
+    pieces: with pieces of 2,000 billed characters (minutes of audio, megabytes of PCM
+    each), a consumer slower than the fetching has only the next one fetched while it
+    holds one, not six. (A consumer faster than the fetching is given more: see
+    ``test_a_fast_consumer_has_pieces_fetched_side_by_side``.)"""
     long_text = "这是一段很长的文字，用来测试流的内存。" * 400
     assert len(speech_pieces(long_text)) > 6
     held = []
     for i, _chunk in enumerate(kuhu_driver.stream(long_text)):
-        time.sleep(0.3)  # a slow consumer: the fetches ahead have had time to finish
+        time.sleep(1.0)  # a slow consumer: the fetches ahead have had time to finish
         held.append(sum(1 for r in kuhu_emulator.requests if r.outcome == "ok") - (i + 1))
         if i == 4:
             break
     assert held == [1, 1, 1, 1, 1], held
+
+
+def test_a_fast_consumer_has_pieces_fetched_side_by_side(kuhu_emulator: KuhuEmulator) -> None:
+    """A consumer that waits for pieces that were under way while it used the one
+    before is faster than the fetching: more are fetched at once (up to six), so the
+    whole text takes about a sixth of the one-at-a-time time, not all of it."""
+    kuhu_emulator.latency = 0.3  # each piece takes the server 0.3 s
+    text = numbered("这一段要尽快读完。", 700)
+    n = len(speech_pieces(text))
+    assert n >= 8
+    began = time.monotonic()
+    assert b"".join(kuhu_driver.stream(text)) == expected_pcm(kuhu_emulator, text)
+    took = time.monotonic() - began
+    assert took < 0.3 * n / 2, (took, n)  # one at a time would take 0.3 s x n
+    arrived = sorted(r.arrived for r in kuhu_emulator.requests)
+    overlapping = max(
+        sum(1 for r in kuhu_emulator.requests if r.arrived <= t < (r.finished or 0))
+        for t in arrived
+    )
+    assert overlapping >= 3
