@@ -65,6 +65,7 @@ class MiniaudioPlayer(StreamBase):
         #: Recent leads of what was written over what real time has consumed (frames).
         self._leads: deque[float] = deque(maxlen=LEADS_KEPT)
         self._last_frames = 0
+        self._base_frames = 0  # frames the stream had taken before this device's first
         #: Callbacks that found the device had run dry (dropouts), since it was opened.
         self.underruns = 0
 
@@ -187,19 +188,21 @@ class MiniaudioPlayer(StreamBase):
         """(Under the lock, on the device's thread.) How far the frames written run ahead
         of real time since the device first asked for audio."""
         now = time.monotonic()
-        if self._started is None:
-            self._started = now
-            return
-        lead = self._frames_out - (now - self._started) * self._rate
         taken = self._frames_out - self._last_frames  # by this callback
         self._last_frames = self._frames_out
+        if self._started is None:
+            self._started = now  # this device's first callback
+            self._base_frames = self._frames_out - taken
+            return
+        # Frames this device took since its first callback, less what real time played.
+        lead = self._frames_out - self._base_frames - (now - self._started) * self._rate
         if lead < 0:
             # Even with this callback's frames, less was written than real time has
             # consumed: the device ran dry for over a period before asking again (the
             # callback came late: the GIL, a busy machine), a dropout a listener hears.
             # It consumed only what had been written: measure from there.
             self.underruns += 1
-            self._started = now - (self._frames_out - taken) / self._rate
+            self._started = now - (self._frames_out - self._base_frames - taken) / self._rate
             lead = taken
         self._leads.append(lead)
 

@@ -83,6 +83,22 @@ def test_the_device_lead_is_measured_and_a_late_callback_is_a_dropout(
     assert player.underruns == 1
     assert player.latency_frames == 60  # after the dropout the buffer held one period
 
+    # The device opened again (another sample rate, a sound server back): its lead is
+    # its own, not the frames the stream took before it (a drain waited 1 s for those).
+    class Restartable(FakeDevice):
+        backend = "fake"
+
+        def start(self, gen: object) -> None:
+            pass
+
+    player._start(Restartable(), player._feed(), 1000)
+    for _ in range(3):  # its buffer fills with 40 ms, then it asks on time
+        player._take(20)
+    for _ in range(200):
+        now[0] += 0.02
+        player._take(20)
+    assert player.latency_frames == 60 and player.underruns == 1
+
 
 def test_marks_fire_once_each_in_order_as_their_frames_are_taken() -> None:
     player = player_with_fake_device()
