@@ -183,7 +183,7 @@ def test_a_slow_consumer_has_only_the_next_long_piece_fetched_ahead(
     assert len(speech_pieces(long_text)) > 6
     held = []
     for i, _chunk in enumerate(kuhu_driver.stream(long_text)):
-        time.sleep(1.0)  # a slow consumer: the fetches ahead have had time to finish
+        time.sleep(1.5)  # a slow consumer: the fetches ahead have had time to finish
         held.append(sum(1 for r in kuhu_emulator.requests if r.outcome == "ok") - (i + 1))
         if i == 4:
             break
@@ -192,19 +192,15 @@ def test_a_slow_consumer_has_only_the_next_long_piece_fetched_ahead(
 
 def test_a_fast_consumer_has_pieces_fetched_side_by_side(kuhu_emulator: KuhuEmulator) -> None:
     """A consumer that waits for pieces that were under way while it used the one
-    before is faster than the fetching: more are fetched at once (up to six), so the
-    whole text takes about a sixth of the one-at-a-time time, not all of it."""
+    before is faster than the fetching: more are fetched at once (up to six), not one
+    after another. Counted at the server: requests under way at the same moment (one
+    at a time, with the next piece fetched during the current one, is at most two)."""
     kuhu_emulator.latency = 0.3  # each piece takes the server 0.3 s
     text = numbered("这一段要尽快读完。", 700)
-    n = len(speech_pieces(text))
-    assert n >= 8
-    began = time.monotonic()
+    assert len(speech_pieces(text)) >= 8
     assert b"".join(kuhu_driver.stream(text)) == expected_pcm(kuhu_emulator, text)
-    took = time.monotonic() - began
-    assert took < 0.3 * n / 2, (took, n)  # one at a time would take 0.3 s x n
-    arrived = sorted(r.arrived for r in kuhu_emulator.requests)
+    reqs = kuhu_emulator.requests
     overlapping = max(
-        sum(1 for r in kuhu_emulator.requests if r.arrived <= t < (r.finished or 0))
-        for t in arrived
+        sum(1 for r in reqs if r.arrived <= s.arrived < (r.finished or 0)) for s in reqs
     )
-    assert overlapping >= 3
+    assert overlapping >= 4, overlapping
