@@ -111,9 +111,15 @@ class _Loader:
 
 
 class EntryPointDriverFinder:
-    """Finds ``pyttsx3.drivers.<name>`` in the ``pyttsx3.drivers`` entry point group."""
+    """Finds ``pyttsx3.drivers.<name>``: among the drivers a package named to
+    ``install`` (``known``), then in the ``pyttsx3.drivers`` entry point group."""
 
     is_pyttsx3_entry_point_finder = True
+
+    def __init__(self) -> None:
+        #: Driver name -> ``module[:attr]``, given by ``install`` (frozen programs have
+        #: no dist-info for the entry points to be read from).
+        self.known: dict[str, str] = {}
 
     def find_spec(
         self,
@@ -126,13 +132,23 @@ class EntryPointDriverFinder:
         name = fullname[len(_PREFIX) :]
         if not name or "." in name:
             return None
-        found = _lookup(name)
+        found = self.known.get(name) or _lookup(name)
         if found is None:
             return None
         return importlib.machinery.ModuleSpec(fullname, _Loader(found))  # type: ignore[arg-type]
 
 
-def install() -> None:
-    """Put the finder last on ``sys.meta_path`` (once): pyttsx3's own drivers win."""
-    if not any(getattr(f, "is_pyttsx3_entry_point_finder", False) for f in sys.meta_path):
-        sys.meta_path.append(EntryPointDriverFinder())
+def install(known: dict[str, str] | None = None) -> None:
+    """Put the finder last on ``sys.meta_path`` (once): pyttsx3's own drivers win.
+    ``known`` maps driver names to their modules directly: a program frozen by
+    PyInstaller, Nuitka or py2app keeps the modules but drops the ``dist-info`` that
+    the entry points are read from."""
+    finder = next(
+        (f for f in sys.meta_path if getattr(f, "is_pyttsx3_entry_point_finder", False)), None
+    )
+    if finder is None:
+        finder = EntryPointDriverFinder()
+        sys.meta_path.append(finder)
+    known_now = getattr(finder, "known", None)
+    if known and isinstance(known_now, dict):
+        known_now.update(known)

@@ -20,7 +20,7 @@ import kuhu_driver_hook
 from .errors import *  # noqa: F403
 from .errors import __all__ as _error_names
 
-kuhu_driver_hook.install()
+kuhu_driver_hook.install({"kuhu": "kuhu_driver.driver"})  # frozen programs too
 
 if TYPE_CHECKING:
     from ._text import billed_chars

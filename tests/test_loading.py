@@ -145,3 +145,50 @@ def test_the_hook_finds_drivers_in_folders_and_in_zipped_distributions(
     assert kuhu_driver_hook._lookup("zipdrv") == "zip_mod"  # through entrypoints
     assert kuhu_driver_hook._lookup("kuhu") == "kuhu_driver.driver"
     assert kuhu_driver_hook._lookup("nosuchdriver") is None
+
+
+def test_a_frozen_program_finds_the_driver_once_it_imports_kuhu_driver(tmp_path: Path) -> None:
+    """PyInstaller, Nuitka and py2app keep the modules but drop the dist-info folders
+    the entry points are read from: a bundle of our package and pyttsx3, with no
+    dist-info and no site-packages, still gets the driver by name."""
+    import shutil
+
+    import pyttsx3
+
+    import kuhu_driver
+    import kuhu_driver_hook
+
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    shutil.copytree(Path(kuhu_driver.__file__).parent, bundle / "kuhu_driver")
+    shutil.copytree(Path(pyttsx3.__file__).parent, bundle / "pyttsx3")
+    shutil.copy(kuhu_driver_hook.__file__, bundle / "kuhu_driver_hook.py")
+    program = (
+        "import sys; sys.path.insert(0, sys.argv[1])\n"
+        "import kuhu_driver, pyttsx3\n"
+        "engine = pyttsx3.init('kuhu')\n"
+        "print(type(engine.proxy._driver).__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-S", "-s", "-c", program, str(bundle)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "KUHU_API_KEY": "k", "KUHU_API_URL": "http://127.0.0.1:9/api/x"},
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "KuhuDriver"
+
+
+def test_the_installed_package_asks_for_a_miniaudio_with_the_wasapi_fixes() -> None:
+    """miniaudio 1.59-1.61 bundle a miniaudio that crashes on Windows when the default
+    device changes under an open stream; an engine keeps its stream open all its life."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+
+    (req,) = [
+        Requirement(r) for r in metadata.requires("kuhu-driver") or [] if r.startswith("miniaudio")
+    ]
+    assert not req.specifier.contains("1.61") and req.specifier.contains("1.70")
+    assert req.specifier.contains(metadata.version("miniaudio"))
