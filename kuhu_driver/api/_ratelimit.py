@@ -88,7 +88,9 @@ class MachineLimiter(RateLimiter):
     Slots are taken in the order the lock is granted, so equal jobs share fairly.
 
     The time is ``time.monotonic()``, which every process of a machine shares (Linux
-    ``CLOCK_MONOTONIC``, macOS ``mach_absolute_time``, Windows ``QueryPerformanceCounter``).
+    ``CLOCK_MONOTONIC``, macOS ``mach_absolute_time``, Windows ``QueryPerformanceCounter``
+    or ``GetTickCount64`` by CPython version: the file is shared only by processes whose
+    clock is the same one, see ``shared_limiter``).
     If the file cannot be used, this process keeps its own limit (one warning).
     """
 
@@ -208,7 +210,11 @@ def shared_limiter(key: str = "", endpoint: str = "") -> RateLimiter:
     every client of this process shares."""
     if not key:
         return _local
-    name = hashlib.sha256(f"{endpoint}\0{key}".encode()).hexdigest()[:32]
+    # Only processes that read the same clock may share a file: on Windows, CPython
+    # 3.10-3.12 read GetTickCount64 and 3.13 QueryPerformanceCounter, whose readings
+    # differ by an offset (a process behind would wait it out, up to a minute).
+    clock = time.get_clock_info("monotonic").implementation
+    name = hashlib.sha256(f"{endpoint}\0{key}\0{clock}".encode()).hexdigest()[:32]
     with _machine_lock:
         limiter = _machine.get(name)
         if limiter is None:

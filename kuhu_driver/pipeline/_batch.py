@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import functools
 import threading
-from collections.abc import Callable, Sequence
-from concurrent.futures import as_completed
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -72,7 +72,7 @@ def run_batch(
     pool = DaemonPool(max(1, workers), "kuhu-batch")
     try:
         futures = {pool.submit(functools.partial(one, path, text)): path for path, text in todo}
-        for fut in as_completed(futures):
+        for fut in _as_completed_in_slices(futures):
             path = futures[fut]
             try:
                 fut.result()
@@ -92,3 +92,12 @@ def run_batch(
         pool.shutdown()
     result.written.sort()
     return result
+
+
+def _as_completed_in_slices(futures: Iterable[Future[None]]) -> Iterator[Future[None]]:
+    """``as_completed``, waiting at most 0.2 s at a time: on Windows before Python 3.14
+    a lock wait cannot be interrupted, so Ctrl-C would wait for the next file to end."""
+    pending = set(futures)
+    while pending:
+        done, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+        yield from done

@@ -212,3 +212,28 @@ def test_a_state_folder_that_is_not_ours_is_never_used(
         limiter.close()
     assert not (folder / "rate-x").exists()
     assert any("another user or others may write it" in r.getMessage() for r in caplog.records)
+
+
+def test_processes_reading_different_clocks_never_share_a_state_file(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Windows, simulated: CPython 3.10-3.12 read GetTickCount64 and 3.13
+    QueryPerformanceCounter, whose readings differ by an offset; a process behind the
+    other would wait that offset out per request. Each clock gets its own file."""
+    import types
+
+    from kuhu_driver.api import _ratelimit
+
+    real = time.get_clock_info
+    files = []
+    for implementation in ("GetTickCount64()", "QueryPerformanceCounter()", "GetTickCount64()"):
+
+        def info(name: Any, impl: str = implementation) -> types.SimpleNamespace:
+            return types.SimpleNamespace(**{**vars(real(name)), "implementation": impl})
+
+        monkeypatch.setattr(time, "get_clock_info", info)
+        monkeypatch.setattr(_ratelimit, "_machine", {})
+        limiter = _ratelimit.shared_limiter("the-key", "https://api.example/x")
+        assert isinstance(limiter, _ratelimit.MachineLimiter)
+        files.append(limiter.path)
+    assert files[0] != files[1] and files[0] == files[2]

@@ -68,3 +68,40 @@ def test_an_unknown_format_is_refused_before_anything_is_sent(tmp_path: Path) ->
         with pytest.raises(InvalidInputError, match="ogg"):
             run_batch([(1, "一。")], tmp_path, synth, VOICING, fmt="ogg")
         assert emu.requests == []
+
+
+def test_ctrl_c_ends_a_batch_at_once_even_where_lock_waits_ignore_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows before Python 3.14, simulated: a wait with no timeout lets Ctrl-C through
+    only once it returns. The batch waits in slices, so Ctrl-C ends it at once, not when
+    the next file is done (4 s here)."""
+    import _thread
+    import threading
+    import time
+
+    real_wait = threading.Condition.wait
+
+    def windows_wait(self: threading.Condition, timeout: float | None = None) -> bool:
+        if timeout is not None:
+            return real_wait(self, timeout)
+        interrupted = False
+        while True:
+            try:
+                if real_wait(self, 0.05):
+                    break
+            except KeyboardInterrupt:
+                interrupted = True  # held back until the wait ends, as on Windows
+        if interrupted:
+            raise KeyboardInterrupt
+        return True
+
+    with KuhuEmulator(latency=4.0) as emu, synth_for(emu) as synth:
+        monkeypatch.setattr(threading.Condition, "wait", windows_wait)
+        threading.Timer(0.5, _thread.interrupt_main).start()
+        began = time.monotonic()
+        with pytest.raises(KeyboardInterrupt):
+            run_batch([(1, "一。"), (2, "二。")], tmp_path, synth, VOICING)
+        took = time.monotonic() - began
+        monkeypatch.undo()
+    assert took < 2.0, took
