@@ -70,8 +70,8 @@ def clean_text(text: object) -> str:
     Raises ``TypeError`` for a non-string and ``ValueError`` for text with no speakable
     character (see :func:`is_silent`: spaces, zero-width spaces, BOMs, direction marks,
     Hangul fillers, the braille blank, marks with no base…) or with lone
-    surrogates (they cannot be encoded as UTF-8). Control characters other than tab and
-    line breaks become spaces.
+    surrogates (they cannot be encoded as UTF-8). Line ends become ``\n`` (CRLF bills
+    like LF, and is the same request); other control characters but tab become spaces.
     """
     if not isinstance(text, str):
         raise TypeError(f"text must be a str, not {type(text).__name__}")
@@ -79,7 +79,8 @@ def clean_text(text: object) -> str:
         text.encode("utf-8")
     except UnicodeEncodeError:
         raise ValueError("text contains lone surrogates and cannot be sent as UTF-8") from None
-    cleaned = _CONTROL_RE.sub(" ", text)
+    # Windows line ends (CRLF) are line ends, not a space billed on every line.
+    cleaned = _CONTROL_RE.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
     # Text made only of characters that are not spoken would be billed for silence.
     if all(is_silent(ch) for ch in cleaned):
         raise ValueError("text is empty: there is nothing to speak")

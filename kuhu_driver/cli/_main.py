@@ -66,12 +66,27 @@ def _read(path: str) -> str:
     if len(raw) > limit:
         raise KuhuError(_too_long(where, limit))
     try:
-        return raw.decode("utf-8-sig")
+        if raw.startswith((b"\xff\xfe", b"\xfe\xff")):  # PowerShell 5.1's > and Out-File
+            return _not_mangled(raw.decode("utf-16"), where)
+        return _not_mangled(raw.decode("utf-8-sig"), where)
     except UnicodeDecodeError:
         raise KuhuError(
             f"cannot read {where}: it is not UTF-8 text (save it as UTF-8; on Windows, "
             "`chcp 65001` makes the console send UTF-8)"
         ) from None
+
+
+def _not_mangled(text: str, where: str) -> str:
+    """``text``, unless it is only question marks and spaces: what a console sends when
+    it could not encode the text (PowerShell 5.1 pipes to programs as ASCII), which
+    would be billed and read out as question marks."""
+    if "?" in text and not text.replace("?", "").strip():
+        raise KuhuError(
+            f"{where} holds only question marks: the console could not encode the text. "
+            "In PowerShell, run $OutputEncoding = [Text.UTF8Encoding]::new() first, or "
+            "save the text as UTF-8 and use -f FILE"
+        )
+    return text
 
 
 def _read_limit() -> int:

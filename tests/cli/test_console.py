@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from kuhu_driver.api import VOICES
-from kuhu_driver.testing import read_banner
+from kuhu_driver.testing import KuhuEmulator, read_banner
 from kuhu_driver.testing._banner import CERTIFICATE, READY_LINE
 from kuhu_driver.testing._main import env_lines
 
@@ -70,6 +70,35 @@ def test_a_file_saved_with_a_bom_is_billed_without_it(tmp_path: Path) -> None:
     (tmp_path / "lines.txt").write_bytes(b"\xef\xbb\xbf" + "第一条\n第二条\n".encode())
     proc = kuhu_say("--dry-run", "--batch", str(tmp_path / "lines.txt"), "--out-dir", str(tmp_path))
     assert b"billed characters: 12\n" in proc.stdout, proc.stdout  # no BOM in line 1
+
+
+def test_powershell_51_text_files_and_pipes(tmp_path: Path) -> None:
+    """PowerShell 5.1, simulated by the bytes it writes: its ``>`` and ``Out-File`` write
+    UTF-16LE with a BOM (read as text, not refused); it pipes to programs as ASCII, so
+    Chinese arrives as question marks (one clear error with the fix, nothing billed);
+    and CRLF line ends bill and cache like LF."""
+    for bom, codec in ((b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be")):
+        (tmp_path / "ps.txt").write_bytes(bom + "你好世界\r\n".encode(codec))
+        proc = kuhu_say("--dry-run", "-f", str(tmp_path / "ps.txt"), code_page="cp1252")
+        assert proc.returncode == 0, proc.stderr
+        assert b"billed characters: 8\n" in proc.stdout.replace(b"\r\n", b"\n")
+    proc = kuhu_say("--dry-run", "-f", "-", code_page="cp1252", stdin=b"????\r\n")
+    assert proc.returncode == 1
+    err = proc.stderr.decode("cp1252")
+    assert "only question marks" in err and "$OutputEncoding" in err
+
+
+def test_crlf_line_ends_are_sent_billed_and_cached_as_lf(kuhu_emulator: KuhuEmulator) -> None:
+    """A file written on Windows: the same request as its LF twin, not one with a space
+    billed before every line end (and another cache key)."""
+    import kuhu_driver
+
+    lf, crlf = "一句话写在\n两行上。\n", "一句话写在\r\n两行上。\r\n"
+    assert b"".join(kuhu_driver.stream(crlf)) == b"".join(kuhu_driver.stream(lf))
+    reqs = kuhu_emulator.requests
+    half = len(reqs) // 2
+    assert [r.text for r in reqs[half:]] == [r.text for r in reqs[:half]]
+    assert sum(r.billed for r in reqs[half:]) == sum(r.billed for r in reqs[:half]) == 16 + 1
 
 
 def test_a_closed_pipe_is_a_quiet_exit_on_windows_too(monkeypatch: pytest.MonkeyPatch) -> None:
