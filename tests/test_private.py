@@ -405,3 +405,16 @@ def test_on_windows_each_user_keeps_the_shared_rate_limit_in_its_own_profile(
         tmp_path / user / "AppData" / "Local" / "kuhu_driver" / "State"
         for user in ("alice", "mallory")
     }
+
+
+def test_a_resumable_save_in_a_private_folder_still_follows_the_umask(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path
+) -> None:
+    """The pieces are kept in a 0700 folder, but the output made there is the user's
+    file like any other: its mode follows the umask (it came out 0600 for a while)."""
+    old = os.umask(0o022)
+    try:
+        kuhu_driver.save(LONG, tmp_path / "out.wav")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE((tmp_path / "out.wav").stat().st_mode) == 0o644

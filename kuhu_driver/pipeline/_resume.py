@@ -211,9 +211,10 @@ class SaveState:
 
     def _part(self, mode: str) -> IO[bytes]:
         """``out.part``, opened through the folder's descriptor (``r+b``: it must exist;
-        ``w+b``: created, or emptied)."""
+        ``w+b``: created, or emptied). It becomes the output, so it is created with the
+        user's umask like any file we write (the folder itself is private)."""
         flags = os.O_RDWR | (os.O_CREAT | os.O_TRUNC if mode == "w+b" else 0)
-        return os.fdopen(self.dir.open(_PART, flags, 0o600), "r+b")
+        return os.fdopen(self.dir.open(_PART, flags, 0o666), "r+b")
 
     # -- pieces as they arrive -------------------------------------------------------
     @staticmethod
