@@ -132,10 +132,10 @@ def temp_beside(path: Path) -> tuple[int, Path]:
         prefix=f".{temp_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
     )
     try:
+        # Windows before 3.13 has no fchmod, and needs none: its only mode bit is
+        # read-only, which mkstemp leaves off.
         if hasattr(os, "fchmod"):
             os.fchmod(fd, 0o666 & ~umask())
-        else:  # Windows before 3.13: only the read-only bit exists, and 0600 has it off
-            pass
     except BaseException:
         os.close(fd)
         Path(name).unlink(missing_ok=True)

@@ -25,6 +25,7 @@ import secrets
 import stat
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 _POSIX = sys.platform != "win32"
 _BINARY = getattr(os, "O_BINARY", 0)
@@ -49,6 +50,33 @@ def check_private(path: Path, st: os.stat_result) -> None:
         raise UnsafeFolderError(
             f"{path} belongs to another user or others may write it; not using it"
         )
+
+
+def adopt_private(path: Path, st: os.stat_result) -> None:
+    """``check_private``, then make the folder ``0700`` if others may read it (an older
+    version of ours made ``0755`` folders, whose file names say what was spoken)."""
+    check_private(path, st)
+    if _POSIX and st.st_mode & 0o077:
+        path.chmod(0o700)
+
+
+def open_regular(path: str | Path, *, dir_fd: int | None = None) -> BinaryIO:
+    """``path`` opened for reading, never through a link, and only if it is a regular
+    file (``OSError`` otherwise): ``O_NONBLOCK``, so that a FIFO does not hang us, and a
+    device such as ``/dev/zero`` is refused."""
+    flags = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY
+    f = os.fdopen(os.open(path, flags, dir_fd=dir_fd), "rb")
+    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
+        f.close()
+        raise OSError(f"{Path(path).name} is not a regular file")
+    return f
+
+
+def create_new(path: str | Path, mode: int = 0o600, *, dir_fd: int | None = None) -> int:
+    """A file that did not exist (``FileExistsError`` otherwise, a link included), for
+    writing: its descriptor."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
+    return os.open(path, flags, mode, dir_fd=dir_fd)
 
 
 def make_private_dirs(path: Path) -> None:
@@ -114,11 +142,8 @@ class PrivateDir:
     def read(self, name: str, limit: int) -> bytes:
         """The bytes of the regular file ``name`` (a FIFO, device or link is an
         ``OSError``); at most ``limit`` bytes, else :class:`ValueError`."""
-        fd = self.open(name, os.O_RDONLY | _NONBLOCK)
-        with os.fdopen(fd, "rb") as f:
-            st = os.fstat(f.fileno())
-            if not stat.S_ISREG(st.st_mode):
-                raise OSError(f"{name} is not a regular file")
+        where, dir_fd = self._where(name)
+        with open_regular(where, dir_fd=dir_fd) as f:
             data = f.read(limit + 1)
         if len(data) > limit:
             raise ValueError(f"{name} is larger than {limit} bytes")
@@ -128,8 +153,9 @@ class PrivateDir:
         """A new file ``0600`` with a random name (``O_EXCL``): its descriptor and name."""
         for _ in range(100):
             name = f"{prefix}{secrets.token_hex(6)}.tmp"
+            where, dir_fd = self._where(name)
             try:
-                return self.open(name, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o600), name
+                return create_new(where, dir_fd=dir_fd), name
             except FileExistsError:
                 continue
         raise FileExistsError(f"no free temporary name in {self.path}")
@@ -161,13 +187,14 @@ class PrivateDir:
         ``_files.install`` (retried while ``dst`` is open elsewhere, else kept beside
         it). On POSIX it first leaves this folder by a rename from its descriptor, to a
         name beside ``dst`` that no one can guess; if installing fails, it comes back."""
-        from ._files import install, temp_tag
+        from ._files import install, temp_beside
 
         if self._fd is None:
             install(self.path / name, dst)
             return
         where, dir_fd = self._where(name)
-        beside = dst.with_name(f".{temp_tag(dst)}.{os.getpid()}-{secrets.token_hex(4)}.part")
+        fd, beside = temp_beside(dst)  # a fresh name, taken by the rename below
+        os.close(fd)
         os.replace(where, beside, src_dir_fd=dir_fd)
         try:
             install(beside, dst)

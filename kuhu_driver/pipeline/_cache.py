@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .._files import replace
 from .._model import Audio, Request
-from .._private import UnsafeFolderError, check_private, make_private_dirs
+from .._private import adopt_private, create_new, make_private_dirs
 from ._store import MAGIC, decode, header, is_ours, read_entry
 
 logger = logging.getLogger(__name__)
@@ -226,11 +226,9 @@ class AudioCache:
         make_private_dirs(self.root)
         if not self._trusted():
             return
-        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-        with contextlib.suppress(FileExistsError):  # a link there is left alone too
-            fd = os.open(self.root / "CACHEDIR.TAG", flags | getattr(os, "O_BINARY", 0), 0o600)
-            with os.fdopen(fd, "w", encoding="ascii") as f:
-                f.write(_TAG)
+        tag = self.root / "CACHEDIR.TAG"
+        with contextlib.suppress(FileExistsError), os.fdopen(create_new(tag), "wb") as f:
+            f.write(_TAG.encode("ascii"))  # a tag there already (or a link) is left alone
         self._ready = True
 
     def _trusted(self) -> bool:
@@ -247,13 +245,10 @@ class AudioCache:
             self._step_aside(exc)
             return False
         try:
-            check_private(self.root, st)
-        except UnsafeFolderError as exc:
+            adopt_private(self.root, st)
+        except OSError as exc:  # UnsafeFolderError, or a chmod refused
             self._step_aside(exc)
             return False
-        if st.st_mode & 0o077:
-            with contextlib.suppress(OSError):
-                self.root.chmod(0o700)  # an older version's 0755: names said what was spoken
         self._root_ok = True
         return True
 
@@ -312,7 +307,4 @@ def _private_sub(folder: Path) -> None:
     """Make (``0700``) or check one of the two-hex-digit folders under our own."""
     with contextlib.suppress(FileExistsError):
         folder.mkdir(mode=0o700)
-    st = folder.lstat()
-    check_private(folder, st)
-    if st.st_mode & 0o077:
-        folder.chmod(0o700)  # an older version's 0755
+    adopt_private(folder, folder.lstat())

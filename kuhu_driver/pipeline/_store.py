@@ -10,13 +10,11 @@ fetched again, never played or written.
 from __future__ import annotations
 
 import hashlib
-import os
-import stat
 import struct
 from pathlib import Path
-from typing import BinaryIO
 
 from .._model import FORMATS, SAMPLE_RATES, Audio
+from .._private import open_regular
 
 MAGIC = b"KUHU2\n"
 # magic, sample rate, audio length, format, then SHA-256 of (those fields + audio).
@@ -50,21 +48,11 @@ def decode(raw: bytes) -> Audio | None:
     return Audio(data=data, format=fmt, sample_rate=rate)
 
 
-def _open_regular(path: Path) -> BinaryIO:
-    """``path`` opened for reading, never through a link, never a FIFO or device (a FIFO
-    would hang us, ``/dev/zero`` never ends): ``OSError`` for what is not a regular file."""
-    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_NONBLOCK", 0)
-    f = os.fdopen(os.open(path, flags | getattr(os, "O_BINARY", 0)), "rb")
-    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-        f.close()
-        raise OSError(f"{path.name} is not a regular file")
-    return f
-
-
 def read_entry(path: Path) -> bytes:
-    """The bytes of the stored entry at ``path`` (see ``_open_regular``), never read past
-    the length its header announces (a longer file is read one byte past, and refused)."""
-    with _open_regular(path) as f:
+    """The bytes of the stored entry at ``path`` (never through a link, never a FIFO or
+    device: ``open_regular``), never read past the length its header announces (a
+    longer file is read one byte past, and refused)."""
+    with open_regular(path) as f:
         head = f.read(_HEADER_SIZE)
         if len(head) < _HEADER_SIZE or not head.startswith(MAGIC):
             return head
@@ -76,7 +64,7 @@ def is_ours(path: Path) -> bool:
     """Whether ``path`` is a regular file that starts with our magic (only such files
     are ever replaced)."""
     try:
-        with _open_regular(path) as f:
+        with open_regular(path) as f:
             return f.read(len(MAGIC)) == MAGIC
     except OSError:
         return False
