@@ -15,7 +15,7 @@ from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
 from ._ahead import Ahead
-from ._answer import Answer, Redactor, error_for, json_error, judge, one_line
+from ._answer import Answer, RawAnswer, Redactor, error_for, json_error, judge, one_line
 from ._exit import held_at_exit, track
 from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
@@ -179,33 +179,17 @@ class KuhuClient(Closing):
         which a working server refuses as a bad parameter (400), billing nothing. None if
         it did; else the failure (a refused key, a 5xx, a reset, no answer within
         ``timeout`` seconds). One attempt, within the shared rate limit."""
-        guard = Guard(None)
-        timer = threading.Timer(timeout, guard.fire, args=(Cut.DEADLINE,))
-        timer.daemon = True
+        with self._lock:
+            self.probes_made += 1
         try:
-            http = self._http()
+            self._http()  # built before the slot is taken, as for a request
             if not self._limiter.acquire(None):
                 raise CancelledError("the client was closed")
-            with self._lock:
-                self._inflight.add(guard)
-                self.probes_made += 1
-            timer.start()
-            with held_at_exit():
-                raw = post(
-                    http,
-                    self.url,
-                    *self._signed([("text", "")]),
-                    limit=timeout,
-                    cap=64 * 1024,
-                    billed=0,
-                    guard=guard,
-                )
+            raw = self._exchange(
+                [("text", "")], limit=timeout, cap=64 * 1024, billed=0, cancel=None
+            )
         except KuhuError as exc:
             return exc
-        finally:
-            timer.cancel()
-            with self._lock:
-                self._inflight.discard(guard)
         bare = raw.data.strip()
         code, msg = (json_error(bare) if bare[:1] == b"{" else None) or (None, "")
         if (code if code is not None else raw.status) == 400:
@@ -213,9 +197,6 @@ class KuhuClient(Closing):
         return error_for(
             raw, code, one_line(self._redact(msg))[:200], None, signed=bool(self._secret)
         )
-
-    def _signed(self, form: list[tuple[str, str]]) -> tuple[bytes, dict[str, str]]:
-        return signed_form(self._key, self._secret, form)
 
     def idle_for(self) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a
@@ -403,12 +384,38 @@ class KuhuClient(Closing):
 
     def _attempt(self, req: Request, limit: float, cancel: threading.Event | None) -> Audio:
         """One POST, its whole answer read within ``limit`` seconds."""
-        if self._closed:
-            raise CancelledError("the client was closed")
-        body, headers = self._signed(req.form())
         with self._lock:
             self.attempts_made += 1
         logger.debug("POST %s: %d billed characters, %s", self.url, req.billed, req.format)
+        try:
+            raw = self._exchange(
+                req.form(),
+                limit=limit,
+                cap=min(self.max_response_bytes, req.answer_cap()),
+                billed=req.billed,
+                cancel=cancel,
+            )
+        finally:
+            self._used = self._asked = time.monotonic()
+        audio, answer = judge(raw, req, self._redact, signed=bool(self._secret))
+        if answer is not None:
+            self.last_answer = answer
+        return audio
+
+    def _exchange(
+        self,
+        form: list[tuple[str, str]],
+        *,
+        limit: float,
+        cap: int,
+        billed: int,
+        cancel: threading.Event | None,
+    ) -> RawAnswer:
+        """POST ``form`` (the key and signature added) and read the whole answer within
+        ``limit`` seconds; ``close()``, ``abort`` and the deadline cut it short."""
+        if self._closed:
+            raise CancelledError("the client was closed")
+        body, headers = signed_form(self._key, self._secret, form)
         guard = Guard(cancel)
         timer = threading.Timer(limit, guard.fire, args=(Cut.DEADLINE,))
         timer.daemon = True
@@ -417,22 +424,17 @@ class KuhuClient(Closing):
         try:
             timer.start()
             with held_at_exit():
-                raw = post(
+                return post(
                     self._http(),
                     self.url,
                     body,
                     headers,
                     limit=limit,
-                    cap=min(self.max_response_bytes, req.answer_cap()),
-                    billed=req.billed,
+                    cap=cap,
+                    billed=billed,
                     guard=guard,
                 )
         finally:
             timer.cancel()
-            self._used = self._asked = time.monotonic()
             with self._lock:
                 self._inflight.discard(guard)
-        audio, answer = judge(raw, req, self._redact, signed=bool(self._secret))
-        if answer is not None:
-            self.last_answer = answer
-        return audio

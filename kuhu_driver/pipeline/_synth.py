@@ -64,7 +64,7 @@ class Synthesizer(Closing):
         self._cloud_wait = cloud_wait
         self.breaker: CloudBreaker | None = None
         if local is not None:
-            self.enable_fallback(local)
+            self.enable_fallback()
         #: Billed characters that the cache answered (they cost nothing this time).
         self.billed_from_cache = 0
         #: Billed characters of requests that waited for an identical one in flight.
@@ -135,15 +135,14 @@ class Synthesizer(Closing):
             if client.idle_for() >= REOPEN_AFTER and client.unused_for() < KEEP_WARM_FOR:
                 client.warm()
 
-    def enable_fallback(self, local: LocalVoice | None = None) -> None:
-        """Let the local voice speak when the cloud cannot (a no-op if it already may)."""
+    def enable_fallback(self) -> None:
+        """Let the local voice speak when the cloud cannot (a no-op if it already may).
+        The breaker probes with ``KuhuClient.probe`` (never without a key: it opens for
+        a missing key, which no probe can mend)."""
+        if self.local is None:
+            self.local = LocalVoice()
         if self.breaker is None:
-            self.local = self.local or local or LocalVoice()
-            self.breaker = CloudBreaker(probe=self._probe, cloud_wait=self._cloud_wait)
-
-    def _probe(self) -> KuhuError | None:
-        """The breaker's background probe (see ``KuhuClient.probe``)."""
-        return self.client.probe() if self.client.has_key else missing_key_error()
+            self.breaker = CloudBreaker(probe=self.client.probe, cloud_wait=self._cloud_wait)
 
     def close(self) -> None:
         self.shutdown()
