@@ -99,3 +99,12 @@ _SILENT_CATEGORIES = frozenset({"Zs", "Zl", "Zp", "Cf", "Cc", "Mn", "Me", "Mc", 
 def is_silent(ch: str) -> bool:
     """Whether ``ch`` on its own would be spoken as nothing (see ``INVISIBLE``)."""
     return ch.isspace() or ch in INVISIBLE or unicodedata.category(ch) in _SILENT_CATEGORIES
+
+
+def one_line(text: str) -> str:
+    """``text`` as one line: control characters (line breaks, terminal escapes) shown
+    escaped (``\\n``, ``\\x1b``), never obeyed by a terminal or a log reader. For a
+    server's words, and for paths and messages kuhu-say prints."""
+    return "".join(
+        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
+    )

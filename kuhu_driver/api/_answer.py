@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, quote_plus
 
 from .._model import Audio, Request
+from .._text import one_line
 from ..errors import (
     AuthError,
     BadRequestError,
@@ -89,8 +90,7 @@ def judge(
 ) -> tuple[Audio, Answer | None]:
     """The audio in ``raw``, with what it was (for ``pcm``); else the error it names."""
     data, status = raw.data, raw.status
-    bare = strip_bom(data)
-    error = json_error(bare) if bare[:64].lstrip()[:1] == b"{" else None
+    error = _named_error(raw)
     if status == 200 and error is None:
         try:
             check_audio(data, req.format)
@@ -105,16 +105,27 @@ def judge(
         seconds = len(pcm) / 2 / req.sample_rate
         answer = Answer(status, raw.content_type, kind, len(data), seconds)
         return Audio(data=pcm, format="pcm", sample_rate=req.sample_rate), answer
-    code, msg = error if error is not None else (None, "")
-    raise error_for(raw, code, one_line(redact(msg))[:200], req, signed=signed)
+    raise refusal(raw, req, redact, signed=signed, error=error)
 
 
-def one_line(text: str) -> str:
-    """A server's words as one line: control characters (line breaks, terminal escapes)
-    are shown escaped (``\\n``, ``\\x1b``), never obeyed by a terminal or a log reader."""
-    return "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
+def _named_error(raw: RawAnswer) -> tuple[int | None, str] | None:
+    """The JSON error (code, message) an answer is, if it is one."""
+    bare = strip_bom(raw.data)
+    return json_error(bare) if bare[:64].lstrip()[:1] == b"{" else None
+
+
+def refusal(
+    raw: RawAnswer,
+    req: Request | None,
+    redact: Redactor,
+    *,
+    signed: bool,
+    error: tuple[int | None, str] | None = None,
+) -> KuhuError:
+    """The error an answer that is not audio names (``error``: its JSON code and message,
+    if already read), the server's words on one line, redacted and cut short."""
+    code, msg = (error or _named_error(raw)) or (None, "")
+    return error_for(raw, code, one_line(redact(msg))[:200], req, signed=signed)
 
 
 def error_for(

@@ -13,9 +13,15 @@ from urllib.parse import urlsplit
 from .._closing import Closing
 from .._config import Settings, resolve_settings
 from .._model import Audio, Request
-from ..errors import CancelledError, KuhuError, RateLimitedError, TransportError
+from ..errors import (
+    BadRequestError,
+    CancelledError,
+    KuhuError,
+    RateLimitedError,
+    TransportError,
+)
 from ._ahead import Ahead
-from ._answer import Answer, RawAnswer, Redactor, error_for, json_error, judge, one_line
+from ._answer import Answer, RawAnswer, Redactor, judge, refusal
 from ._exit import held_at_exit, track
 from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
@@ -190,13 +196,8 @@ class KuhuClient(Closing):
             )
         except KuhuError as exc:
             return exc
-        bare = raw.data.strip()
-        code, msg = (json_error(bare) if bare[:1] == b"{" else None) or (None, "")
-        if (code if code is not None else raw.status) == 400:
-            return None
-        return error_for(
-            raw, code, one_line(self._redact(msg))[:200], None, signed=bool(self._secret)
-        )
+        failure = refusal(raw, None, self._redact, signed=bool(self._secret))
+        return None if isinstance(failure, BadRequestError) else failure
 
     def idle_for(self) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a

@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Callable
 from typing import TextIO
 
-from .._text import yuan
+from .._text import one_line, yuan
 from ..api import VOICES
 
 
@@ -104,7 +104,4 @@ def shown(text: str, *, quote: bool = True) -> str:
     that needed escaping is quoted (``quote``), so that it reads as one."""
     if text.isprintable():
         return text
-    escaped = "".join(
-        ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text
-    )
-    return f"'{escaped}'" if quote else escaped
+    return f"'{one_line(text)}'" if quote else one_line(text)
