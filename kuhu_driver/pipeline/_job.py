@@ -37,8 +37,8 @@ SECONDS_PER_BILLED = 0.15
 QUICK_PREFIX = 1000
 
 
-def check_billed(text: str, max_billed: int) -> None:
-    """:class:`InvalidInputError` if ``text`` (cleaned) bills more than ``max_billed``."""
+def check_billed(text: str, max_billed: int) -> int:
+    """What ``text`` (cleaned) bills; :class:`InvalidInputError` if over ``max_billed``."""
     billed = billed_chars(text)
     if billed > max_billed:
         raise InvalidInputError(
@@ -46,6 +46,7 @@ def check_billed(text: str, max_billed: int) -> None:
             f"than the {max_billed} allowed for one utterance; split it, or raise "
             "KUHU_MAX_BILLED if you mean it"
         )
+    return billed
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import IO
 from .._files import KeptBeside, can_create_in, install, temp_beside, temp_tag
 from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
-from .._text import billed_chars, clean_text
+from .._text import clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import CancelledError, InvalidInputError
 from ._cues import piece_seconds
@@ -81,8 +81,8 @@ def start_save(
         cleaned = clean_text(text)
     except (TypeError, ValueError) as exc:
         raise InvalidInputError(str(exc)) from None
-    check_billed(cleaned, synth.max_billed)  # before a resume folder is made for it
-    if billed_chars(cleaned) <= RESUMABLE_BILLED:
+    # Checked before a resume folder is made for it.
+    if check_billed(cleaned, synth.max_billed) <= RESUMABLE_BILLED:
         job = start_job(
             synth, text, voicing, format=fmt, window=window, fallback=fallback, cues=cues
         )
