@@ -39,6 +39,15 @@ class UnsafeFolderError(PermissionError):
     """A folder we would use is a symlink, another user's, or writable by others."""
 
 
+def others_may_write(st: os.stat_result) -> bool:
+    """Whether a user other than us may write the file or folder of ``st``: anyone, or
+    a group that is not our own (many systems give each user a group of their own, and
+    a umask of 002 then makes folders group-writable by that user alone). POSIX only."""
+    if sys.platform == "win32":
+        return False
+    return bool(st.st_mode & 0o002 or (st.st_mode & 0o020 and st.st_gid != os.getgid()))
+
+
 def check_private(path: Path, st: os.stat_result) -> None:
     """Raise :class:`UnsafeFolderError` unless ``st`` (``path``'s, not followed) is a
     folder of this user's that no one else may write. POSIX only."""
@@ -46,10 +55,27 @@ def check_private(path: Path, st: os.stat_result) -> None:
         return
     if stat.S_ISLNK(st.st_mode) or not stat.S_ISDIR(st.st_mode):
         raise UnsafeFolderError(f"{path} is not a folder (a link?); not using it")
-    if st.st_uid != os.getuid() or st.st_mode & 0o022:
+    if st.st_uid != os.getuid() or others_may_write(st):
         raise UnsafeFolderError(
             f"{path} belongs to another user or others may write it; not using it"
         )
+
+
+def check_parents(path: Path) -> None:
+    """Raise :class:`UnsafeFolderError` if another user could rename ``path`` (or a
+    folder above it) away and put a folder of theirs in its place: a folder above it
+    belongs to someone other than us or root, or others may write it and it is not
+    sticky (as ``/tmp`` is). For folders reached by path, not by a descriptor. POSIX
+    only."""
+    if sys.platform == "win32":
+        return
+    for parent in path.absolute().parents:
+        st = parent.stat()
+        shared = others_may_write(st) and not st.st_mode & stat.S_ISVTX
+        if st.st_uid not in (os.getuid(), 0) or shared:
+            raise UnsafeFolderError(
+                f"{parent} belongs to another user or others may write it; not using {path}"
+            )
 
 
 def adopt_private(path: Path, st: os.stat_result) -> None:

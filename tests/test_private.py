@@ -418,3 +418,49 @@ def test_a_resumable_save_in_a_private_folder_still_follows_the_umask(
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "out.wav").stat().st_mode) == 0o644
+
+
+def test_a_cache_in_a_folder_others_may_rename_in_is_not_used(
+    cache_on: None,
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Entries are reached by path: in a folder another user may write (not sticky),
+    they could rename our cache folder away after it was checked and put theirs in its
+    place. Such a place is refused at once; a sticky one (as /tmp) is fine."""
+    import logging
+
+    open_to_all = tmp_path / "open"
+    open_to_all.mkdir()
+    open_to_all.chmod(0o777)
+    os.chown(open_to_all, NOBODY, NOBODY)
+    monkeypatch.setenv("KUHU_CACHE_DIR", str(open_to_all / "cache"))
+    with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
+        first = b"".join(kuhu_driver.stream("开放的文件夹。"))
+        assert b"".join(kuhu_driver.stream("开放的文件夹。")) == first
+    assert len(kuhu_emulator.requests) == 2  # no entry was kept, or read
+    assert cache_entries(open_to_all) == []
+    assert any("others may write" in r.getMessage() for r in caplog.records)
+    sticky = tmp_path / "sticky"
+    sticky.mkdir()
+    sticky.chmod(0o1777)
+    monkeypatch.setenv("KUHU_CACHE_DIR", str(sticky / "cache"))
+    b"".join(kuhu_driver.stream("粘滞位。"))
+    assert len(cache_entries(sticky)) == 1
+
+
+def test_a_folder_writable_only_by_our_own_group_is_ours(
+    cache_on: None, kuhu_emulator: KuhuEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where each user has a group of their own and a umask of 002, the user's folders
+    are group-writable (0775) by that user alone: used. Writable by another group: not."""
+    for name, gid, kept in (("own", os.getgid(), 1), ("theirs", NOBODY, 0)):
+        home = tmp_path / name
+        home.mkdir()
+        home.chmod(0o775)
+        os.chown(home, os.getuid(), gid)
+        monkeypatch.setenv("KUHU_CACHE_DIR", str(home / "cache"))
+        b"".join(kuhu_driver.stream(f"组{name}。"))
+        assert len(cache_entries(home)) == kept, name

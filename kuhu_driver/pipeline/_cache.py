@@ -29,7 +29,7 @@ from pathlib import Path
 
 from .._files import replace
 from .._model import Audio, Request
-from .._private import adopt_private, create_new, make_private_dirs
+from .._private import adopt_private, check_parents, create_new, make_private_dirs
 from ._store import MAGIC, decode, header, is_ours, read_entry
 
 logger = logging.getLogger(__name__)
@@ -245,6 +245,7 @@ class AudioCache:
             self._step_aside(exc)
             return False
         try:
+            check_parents(self.root)  # entries are reached by path, not by a descriptor
             adopt_private(self.root, st)
         except OSError as exc:  # UnsafeFolderError, or a chmod refused
             self._step_aside(exc)
