@@ -24,7 +24,7 @@ import kuhu_driver
 from kuhu_driver.testing import KuhuEmulator
 
 speaks, engines, switches = map(int, sys.argv[1:4])
-emu = KuhuEmulator(latency=0.04, audio_seconds_per_billed_char=0.04).start()
+emu = KuhuEmulator(latency=0.08, audio_seconds_per_billed_char=0.04).start()
 os.environ.update(emu.env(), KUHU_CACHE="off", KUHU_FALLBACK="off")
 
 def fds():
@@ -69,8 +69,10 @@ def test_hundreds_of_device_opens_all_speak_and_leave_the_sound_server_usable(
     )
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
-    # Every utterance heard, each on its own (the next starts after a round trip).
-    assert bursts(rec.sound(), rec.rate) == speaks + engines + switches
+    # Every utterance heard, each on its own: the next starts after an 80 ms round trip,
+    # so a silence of 50 ms or more is between two (a dropout on a loaded machine, as
+    # in one CI run, is shorter and does not split one).
+    assert bursts(rec.sound(), rec.rate, gap=0.05) == speaks + engines + switches
     # Files held at the start; after the speak() calls; after the engines; and after the
     # sample-rate switches, less what the living engine held after its first switches.
     first, *later = out["fds"]
