@@ -25,7 +25,16 @@ kuhu_driver_hook.install({"kuhu": "kuhu_driver.driver"})  # frozen programs too
 if TYPE_CHECKING:
     from ._text import billed_chars
     from .api import VOICES, KuhuClient, Voice, find_voice
-    from .pipeline import Estimate, check_setup, chunk_text, estimate, save, speak, stream
+    from .pipeline import (
+        Estimate,
+        Session,
+        check_setup,
+        chunk_text,
+        estimate,
+        save,
+        speak,
+        stream,
+    )
     from .pipeline._aio import asave, aspeak, astream
 
 __version__ = "0.1.0"
@@ -34,6 +43,7 @@ _LAZY = {
     "KuhuClient": "api",
     "check_setup": "pipeline",
     "speak": "pipeline",
+    "Session": "pipeline",
     "Estimate": "pipeline",
     "billed_chars": "_text",
     "chunk_text": "pipeline",
@@ -52,6 +62,7 @@ __all__ = [
     "VOICES",
     "Estimate",
     "KuhuClient",
+    "Session",
     "Voice",
     "asave",
     "aspeak",

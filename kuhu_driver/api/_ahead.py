@@ -6,10 +6,15 @@ abroad to a server in China). Opening it on a thread of its own as soon as text 
 queued lets those round trips pass while the request's own set-up runs (importing
 httpx, opening the audio device). No HTTP is sent ahead, so nothing can be billed.
 
-httpx's pool asks our network backend (``_netguard``) for each new connection; the
+httpcore's pool asks our network backend (``_wire``) for each new connection; the
 backend takes the one opened here when it is for the same host and port, waiting for it
-if it is still being opened. A connection unused for ``FRESH_FOR`` seconds is not handed
-out (the server may have closed it); nor is one the server has closed meanwhile.
+if it is still being opened. A connection unused for longer than the client keeps idle
+connections (``fresh_for``) is not handed out (the server may have closed it); nor is
+one the server has closed meanwhile.
+
+The socket is opened with the standard library, before httpx and httpcore are imported
+(that import takes ~80 ms, which the round trips overlap); httpcore has no public way to
+adopt a socket, so ``_wire.Opened`` is the few lines of network stream over it.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..errors import CancelledError
 from ._exit import held_at_exit, released_at_exit
@@ -31,8 +36,9 @@ if TYPE_CHECKING:  # socket and select are imported when used: not at pyttsx3.in
 
 logger = logging.getLogger(__name__)
 
-#: An opened connection (or a failure to open one) older than this is not handed out.
-FRESH_FOR = 3.0
+#: By default, an opened connection (or a failure to open one) older than this is not
+#: handed out (see ``KuhuClient.keep_alive``).
+FRESH_FOR = 4.0
 #: How often a request waiting for the connection checks whether it was stopped.
 _POLL = 0.02
 
@@ -40,8 +46,9 @@ _POLL = 0.02
 class _Opening:
     """One connection being opened: its socket once ready, or why it could not be."""
 
-    def __init__(self, host: str, port: int) -> None:
+    def __init__(self, host: str, port: int, fresh_for: float) -> None:
         self.key = (host, port)
+        self.fresh_for = fresh_for
         self.done = threading.Event()
         self.sock: socket.socket | None = None  # once it is ready
         self.raw: socket.socket | None = None  # as soon as it is connected
@@ -53,22 +60,34 @@ class _Opening:
         self.sock, self.error, self.ended = sock, error, time.monotonic()
         self.done.set()
 
-    def fresh(self) -> bool:
-        return not self.done.is_set() or time.monotonic() - self.ended < FRESH_FOR
+    def fresh(self, margin: float = 0.0) -> bool:
+        """Still being opened, or opened less than ``fresh_for - margin`` s ago."""
+        age = time.monotonic() - self.ended
+        return not self.done.is_set() or age < self.fresh_for - margin
+
+
+class Ready:
+    """A connection opened ahead, handed to the backend: the socket (TLS done, if
+    ``context``) for ``host``."""
+
+    def __init__(self, sock: socket.socket, context: ssl.SSLContext | None, host: str) -> None:
+        self.sock, self.context, self.host = sock, context, host
 
 
 class Ahead:
     """At most one connection opened ahead; see the module docstring."""
 
-    def __init__(self) -> None:
+    def __init__(self, fresh_for: float = FRESH_FOR) -> None:
+        self.fresh_for = fresh_for
         self._lock = threading.Lock()
         self._opening: _Opening | None = None
         self._closed = False
 
-    def busy(self) -> bool:
-        """Whether a connection is being opened, or was opened and is still fresh."""
+    def busy(self, margin: float = 0.0) -> bool:
+        """Whether a connection is being opened, or was opened and stays fresh for more
+        than ``margin`` seconds."""
         with self._lock:
-            return self._opening is not None and self._opening.fresh()
+            return self._opening is not None and self._opening.fresh(margin)
 
     def open(
         self,
@@ -76,14 +95,17 @@ class Ahead:
         port: int,
         context: Callable[[], ssl.SSLContext] | None,
         timeout: float,
+        *,
+        margin: float = 0.0,
     ) -> bool:
         """Start opening a connection to ``host:port`` (TLS with the context that
         ``context()`` gives, built meanwhile on a thread of its own; None: plain TCP).
-        False if one is already under way or fresh, or this was closed."""
+        False if one is already under way or fresh for more than ``margin`` s, or this
+        was closed."""
         with self._lock:
-            if self._closed or (self._opening is not None and self._opening.fresh()):
+            if self._closed or (self._opening is not None and self._opening.fresh(margin)):
                 return False
-            stale, self._opening = self._opening, _Opening(host, port)
+            stale, self._opening = self._opening, _Opening(host, port, self.fresh_for)
             opening = self._opening
         _discard(stale)
         if context is not None:
@@ -128,19 +150,17 @@ class Ahead:
             if self._closed:
                 raise CancelledError("the client was closed")
 
-    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Opened | None:
-        """The connection opened ahead to ``host:port`` as a httpcore network stream
-        (waiting for it while it is being opened, unless ``stopped()``), or None. A
-        recent failure to open it is raised, as httpcore would raise it."""
-        import httpcore
-
+    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Ready | None:
+        """The connection opened ahead to ``host:port`` (waiting for it while it is
+        being opened, unless ``stopped()``), or None. A recent failure to open it is
+        raised again: ``ConnectionError`` or ``TimeoutError``."""
         with self._lock:
             opening = self._opening
             if opening is None or opening.key != (host, port) or not opening.fresh():
                 return None
         while not opening.done.wait(_POLL):
             if stopped():
-                raise httpcore.ConnectError("stopped while connecting")
+                raise ConnectionError("stopped while connecting")
         with self._lock:
             if self._opening is not opening:
                 return None  # closed, or taken by another request meanwhile
@@ -149,14 +169,14 @@ class Ahead:
             if isinstance(opening.error, CancelledError) or not opening.fresh():
                 return None
             if isinstance(opening.error, TimeoutError):
-                raise httpcore.ConnectTimeout(str(opening.error)) from opening.error
-            raise httpcore.ConnectError(str(opening.error)) from opening.error
+                raise TimeoutError(str(opening.error)) from opening.error
+            raise ConnectionError(str(opening.error)) from opening.error
         sock = opening.sock
         assert sock is not None
         if not opening.fresh() or readable(sock):  # old, or closed by the server
             sock.close()
             return None
-        return Opened(sock, opening.context, host)
+        return Ready(sock, opening.context, host)
 
     def close(self) -> None:
         """Drop the connection opened ahead; one being opened ends at once (its socket
@@ -209,66 +229,3 @@ def readable(sock: socket.socket) -> bool:
         return bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True  # closed already
-
-
-class Opened:
-    """A httpcore network stream over a connection opened ahead (TLS done already)."""
-
-    def __init__(self, sock: socket.socket, context: ssl.SSLContext | None, host: str) -> None:
-        self._sock = sock
-        self._context = context
-        self._host = host
-
-    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
-        import httpcore
-
-        try:
-            self._sock.settimeout(timeout)
-            return self._sock.recv(max_bytes)
-        except TimeoutError as exc:
-            raise httpcore.ReadTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.ReadError(str(exc)) from exc
-
-    def write(self, buffer: bytes, timeout: float | None = None) -> None:
-        import httpcore
-
-        try:
-            while buffer:
-                self._sock.settimeout(timeout)
-                buffer = buffer[self._sock.send(buffer) :]
-        except TimeoutError as exc:
-            raise httpcore.WriteTimeout(str(exc)) from exc
-        except OSError as exc:
-            raise httpcore.WriteError(str(exc)) from exc
-
-    def close(self) -> None:
-        self._sock.close()
-
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
-    ) -> Opened:
-        """Nothing to do: the handshake was made ahead, with this very context and host
-        name (httpcore asks only for https, and only then was it opened with TLS)."""
-        import httpcore
-
-        if ssl_context is not self._context or server_hostname != self._host:
-            self.close()
-            raise httpcore.ConnectError("the connection opened ahead used other TLS settings")
-        return self
-
-    def get_extra_info(self, info: str) -> Any:
-        if info == "ssl_object":
-            return self._sock if self._context is not None else None
-        if info == "socket":
-            return self._sock
-        if info == "client_addr":
-            return self._sock.getsockname()
-        if info == "server_addr":
-            return self._sock.getpeername()
-        if info == "is_readable":
-            return readable(self._sock)
-        return None

@@ -23,7 +23,6 @@ from ..errors import (
 from ._ahead import Ahead
 from ._answer import Answer, RawAnswer, Redactor, judge, refusal
 from ._exit import held_at_exit, track
-from ._netguard import guard_sockets, watching
 from ._ratelimit import RateLimiter, shared_limiter
 from ._request import build_request, check_url, signed_form
 from ._transport import Cut, Guard, post, tls_context
@@ -42,6 +41,9 @@ RETRY_AFTER_CAP = 10.0
 PROBE_TIMEOUT = 1.5
 #: No answer is read past this, whatever the text (see ``Request.answer_cap``).
 MAX_RESPONSE_BYTES = 512 * 1024 * 1024
+#: How long an idle connection is trusted (many servers close idle keep-alive
+#: connections after 5 s or more): after this, the next request takes a new one.
+KEEP_ALIVE = 4.0
 
 
 class KuhuClient(Closing):
@@ -54,6 +56,9 @@ class KuhuClient(Closing):
     ``timeout`` bounds one attempt, from connecting to the answer's last byte
     (``KUHU_TIMEOUT``); ``deadline`` bounds one request, all attempts and the waits
     between them included (``KUHU_DEADLINE``).
+
+    ``transport`` is for tests only, and must be an ``httpx.MockTransport``: a transport
+    that reaches the network could skip certificate checks, so no other is accepted.
     """
 
     def __init__(
@@ -89,6 +94,11 @@ class KuhuClient(Closing):
                 raise ValueError(f"{name} must be a positive number of seconds")
         if max_attempts < 1:
             raise ValueError("max_attempts must be at least 1")
+        if transport is not None and not _is_mock(transport):
+            raise TypeError(
+                "transport must be an httpx.MockTransport (for tests): connections to the "
+                "network are made by the client itself, certificates always verified"
+            )
         self._transport = transport
         self._key = settings.api_key
         self._secret = settings.api_secret
@@ -106,9 +116,10 @@ class KuhuClient(Closing):
         self._build_lock = threading.Lock()
         self._tls: ssl.SSLContext | None = None
         self._tls_lock = threading.Lock()
-        self._ahead = Ahead()  # a connection opened before the request that uses it
+        self.keep_alive = KEEP_ALIVE
+        self._ahead = Ahead(KEEP_ALIVE)  # a connection opened before the request that uses it
         self._inflight: set[Guard] = set()
-        self._sending = 0  # requests (and warm()'s HEAD) between sending and the answer
+        self._sending = 0  # requests between sending and the answer
         #: The last answer that gave audio, as the server sent it.
         self.last_answer: Answer | None = None
         #: Billed characters of requests that returned audio.
@@ -141,44 +152,30 @@ class KuhuClient(Closing):
         if http is not None:
             http.close()
 
-    def open_ahead(self) -> bool:
+    def open_ahead(self, margin: float = 0.0) -> bool:
         """Open a new connection now (TCP and TLS, on threads of their own), for the
         next request that needs one: no HTTP is sent, so nothing can be billed. False if
-        none was started (one is being opened or fresh, the client is closed, or it has
-        a transport of its own)."""
+        none was started (one is being opened, or fresh for more than ``margin`` s; the
+        client is closed, or has a mock transport)."""
         if self._transport is not None or self._closed:
             return False
         parts = urlsplit(self.url.bare)
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
         host = parts.hostname or ""
-        return self._ahead.open(host, port, self._context if tls else None, min(5.0, self.timeout))
+        return self._ahead.open(
+            host, port, self._context if tls else None, min(5.0, self.timeout), margin=margin
+        )
 
-    def warm(self) -> None:
-        """Build the HTTP client and open the connection now, ahead of a request: a HEAD
-        that carries neither key nor text, so nothing can be billed. A failure is left
-        for the real request to report (it is only a head start)."""
-        guard = Guard(None)  # close() ends it, like any request
-        with self._lock:
-            self._inflight.add(guard)
-            self._sending += 1
+    def warm(self, margin: float = 0.0) -> None:
+        """Ahead of a request: build the HTTP client (importing httpx, loading the CA
+        roots) and open a connection (:meth:`open_ahead`). Nothing is sent. A failure is
+        left for the request to report (this is only a head start)."""
+        self.open_ahead(margin)
         try:
-            http = self._http()
-            auth = self.url.basic_auth
-            with held_at_exit(), watching(guard):
-                http.head(
-                    self.url.bare,
-                    headers={"Authorization": auth} if auth else {},
-                    timeout=min(5.0, self.timeout),
-                )
+            self._http()
         except Exception as exc:  # a head start only: the request reports failures
-            logger.debug("opening the connection ahead failed (%s)", type(exc).__name__)
-            return
-        finally:
-            with self._lock:
-                self._inflight.discard(guard)
-                self._sending -= 1
-        self._used = time.monotonic()
+            logger.debug("building the HTTP client ahead failed (%s)", type(exc).__name__)
 
     def probe(self, timeout: float = PROBE_TIMEOUT) -> KuhuError | None:
         """Whether the service works, at no cost: one POST with the key and no text,
@@ -199,11 +196,11 @@ class KuhuClient(Closing):
         failure = refusal(raw, None, self._redact, signed=bool(self._secret))
         return None if isinstance(failure, BadRequestError) else failure
 
-    def idle_for(self) -> float:
+    def idle_for(self, margin: float = 0.0) -> float:
         """Seconds since the connection last carried anything (infinite: never; 0 while a
-        request is being sent or a connection opened: another opened ahead then would be
-        a second one)."""
-        if self._ahead.busy():
+        request is being sent, or a connection is being opened or stays fresh for more
+        than ``margin`` s: another opened ahead then would be a second one)."""
+        if self._ahead.busy(margin):
             return 0.0
         with self._lock:
             if self._sending:
@@ -254,8 +251,9 @@ class KuhuClient(Closing):
         t = self.timeout
         transport = self._transport
         if transport is None:
-            transport = httpx.HTTPTransport(verify=self._context(), trust_env=False)
-            guard_sockets(transport, self._ahead)
+            from ._wire import Wire
+
+            transport = Wire(self._context(), self._ahead, self.keep_alive)
         return httpx.Client(
             timeout=httpx.Timeout(connect=min(5.0, t), read=t, write=t, pool=t),
             transport=transport,
@@ -439,3 +437,9 @@ class KuhuClient(Closing):
             timer.cancel()
             with self._lock:
                 self._inflight.discard(guard)
+
+
+def _is_mock(transport: object) -> bool:
+    import httpx
+
+    return isinstance(transport, httpx.MockTransport)

@@ -12,6 +12,7 @@ import logging
 import os
 import stat
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,13 +23,13 @@ from .._text import yuan
 from ..api import resolve_voice_id
 from ..errors import KuhuError
 from ..pipeline import (
+    Session,
     Synthesizer,
     check_destination,
     check_setup,
     estimate,
     run_batch,
     save_format,
-    speak_text,
     start_save,
     subtitle_format,
     timed_cues,
@@ -251,13 +252,14 @@ def _dry_run(texts: list[str]) -> int:
 def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
     with _settings(args) as settings:
         if not args.out:
-            played = speak_text(
-                settings,
-                text,
-                voicing,
-                on_fallback=lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr),
-                progress=lambda pieces: piece_progress("speaking", pieces),
-            )
+            with Session(settings=settings) as session:
+                played = session.speak_voiced(
+                    text,
+                    voicing,
+                    threading.Event(),
+                    on_fallback=lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr),
+                    progress=lambda pieces: piece_progress("speaking", pieces),
+                )
             return 0 if played else 1
         with Synthesizer.from_settings(settings) as synth:
             out = Path(args.out).expanduser()

@@ -1,7 +1,8 @@
 """From text to sound or file: chunking (pure), synthesis and prefetch, playing, saving
-and batches, the store (cache and resumable saves on one file format), subtitles,
-``speak()``, ``stream()``, ``save()`` and the setup check. The asyncio faces are in
-``pipeline._aio``, imported only by those who use them (asyncio is not cheap to import).
+and batches, the store (cache and resumable saves on one file format), subtitles, the
+:class:`Session` under ``speak()``, ``stream()`` and ``save()``, and the setup check.
+The asyncio faces are in ``pipeline._aio``, imported only by those who use them
+(asyncio is not cheap to import).
 
 Layer: uses ``api``, ``audio`` and the leaves; used by ``driver`` and ``cli``.
 """
@@ -35,7 +36,8 @@ from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
 from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
-from ._speak import speak, speak_text
+from ._session import KEEP_DEVICE_FOR, Session, default_session
+from ._speak import speak
 from ._stream import Speech, save, stream
 from ._synth import WARM_DELAY, Synthesizer
 
@@ -43,6 +45,7 @@ __all__ = [
     "CACHE_FOLDER",
     "FIRST_PIECE_WAIT",
     "HANDOVER_SECONDS",
+    "KEEP_DEVICE_FOR",
     "PROBE_TEXT",
     "PROPERTY_NAMES",
     "RESUMABLE_BILLED",
@@ -59,6 +62,7 @@ __all__ = [
     "Piece",
     "Properties",
     "SaveState",
+    "Session",
     "Speech",
     "Synthesizer",
     "check_destination",
@@ -68,6 +72,7 @@ __all__ = [
     "compile_patterns",
     "cue_layout",
     "cue_spans",
+    "default_session",
     "estimate",
     "falls_back",
     "play_job",
@@ -77,7 +82,6 @@ __all__ = [
     "save_format",
     "save_id",
     "speak",
-    "speak_text",
     "speech_pieces",
     "start_job",
     "start_save",

@@ -1,8 +1,9 @@
 """The asyncio faces: ``astream()``, ``aspeak()``, ``asave()``. The same :class:`Speech`
-as ``stream()``/``speak()``/``save()``, run on a thread of its own, so the event loop
-never waits on the network, the disk or the device. Cancelling the task (or closing the
-iterator) calls ``Speech.stop()`` at once: nothing new is requested, playback goes
-silent, and the thread ends on its own shortly after.
+as ``stream()``/``speak()``/``save()`` (on the default session, or the one given), run
+on a thread of its own, so the event loop never waits on the network, the disk or the
+device. Cancelling the task (or closing the iterator) calls ``Speech.stop()`` at once:
+nothing new is requested, playback goes silent, and the thread ends on its own shortly
+after.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import threading
 from collections.abc import AsyncGenerator, Callable
 from typing import Any
 
-from ._properties import voicing_of
+from ._session import Session, default_session
 from ._stream import Speech
 
 #: Chunks ``astream`` lets its thread hand over before the consumer has taken them.
@@ -56,6 +57,19 @@ async def _in_thread(run: Callable[[], None], stop: Callable[[], None]) -> None:
         raise
 
 
+def _speech(
+    session: Session | None,
+    text: str,
+    voice: str | None,
+    rate: float | None,
+    volume: float | None,
+    pitch: float | None,
+    sample_rate: int | None,
+) -> Speech:
+    session = session or default_session()
+    return session.speech(text, session.voicing(voice, rate, volume, pitch, sample_rate))
+
+
 async def aspeak(
     text: str,
     *,
@@ -63,10 +77,11 @@ async def aspeak(
     rate: float | None = None,
     volume: float | None = None,
     pitch: float | None = None,
+    session: Session | None = None,
 ) -> None:
     """Speak ``text`` and return when it has been heard (see :func:`speak`), without
     blocking the event loop. Cancelling the task silences it within 50 ms."""
-    speech = Speech(text, voicing_of(voice, rate, volume, pitch))
+    speech = _speech(session, text, voice, rate, volume, pitch, None)
     await _in_thread(speech.play, speech.stop)
 
 
@@ -78,11 +93,12 @@ async def asave(
     rate: float | None = None,
     volume: float | None = None,
     pitch: float | None = None,
-    sample_rate: int = 22050,
+    sample_rate: int | None = None,
     subtitles: str | os.PathLike[str] | None = None,
+    session: Session | None = None,
 ) -> None:
     """:func:`save`, without blocking the event loop; cancelling the task stops it."""
-    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
+    speech = _speech(session, text, voice, rate, volume, pitch, sample_rate)
     await _in_thread(lambda: speech.save(path, subtitles), speech.stop)
 
 
@@ -93,12 +109,13 @@ async def astream(
     rate: float | None = None,
     volume: float | None = None,
     pitch: float | None = None,
-    sample_rate: int = 22050,
+    sample_rate: int | None = None,
+    session: Session | None = None,
 ) -> AsyncGenerator[bytes, None]:
     """:func:`stream` as an async iterator: the same bytes, the event loop never blocked.
     Closing it (``aclose()``, leaving ``async for`` with ``break`` and closing it, or
     cancelling the task) stops fetching at once."""
-    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
+    speech = _speech(session, text, voice, rate, volume, pitch, sample_rate)
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     room = threading.Semaphore(AHEAD)

@@ -8,17 +8,17 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
-from .._config import Settings, resolve_settings, speech_settings
 from .._model import Voicing
 from ..audio import Player, convert_pcm
 from ..errors import CancelledError
 from ._cues import subtitle_format, timed_cues, write_subtitles
 from ._job import Job, start_job
-from ._properties import voicing_of
 from ._save import check_destination, start_save, write_job
-from ._speak import speak_text
-from ._synth import Synthesizer
+
+if TYPE_CHECKING:
+    from ._session import Session
 
 #: Seconds of audio ``stream()`` fetches ahead of its consumer, beyond the next piece:
 #: a slow consumer holds about two pieces, not six (one long piece is 7 MB at 22 kHz).
@@ -26,13 +26,14 @@ STREAM_AHEAD = 30.0
 
 
 class Speech:
-    """One text spoken, streamed or saved, and a ``stop()`` that any thread may call: it
-    cancels the requests not yet answered and silences the device. Used once."""
+    """One text spoken, streamed or saved with a session's synthesizer and device, and
+    a ``stop()`` that any thread may call: it cancels the requests not yet answered and
+    silences the device. Used once."""
 
-    def __init__(self, text: str, voicing: Voicing, settings: Settings | None = None) -> None:
+    def __init__(self, text: str, voicing: Voicing, session: Session) -> None:
         self.text = text
         self.voicing = voicing
-        self._settings = settings
+        self.session = session
         self._lock = threading.Lock()
         self._stopped = threading.Event()
         self._job: Job | None = None
@@ -67,27 +68,25 @@ class Speech:
         """16-bit mono PCM at the voicing's sample rate, a piece at a time as it arrives;
         a piece the local voice spoke is resampled to that rate."""
         self._check()
-        settings = self._settings or speech_settings()
         rate = self.voicing.sample_rate
-        with Synthesizer.from_settings(settings) as synth:
-            job = self._adopt(
-                start_job(synth, self.text, self.voicing, fallback=True, ahead_seconds=STREAM_AHEAD)
-            )
-            try:
-                for piece in job:
-                    audio = piece.audio
-                    yield convert_pcm(
-                        audio.data, channels=1, from_rate=audio.sample_rate, to_rate=rate
-                    )
-            finally:
-                job.cancel()  # closed early: nothing more is asked for
+        synth = self.session.synthesizer
+        synth.warm_up(now=True)
+        job = self._adopt(
+            start_job(synth, self.text, self.voicing, fallback=True, ahead_seconds=STREAM_AHEAD)
+        )
+        try:
+            for piece in job:
+                audio = piece.audio
+                yield convert_pcm(audio.data, channels=1, from_rate=audio.sample_rate, to_rate=rate)
+        finally:
+            job.cancel()  # closed early: nothing more is asked for
         self._check()
 
     def play(self) -> None:
         """Speak to the end (the device opened first: without one nothing is billed)."""
         self._check()
-        if not speak_text(
-            self._settings or speech_settings(), self.text, self.voicing, on_job=self._playing
+        if not self.session.speak_voiced(
+            self.text, self.voicing, self._stopped, on_job=self._playing
         ):
             raise CancelledError("stopped")
 
@@ -104,16 +103,16 @@ class Speech:
         if subtitles is not None:
             subtitle_format(subtitles)
             sub = check_destination(subtitles)
-        settings = self._settings or resolve_settings()
-        with Synthesizer.from_settings(settings) as synth:
-            fallback = settings.fallback == "always"
-            job, keep = start_save(
-                synth, self.text, self.voicing, out, fallback=fallback, cues=sub is not None
-            )
-            self._adopt(job)
-            seconds: list[float] = []
-            if not write_job(job, out, keep=keep, seconds=seconds if sub else None):
-                raise CancelledError("stopped")
+        synth = self.session.synthesizer
+        synth.warm_up(now=True)
+        fallback = self.session.settings.fallback == "always"
+        job, keep = start_save(
+            synth, self.text, self.voicing, out, fallback=fallback, cues=sub is not None
+        )
+        self._adopt(job)
+        seconds: list[float] = []
+        if not write_job(job, out, keep=keep, seconds=seconds if sub else None):
+            raise CancelledError("stopped")
         if sub is not None:
             write_subtitles(sub, timed_cues(job.text, seconds))
 
@@ -125,17 +124,18 @@ def stream(
     rate: float | None = None,
     volume: float | None = None,
     pitch: float | None = None,
-    sample_rate: int = 22050,
+    sample_rate: int | None = None,
 ) -> Generator[bytes, None, None]:
     """``text`` as 16-bit mono PCM at ``sample_rate``, each chunk yielded as soon as it
     has arrived, in order; the same chunking, cache, retries and local voice as
     speaking. Units are pyttsx3's (see :func:`speak`). Closing the iterator early
-    (``break``, ``.close()``) stops fetching: nothing new is requested after it."""
-    speech = Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate))
-    try:
-        yield from speech.pcm()
-    finally:
-        speech.stop()
+    (``break``, ``.close()``) stops fetching: nothing new is requested after it. Uses
+    the default session (see :class:`Session`)."""
+    from ._session import default_session
+
+    return default_session().stream(
+        text, voice=voice, rate=rate, volume=volume, pitch=pitch, sample_rate=sample_rate
+    )
 
 
 def save(
@@ -146,10 +146,22 @@ def save(
     rate: float | None = None,
     volume: float | None = None,
     pitch: float | None = None,
-    sample_rate: int = 22050,
+    sample_rate: int | None = None,
     subtitles: str | os.PathLike[str] | None = None,
 ) -> None:
     """Save ``text`` to ``path`` (``.wav``, ``.mp3`` or ``.pcm``, by extension), and with
     ``subtitles`` (``.srt`` or ``.vtt``) its subtitles, each cue timed to the sample of
-    the written file. Long saves resume after a crash, as ``save_to_file`` does."""
-    Speech(text, voicing_of(voice, rate, volume, pitch, sample_rate)).save(path, subtitles)
+    the written file. Long saves resume after a crash, as ``save_to_file`` does. Uses
+    the default session (see :class:`Session`)."""
+    from ._session import default_session
+
+    default_session().save(
+        text,
+        path,
+        voice=voice,
+        rate=rate,
+        volume=volume,
+        pitch=pitch,
+        sample_rate=sample_rate,
+        subtitles=subtitles,
+    )

@@ -28,15 +28,12 @@ from ..errors import CancelledError, InvalidInputError, KuhuError
 from ._cache import AudioCache
 from ._fallback import CloudBreaker
 
-#: A connection idle this long may soon be closed by the server (many close idle
-#: keep-alive connections after 5 s or more): it is opened again ahead of the next use.
-REOPEN_AFTER = 4.0
 #: How long after ``warm_up`` the connection is first opened: a program that inits and
 #: ends at once must not wait at its exit for this thread's imports (httpx, TLS), which
 #: the exit does wait for (see ``api._exit``).
 WARM_DELAY = 0.2
-#: How long after the last request the connection is kept open (a HEAD every
-#: ``REOPEN_AFTER`` seconds; a program that speaks once a minute never waits for one).
+#: How long after the last request a connection is kept ready (a new one opened, TCP
+#: and TLS only, before the last goes stale: see ``KuhuClient.keep_alive``).
 KEEP_WARM_FOR = 120.0
 #: How many answers that came too late to be played are kept in memory.
 UNHEARD_KEPT = 16
@@ -97,12 +94,13 @@ class Synthesizer(Closing):
         )
 
     def warm_up(self, *, now: bool = False) -> None:
-        """Keep the connection to the API open ahead of need, on a thread of its own:
-        opened ``WARM_DELAY`` seconds from now, then reopened whenever it has been idle
-        ``REOPEN_AFTER`` seconds (servers close idle connections), for ``KEEP_WARM_FOR``
-        seconds after the last request. So the first request, and one after a pause,
-        find it open instead of paying TCP and TLS round trips before their first byte.
-        Each opening is a HEAD with neither key nor text: nothing is billed.
+        """Keep a connection to the API ready ahead of need, on a thread of its own:
+        the HTTP client built and a connection opened ``WARM_DELAY`` seconds from now,
+        then a new one opened shortly before the last goes stale
+        (``KuhuClient.keep_alive``: servers close idle connections), for
+        ``KEEP_WARM_FOR`` seconds after the last request. So the first request, and one
+        after a pause, find one open instead of paying TCP and TLS round trips before
+        their first byte. Only TCP and TLS: nothing is sent, nothing billed.
 
         ``now``: text was queued, so a request follows: see :meth:`open_ahead`."""
         if now:
@@ -122,18 +120,22 @@ class Synthesizer(Closing):
         """A request follows: a connection that is not open (or not likely to be still)
         is opened at once, TCP and TLS only, for that request to take (see
         ``api._ahead``), while the device opens and httpx is imported."""
-        if self.client.has_key and self.client.idle_for() >= REOPEN_AFTER:
+        if self.client.has_key and self.client.idle_for() >= self.client.keep_alive:
             self.client.open_ahead()
 
     def _keep_warm(self, closing: threading.Event) -> None:
         client = self.client
         if closing.wait(WARM_DELAY):
             return
-        if client.idle_for() >= REOPEN_AFTER:
-            client.warm()
-        while not closing.wait(min(REOPEN_AFTER / 4, 1.0)):
-            if client.idle_for() >= REOPEN_AFTER and client.unused_for() < KEEP_WARM_FOR:
-                client.warm()
+        # A new connection is opened this long before the one at hand goes stale; the
+        # keeper looks that often.
+        margin = client.keep_alive / 4
+        if client.idle_for(margin) >= client.keep_alive - margin:
+            client.warm(margin)
+        while not closing.wait(margin):
+            idle = client.idle_for(margin) >= client.keep_alive - margin
+            if idle and client.unused_for() < KEEP_WARM_FOR:
+                client.warm(margin)
 
     def enable_fallback(self) -> None:
         """Let the local voice speak when the cloud cannot (a no-op if it already may).

@@ -336,7 +336,7 @@ class KuhuEmulator(Closing):
         return fake_mp3(digest, len(pcm) / 2 / sr)
 
     # -- request handling (called on the server's threads) -----------------------------
-    def _connected(self) -> int:
+    def _count_connection(self) -> int:
         with self._state.lock:
             self.connections += 1
             return self.connections

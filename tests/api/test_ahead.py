@@ -16,7 +16,15 @@ import pytest
 from helpers import expected_pcm
 
 from kuhu_driver._model import Voicing
-from kuhu_driver.api import DEFAULT_VOICE, KuhuClient, _ahead, _transport, request_for
+from kuhu_driver.api import (
+    DEFAULT_VOICE,
+    KuhuClient,
+    _ahead,
+    _client,
+    _transport,
+    _wire,
+    request_for,
+)
 from kuhu_driver.errors import CancelledError, TLSError, TransportError
 from kuhu_driver.testing import KuhuEmulator, SlowLink
 
@@ -114,7 +122,7 @@ def test_a_connection_the_server_closed_meanwhile_is_not_used(
 def test_an_old_connection_is_not_used(
     kuhu_emulator: KuhuEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(_ahead, "FRESH_FOR", 0.1)
+    monkeypatch.setattr(_client, "KEEP_ALIVE", 0.1)
     with KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url) as client:
         client.open_ahead()
         wait_until_opened(client)
@@ -186,7 +194,7 @@ def test_closing_the_client_drops_the_connection_opened_ahead(
     assert not client.open_ahead()
 
 
-def test_a_client_with_a_transport_of_its_own_opens_nothing_ahead() -> None:
+def test_a_client_with_a_mock_transport_opens_nothing_ahead() -> None:
     import httpx
 
     transport = httpx.MockTransport(lambda request: httpx.Response(500))
@@ -196,7 +204,7 @@ def test_a_client_with_a_transport_of_its_own_opens_nothing_ahead() -> None:
 
 def test_the_stream_maps_socket_failures_as_httpcore_does() -> None:
     a, b = socket.socketpair()
-    stream = _ahead.Opened(a, None, "127.0.0.1")
+    stream = _wire.Opened(_ahead.Ready(a, None, "127.0.0.1"))
     with pytest.raises(httpcore.ReadTimeout):
         stream.read(10, timeout=0.05)
     b.sendall(b"hi")
@@ -238,7 +246,7 @@ def test_a_plain_connection_opened_ahead_refuses_a_tls_upgrade() -> None:
 
     a, b = socket.socketpair()
     with b:
-        stream = _ahead.Opened(a, None, "127.0.0.1")
+        stream = _wire.Opened(_ahead.Ready(a, None, "127.0.0.1"))
         with pytest.raises(httpcore.ConnectError):
             stream.start_tls(ssl.create_default_context(), "127.0.0.1")
         assert a.fileno() == -1

@@ -220,17 +220,3 @@ def test_a_server_message_is_one_line_with_its_control_characters_shown(
     (said,) = [line for line in lines if "the API said" in line]  # one line
     assert "\\n" in said and "\\x1b[2J" in said, err
     assert not any(line.startswith("kuhu-say: wrote") for line in lines)
-
-
-def test_every_attempt_s_sockets_are_watched_from_the_first_byte() -> None:
-    """Fails loudly if httpx's transport stops exposing its pool's network backend (the
-    guard would then see a socket only once the headers had arrived)."""
-    from kuhu_driver.api._netguard import _Backend
-
-    with (
-        HostileServer(sender(pcm_answer())) as server,
-        KuhuClient(KEY, api_url=server.url) as client,
-    ):
-        client.synthesize("你好")
-        transport = client._http()._transport
-        assert isinstance(transport._pool._network_backend, _Backend)  # type: ignore[attr-defined]

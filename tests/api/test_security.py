@@ -170,6 +170,22 @@ def test_no_argument_turns_certificate_checks_off() -> None:
         KuhuClient("k", api_url="https://x.example", verify=False)  # type: ignore[call-arg]
 
 
+def test_a_transport_that_skips_certificate_checks_is_refused(
+    self_signed: tuple[str, str],
+) -> None:
+    """The one way in for a transport of the caller's: such a transport reached the
+    self-signed emulator and got audio (issue 32's probe). It is refused before any
+    connection; the client's own transport, on the same server, is refused by TLS."""
+    cert, key = self_signed
+    with KuhuEmulator(tls_cert=cert, tls_key=key) as emu:
+        insecure = httpx.HTTPTransport(verify=False)
+        with pytest.raises(TypeError, match="MockTransport"):
+            KuhuClient(emu.api_key, api_url=emu.url, transport=insecure)
+        with pytest.raises(TLSError), KuhuClient(emu.api_key, api_url=emu.url) as client:
+            client.synthesize("你好")
+        assert emu.requests == []
+
+
 def test_tls_error_is_not_retried(self_signed: tuple[str, str]) -> None:
     cert, key = self_signed
     with (

@@ -1,0 +1,321 @@
+"""A session: what one program's speech shares from one call to the next.
+
+One :class:`Synthesizer` (one client: its connection kept ready, and opened anew after
+idle as an engine's is; the cache, the shared rate limit, the breaker and the local
+voice) and one player. ``speak()``, ``stream()``, ``save()`` and their asyncio faces
+use a default session, made on first use and closed at exit; a program may make its
+own (``with Session(voice="小婉") as s: s.speak("你好")``), and each engine has one.
+
+The device is kept open ``KEEP_DEVICE_FOR`` seconds after an utterance ends, then
+released: utterances in a burst (a notification script) share one stream, and an idle
+program neither holds the device nor spends the open stream's CPU (about 0.6 % of a
+core). Utterances of one session never overlap: each waits for the one before it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import threading
+import time
+from collections.abc import AsyncGenerator, Callable, Generator
+from typing import TYPE_CHECKING
+
+from .._closing import Closing
+from .._config import Settings, speech_settings
+from .._model import Voicing
+from .._text import clean_text
+from ..audio import Player, make_player
+from ..errors import CloudFallback
+from ._job import Job, start_job
+from ._play import play_job
+from ._properties import Properties
+from ._synth import Synthesizer
+
+if TYPE_CHECKING:
+    from ._stream import Speech
+
+#: Seconds the device stays open after an utterance ends (see the module docstring).
+KEEP_DEVICE_FOR = 5.0
+
+
+class Session(Closing):
+    """Speech that shares its connection, cache, limiter, breaker, local voice and
+    device from one call to the next. Arguments are pyttsx3's units (as for
+    :func:`speak`) and are the defaults of every call; a call's own arguments win.
+    ``api_key``, ``api_secret``, ``api_url`` (or ``settings``) override ``KUHU_*``.
+    Close it (or use ``with``) to release the connection and the device."""
+
+    def __init__(
+        self,
+        *,
+        voice: str | None = None,
+        rate: float | None = None,
+        volume: float | None = None,
+        pitch: float | None = None,
+        sample_rate: int | None = None,
+        api_key: str | None = None,
+        api_secret: str | None = None,
+        api_url: str | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.settings = settings or speech_settings(
+            api_key=api_key, api_secret=api_secret, api_url=api_url
+        )
+        self._props = _props(Properties(), voice, rate, volume, pitch, sample_rate)
+        self._synth = Synthesizer.from_settings(self.settings)
+        self._player: Player | None = None
+        self._turn = threading.Lock()  # one utterance at a time on the one stream
+        self._lock = threading.Lock()
+        self._idle: threading.Timer | None = None
+        self._ended = 0.0  # when the last utterance ended
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"Session(api_url={self.settings.api_url!r})"
+
+    @property
+    def synthesizer(self) -> Synthesizer:
+        """The synthesizer every call of this session shares."""
+        return self._synth
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def voicing(
+        self,
+        voice: str | None = None,
+        rate: float | None = None,
+        volume: float | None = None,
+        pitch: float | None = None,
+        sample_rate: int | None = None,
+    ) -> Voicing:
+        """The voicing of a call: the session's defaults, with the call's arguments."""
+        return _props(self._props, voice, rate, volume, pitch, sample_rate).voicing()
+
+    # -- what programs call ------------------------------------------------------------
+    def speak(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        rate: float | None = None,
+        volume: float | None = None,
+        pitch: float | None = None,
+    ) -> None:
+        """Speak ``text`` and return once it has been heard (see :func:`speak`)."""
+        self.speech(text, self.voicing(voice, rate, volume, pitch)).play()
+
+    def stream(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        rate: float | None = None,
+        volume: float | None = None,
+        pitch: float | None = None,
+        sample_rate: int | None = None,
+    ) -> Generator[bytes, None, None]:
+        """``text`` as 16-bit mono PCM as it arrives (see :func:`stream`)."""
+        speech = self.speech(text, self.voicing(voice, rate, volume, pitch, sample_rate))
+        try:
+            yield from speech.pcm()
+        finally:
+            speech.stop()
+
+    def save(
+        self,
+        text: str,
+        path: str | os.PathLike[str],
+        *,
+        voice: str | None = None,
+        rate: float | None = None,
+        volume: float | None = None,
+        pitch: float | None = None,
+        sample_rate: int | None = None,
+        subtitles: str | os.PathLike[str] | None = None,
+    ) -> None:
+        """Save ``text`` to ``path``, with ``subtitles`` if asked (see :func:`save`)."""
+        voicing = self.voicing(voice, rate, volume, pitch, sample_rate)
+        self.speech(text, voicing).save(path, subtitles)
+
+    async def aspeak(self, text: str, **voicing: object) -> None:
+        """:meth:`speak` without blocking the event loop (see :func:`aspeak`)."""
+        from ._aio import aspeak
+
+        await aspeak(text, session=self, **voicing)  # type: ignore[arg-type]
+
+    async def asave(self, text: str, path: str | os.PathLike[str], **kw: object) -> None:
+        """:meth:`save` without blocking the event loop (see :func:`asave`)."""
+        from ._aio import asave
+
+        await asave(text, path, session=self, **kw)  # type: ignore[arg-type]
+
+    def astream(self, text: str, **voicing: object) -> AsyncGenerator[bytes, None]:
+        """:meth:`stream` as an async iterator (see :func:`astream`)."""
+        from ._aio import astream
+
+        return astream(text, session=self, **voicing)  # type: ignore[arg-type]
+
+    def speech(self, text: str, voicing: Voicing) -> Speech:
+        """A :class:`Speech` of this session: one text, with a ``stop()``."""
+        from ._stream import Speech
+
+        return Speech(text, voicing, self)
+
+    # -- the device --------------------------------------------------------------------
+    def speak_voiced(
+        self,
+        text: str,
+        voicing: Voicing,
+        cancel: threading.Event,
+        *,
+        on_fallback: Callable[[CloudFallback], None] | None = None,
+        progress: Callable[[int], Callable[[int], None] | None] | None = None,
+        on_job: Callable[[Job, Player], None] | None = None,
+    ) -> bool:
+        """Speak ``text`` with ``voicing`` after the utterances before it; True when all
+        of it was heard, False if ``cancel`` was set first.
+
+        The device is opened first (without one, nothing is sent or billed); a
+        connection is opened meanwhile if none is ready. ``progress(pieces)`` may
+        return a callback told of each piece played; ``on_job(job, player)`` hears of
+        the job once it starts (to stop it from elsewhere)."""
+        clean_text(text)  # text that cannot be spoken opens nothing
+        if not self._take_turn(cancel):
+            return False
+        try:
+            self._synth.warm_up(now=True)
+            player = self._device(voicing.sample_rate)
+            job = start_job(self._synth, text, voicing, fallback=True)
+            job.on_fallback = on_fallback
+            if on_job is not None:
+                on_job(job, player)
+            if cancel.is_set():
+                job.cancel()
+            try:
+                on_piece = progress(len(job.spans)) if progress is not None else None
+                return play_job(job, player, on_piece=on_piece)
+            finally:
+                job.cancel()
+        finally:
+            self._end_turn()
+
+    def _take_turn(self, cancel: threading.Event) -> bool:
+        while not self._turn.acquire(timeout=0.05):
+            if cancel.is_set():
+                return False
+        if self._closed:
+            self._turn.release()
+            raise RuntimeError("this Session is closed")
+        with self._lock:
+            idle, self._idle = self._idle, None
+        if idle is not None:
+            idle.cancel()
+        return True
+
+    def _device(self, sample_rate: int) -> Player:
+        """The open player (made and opened now if the idle timer released it)."""
+        player = self._player
+        if player is None:
+            player = self._player = make_player(self.settings.audio)
+        try:
+            player.prepare(sample_rate)
+        except BaseException:
+            self._player = None
+            player.close()
+            raise
+        return player
+
+    def _end_turn(self) -> None:
+        self._ended = time.monotonic()
+        if self._player is not None and not self._closed:
+            timer = threading.Timer(KEEP_DEVICE_FOR, self._release_device)
+            timer.name = "kuhu-device-idle"
+            timer.daemon = True
+            with self._lock:
+                self._idle = timer
+            timer.start()
+        self._turn.release()
+
+    def _release_device(self) -> None:
+        """The idle timer: close the device, unless an utterance took it meanwhile."""
+        if not self._turn.acquire(blocking=False):
+            return  # speaking again: its end starts a new timer
+        try:
+            if time.monotonic() - self._ended >= KEEP_DEVICE_FOR * 0.99:
+                player, self._player = self._player, None
+                if player is not None:
+                    player.close()
+        finally:
+            self._turn.release()
+
+    def close(self, wait: float | None = None) -> None:
+        """Release the connection, the device and the local voice, after the utterance
+        being spoken (if any; ``wait``: at most that many seconds, then it is silenced).
+        Calls after this raise ``RuntimeError``."""
+        got = self._turn.acquire(timeout=-1 if wait is None else wait)
+        try:
+            with self._lock:
+                if self._closed:
+                    return
+                self._closed = True
+                idle, self._idle = self._idle, None
+                player, self._player = self._player, None
+        finally:
+            if got:
+                self._turn.release()
+        if idle is not None:
+            idle.cancel()
+        if player is not None and not got:
+            player.stop()
+        self._synth.close()
+        if player is not None:
+            player.close()
+
+
+def _props(
+    props: Properties,
+    voice: str | None,
+    rate: float | None,
+    volume: float | None,
+    pitch: float | None,
+    sample_rate: int | None,
+) -> Properties:
+    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
+    for name, value in (*given, ("sample_rate", sample_rate)):
+        if value is not None:
+            props = props.with_value(name, value)
+    return props
+
+
+_default: Session | None = None
+_default_lock = threading.Lock()
+
+
+def default_session() -> Session:
+    """The session of ``speak()``, ``stream()``, ``save()`` and the asyncio faces: made
+    on first use from the ``KUHU_*`` settings, and made anew if those changed (a program
+    that switches endpoint or key between calls gets what it set)."""
+    global _default
+    settings = speech_settings()
+    with _default_lock:
+        old = _default
+        if old is not None and not old.closed and old.settings == settings:
+            return old
+        _default = Session(settings=settings)
+        made = _default
+    if old is not None:
+        old.close()
+    return made
+
+
+@atexit.register
+def close_default() -> None:
+    """At exit: the default session is closed (its device released, its threads told)."""
+    global _default
+    with _default_lock:
+        session, _default = _default, None
+    if session is not None:
+        session.close(wait=1.0)
