@@ -25,6 +25,7 @@ kuhu_driver_hook.install({"kuhu": "kuhu_driver.driver"})  # frozen programs too
 if TYPE_CHECKING:
     from ._text import billed_chars
     from .api import VOICES, KuhuClient, Voice, find_voice
+    from .driver import session_of
     from .pipeline import (
         Estimate,
         Session,
@@ -44,6 +45,7 @@ _LAZY = {
     "check_setup": "pipeline",
     "speak": "pipeline",
     "Session": "pipeline",
+    "session_of": "driver",
     "Estimate": "pipeline",
     "billed_chars": "_text",
     "chunk_text": "pipeline",
@@ -73,6 +75,7 @@ __all__ = [
     "estimate",
     "find_voice",
     "save",
+    "session_of",
     "speak",
     "stream",
     *_error_names,

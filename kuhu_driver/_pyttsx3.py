@@ -7,7 +7,8 @@ more things, each for a feature pyttsx3 has no public way to give:
 - ``proxy._queue``: the commands waiting, so that queued utterances are fetched ahead
   (and so that the last one knows whether another follows);
 - ``proxy._engine._connects``: whether a program listens to ``error``, so that an
-  error nobody hears is logged instead.
+  error nobody hears is logged instead;
+- ``engine.proxy._driver``: the driver an engine runs (``session_of``, and messages).
 
 If a pyttsx3 release renames one of them, the feature it serves turns off with one
 warning (nothing breaks), and ``tests/driver/test_pyttsx3_adapter.py`` fails loudly.
@@ -22,7 +23,10 @@ from typing import Any
 logger = logging.getLogger(__name__)
 
 #: The private attributes read here, by the object they are read from.
-INTERNALS = {"DriverProxy": ("_name", "_queue", "_engine"), "Engine": ("_connects",)}
+INTERNALS = {
+    "DriverProxy": ("_name", "_queue", "_engine", "_driver"),
+    "Engine": ("_connects",),
+}
 
 _warned: set[str] = set()
 
@@ -81,6 +85,11 @@ class Pyttsx3Proxy:
         return [(entry[0], tuple(entry[1])) for entry in queued]
 
 
+def engine_driver(engine: Any) -> object:
+    """The driver a pyttsx3 engine runs (None if it has none we can see)."""
+    return getattr(getattr(engine, "proxy", None), "_driver", None)
+
+
 def driver_class_name(engine: Any) -> str:
     """The name of the platform driver a pyttsx3 engine runs (for messages only)."""
-    return type(getattr(getattr(engine, "proxy", None), "_driver", None)).__name__
+    return type(engine_driver(engine)).__name__

@@ -22,8 +22,9 @@ settings.load_profile("ci" if os.environ.get("CI") else "dev")
 @pytest.fixture(autouse=True)
 def _isolated_env(
     monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """No test sees the developer's key, endpoint or cache."""
+) -> Iterator[None]:
+    """No test sees the developer's key, endpoint or cache, nor the default session
+    (``speak()``'s connection and device) of the test before it."""
     for name in list(os.environ):
         if name.startswith("KUHU_"):
             monkeypatch.delenv(name)
@@ -31,6 +32,10 @@ def _isolated_env(
     # Most tests check how failures surface; the local voice that covers them by
     # default is tested in test_fallback.py (and test_cli.py), which lift this.
     monkeypatch.setenv("KUHU_FALLBACK", "off")
+    yield
+    session_module = sys.modules.get("kuhu_driver.pipeline._session")
+    if session_module is not None:
+        session_module.close_default()
 
 
 if sys.platform == "win32":

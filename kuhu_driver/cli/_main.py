@@ -13,7 +13,7 @@ import os
 import stat
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -23,6 +23,7 @@ from .._text import yuan
 from ..api import resolve_voice_id
 from ..errors import KuhuError
 from ..pipeline import (
+    Job,
     Session,
     Synthesizer,
     check_destination,
@@ -30,11 +31,8 @@ from ..pipeline import (
     estimate,
     run_batch,
     save_format,
-    start_save,
+    save_text,
     subtitle_format,
-    timed_cues,
-    write_job,
-    write_subtitles,
 )
 from ._output import Progress, cost_summary, list_voices, piece_progress, shown
 from ._parser import EMULATOR_NOTICE, build_parser
@@ -263,29 +261,27 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
             return 0 if played else 1
         with Synthesizer.from_settings(settings) as synth:
             out = Path(args.out).expanduser()
-            cues = bool(args.subtitles)
-            job, keep = start_save(
-                synth,
-                text,
-                voicing,
-                out,
-                window=3,
-                fallback=settings.fallback == "always",
-                cues=cues,
-            )
-            seconds: list[float] | None = [] if cues else None
+            began: list[Job] = []
+
+            def progress(job: Job) -> Callable[[int], None] | None:
+                began.append(job)
+                return piece_progress("writing", len(job.spans))
+
             try:
-                progress = piece_progress("writing", len(job.spans))
-                written = write_job(job, out, on_piece=progress, keep=keep, seconds=seconds)
-                if written and seconds is not None:
-                    write_subtitles(
-                        Path(args.subtitles).expanduser(), timed_cues(job.text, seconds)
-                    )
+                save_text(
+                    synth,
+                    text,
+                    voicing,
+                    out,
+                    subtitles=Path(args.subtitles).expanduser() if args.subtitles else None,
+                    fallback=settings.fallback == "always",
+                    on_job=progress,
+                )
             finally:
                 cost_summary(
                     synth.client.billed_chars_sent,
                     synth.billed_from_cache,
-                    job.billed_reused,
+                    began[0].billed_reused if began else 0,
                     synth.billed_shared,
                 )
         print(f"wrote {shown(str(out))}", file=sys.stderr)

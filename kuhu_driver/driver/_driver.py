@@ -23,27 +23,27 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from .._config import FALLBACKS, Settings, speech_settings
-from .._pyttsx3 import Pyttsx3Proxy
-from ..api import VOICES, held_at_exit
+from .._config import Settings, speech_settings
+from .._pyttsx3 import Pyttsx3Proxy, engine_driver
+from ..api import held_at_exit
 from ..audio import Player, make_player
 from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
 from ..pipeline import (
     WARM_DELAY,
     Job,
-    Properties,
+    Session,
     Synthesizer,
     check_destination,
     compile_patterns,
     play_job,
     save_format,
+    save_text,
     start_job,
-    start_save,
     word_spans,
-    write_job,
 )
 from ._atexit import track
 from ._lookahead import Key, queued_utterances, resumable
+from ._props import EngineProperties
 from ._task import Event, Task
 
 logger = logging.getLogger(__name__)
@@ -73,12 +73,13 @@ class KuhuDriver:
     ) -> None:
         self._proxy = Pyttsx3Proxy(proxy)
         settings = settings or speech_settings()
-        self._synth = synthesizer or Synthesizer.from_settings(settings)
-        #: "local" (speech falls back to the platform's voice), "always" (files too), "off".
-        self._fallback = settings.fallback
+        #: The engine's session: its synthesizer is the one every utterance uses, and a
+        #: program may stream or save with it too (``kuhu_driver.session_of(engine)``).
+        self.session = Session(settings=settings, synthesizer=synthesizer)
+        self._synth = self.session.synthesizer
         # One output stream per engine, opened at the first utterance and kept open.
         self._player = player or make_player(settings.audio)
-        self._props = Properties()
+        self._props = EngineProperties(self._synth, settings.fallback, self._has_listeners)
         self._events: queue.Queue[Event] = queue.Queue()
         self._work: queue.Queue[Task | None] = queue.Queue()
         self._worker: threading.Thread | None = None
@@ -113,7 +114,7 @@ class KuhuDriver:
         if sys.is_finalizing():
             return  # shut down at atexit already; locks may be held for ever now
         self._shutdown()
-        self._synth.close()
+        self.session.close()
         self._player.close()
 
     def say(self, text: object) -> None:
@@ -176,42 +177,10 @@ class KuhuDriver:
             yield
 
     def getProperty(self, name: str) -> object:
-        if name == "voices":
-            return [_pyttsx3_voice(v) for v in VOICES]
-        if name == "billed_chars":
-            return self._synth.client.billed_chars_sent
-        if name == "fallback":
-            return self._fallback
-        if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
-            return getattr(self._props, name)
-        return self._props.with_value(name, None)  # raises UnknownPropertyError
+        return self._props.get(name)
 
     def setProperty(self, name: str, value: object) -> None:
-        if name == "fallback":
-            self._set_fallback(value)
-            return
-        try:
-            self._props = self._props.with_value(name, value)
-        except KuhuError as exc:
-            if not self._has_listeners("error"):
-                logger.warning("setProperty(%r) failed: %s", name, exc)
-            raise
-
-    def _set_fallback(self, value: object) -> None:
-        mode = str(value).strip().lower() if isinstance(value, str) else None
-        if mode not in FALLBACKS:
-            exc = InvalidInputError(
-                f"fallback must be one of {', '.join(FALLBACKS)}, not {value!r}"
-            )
-            if not self._has_listeners("error"):
-                logger.warning("setProperty('fallback') failed: %s", exc)
-            raise exc
-        if mode != "off":
-            self._synth.enable_fallback()
-        self._fallback = mode
-
-    def _falls_back(self, kind: str) -> bool:
-        return self._fallback == "always" or (self._fallback == "local" and kind == "say")
+        self._props.set(name, value)
 
     # -- internals ---------------------------------------------------------------------
     def _proxy_name(self) -> str | None:
@@ -314,7 +283,7 @@ class KuhuDriver:
             job = start_job(self._synth, task.text, task.voicing, format=fmt, window=window)
         else:
             job.widen(window)
-        job.allow_fallback(self._falls_back(task.kind))
+        job.allow_fallback(self._props.falls_back(task.kind))
         with self._lock:
             task.job = job
             if task.cancel.is_set():
@@ -377,7 +346,7 @@ class KuhuDriver:
     def _queued(self) -> Iterator[Key | None]:
         return queued_utterances(
             self._proxy.pending(),
-            self._props,
+            self._props.props,
             say=self.say,
             save=self.save_to_file,
             set_property=self.setProperty,
@@ -410,38 +379,48 @@ class KuhuDriver:
     def _save(self, task: Task) -> bool:
         assert task.path is not None
         path = check_destination(task.path)  # before anything is sent (and billed)
-        if isinstance(task.text, str) and resumable(task.text):
+        adopted = None
+        if not (isinstance(task.text, str) and resumable(task.text)):
             # A long save keeps its pieces beside the output, so a crash or stop() is
             # resumed by the next run (it is never fetched ahead, see _queued_utterances).
-            job, keep = start_save(
-                self._synth,
-                task.text,
-                task.voicing,
-                path,
-                window=SAVE_WINDOW,
-                fallback=self._falls_back(task.kind),
-            )
+            adopted = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
+        assert isinstance(task.text, str)  # else _adopt_job refused it
+
+        def began(job: Job) -> Callable[[int], None]:
             with self._lock:
                 task.job = job
                 if task.cancel.is_set():
                     job.cancel()
-        else:
-            job = self._adopt_job(task, save_format(path), window=SAVE_WINDOW)
-            keep = None
-        job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
-        self._prefetch()
+            job.on_fallback = lambda notice: self._post(task, "error", exception=notice)
+            self._prefetch()
+            return lambda index: self._words_written(task, job, index)
 
-        def written(index: int) -> None:
-            # As pyttsx3's own drivers do while saving: each word once its audio is
-            # in the file, in order (a resumed save's earlier pieces are not told again).
-            a, b = job.spans[index]
-            for loc, n in word_spans(job.text[a:b]):
-                self._post(task, "started-word", location=a + loc, length=n)
+        return save_text(
+            self._synth,
+            task.text,
+            task.voicing,
+            path,
+            window=SAVE_WINDOW,
+            fallback=self._props.falls_back(task.kind),
+            job=adopted,
+            on_job=began,
+        )
 
-        return write_job(job, path, keep=keep, on_piece=written)
+    def _words_written(self, task: Task, job: Job, index: int) -> None:
+        # As pyttsx3's own drivers do while saving: each word once its audio is in the
+        # file, in order (a resumed save's earlier pieces are not told again).
+        a, b = job.spans[index]
+        for loc, n in word_spans(job.text[a:b]):
+            self._post(task, "started-word", location=a + loc, length=n)
 
 
-def _pyttsx3_voice(v: Any) -> Any:
-    from pyttsx3.voice import Voice
-
-    return Voice(v.id, v.name, list(v.languages), v.gender, v.age)
+def session_of(engine: Any) -> Session:
+    """The :class:`Session` of a pyttsx3 engine made with ``pyttsx3.init("kuhu")``: its
+    ``stream()``, ``save()`` and ``speak()`` share the engine's connection, cache and
+    breaker (``speak()`` plays on a device of its own)."""
+    driver = engine_driver(engine)
+    if not isinstance(driver, KuhuDriver):
+        raise TypeError(
+            f"not a kuhu engine (it runs {type(driver).__name__}): pyttsx3.init('kuhu') makes one"
+        )
+    return driver.session

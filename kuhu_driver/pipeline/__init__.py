@@ -35,7 +35,14 @@ from ._job import Job, Piece, start_job
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
-from ._save import RESUMABLE_BILLED, check_destination, save_format, start_save, write_job
+from ._save import (
+    RESUMABLE_BILLED,
+    check_destination,
+    save_format,
+    save_text,
+    start_save,
+    write_job,
+)
 from ._session import KEEP_DEVICE_FOR, Session, default_session
 from ._speak import speak
 from ._stream import Speech, save, stream
@@ -81,6 +88,7 @@ __all__ = [
     "save",
     "save_format",
     "save_id",
+    "save_text",
     "speak",
     "speech_pieces",
     "start_job",

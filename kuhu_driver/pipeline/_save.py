@@ -20,7 +20,7 @@ from .._model import SAVE_FORMATS, Voicing
 from .._text import clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import CancelledError, InvalidInputError
-from ._cues import piece_seconds
+from ._cues import piece_seconds, timed_cues, write_subtitles
 from ._job import Job, Piece, check_billed, start_job
 from ._resume import SaveState, save_id
 from ._synth import Synthesizer
@@ -108,6 +108,44 @@ def start_save(
         keep.release()
         raise
     return job, keep
+
+
+def save_text(
+    synth: Synthesizer,
+    text: str,
+    voicing: Voicing,
+    path: Path,
+    *,
+    subtitles: Path | None = None,
+    window: int = 3,
+    fallback: bool = False,
+    job: Job | None = None,
+    on_job: Callable[[Job], Callable[[int], None] | None] | None = None,
+) -> bool:
+    """The one save flow, for the driver, :class:`Session` and ``kuhu-say``: begin (or
+    resume) the save of ``text`` to ``path`` (checked already: see
+    :func:`check_destination`), write it, then its ``subtitles``; False if it was
+    cancelled. ``job``: one begun already (a short text fetched ahead), used as is.
+    ``on_job(job)`` hears of the job before anything is written, and may return a
+    callback told of each piece once it is in the file."""
+    keep = None
+    if job is None:
+        job, keep = start_save(
+            synth,
+            text,
+            voicing,
+            path,
+            window=window,
+            fallback=fallback,
+            cues=subtitles is not None,
+        )
+    on_piece = on_job(job) if on_job is not None else None
+    seconds: list[float] | None = [] if subtitles is not None else None
+    if not write_job(job, path, keep=keep, on_piece=on_piece, seconds=seconds):
+        return False
+    if subtitles is not None and seconds is not None:
+        write_subtitles(subtitles, timed_cues(job.text, seconds))
+    return True
 
 
 def write_job(

@@ -44,7 +44,8 @@ class Session(Closing):
     device from one call to the next. Arguments are pyttsx3's units (as for
     :func:`speak`) and are the defaults of every call; a call's own arguments win.
     ``api_key``, ``api_secret``, ``api_url`` (or ``settings``) override ``KUHU_*``.
-    Close it (or use ``with``) to release the connection and the device."""
+    Close it (or use ``with``) to release the connection and the device. An engine's
+    session is :func:`kuhu_driver.session_of` (engine)."""
 
     def __init__(
         self,
@@ -58,12 +59,13 @@ class Session(Closing):
         api_secret: str | None = None,
         api_url: str | None = None,
         settings: Settings | None = None,
+        synthesizer: Synthesizer | None = None,
     ) -> None:
         self.settings = settings or speech_settings(
             api_key=api_key, api_secret=api_secret, api_url=api_url
         )
         self._props = _props(Properties(), voice, rate, volume, pitch, sample_rate)
-        self._synth = Synthesizer.from_settings(self.settings)
+        self._synth = synthesizer or Synthesizer.from_settings(self.settings)
         self._player: Player | None = None
         self._turn = threading.Lock()  # one utterance at a time on the one stream
         self._lock = threading.Lock()

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING
 from .._model import Voicing
 from ..audio import Player, convert_pcm
 from ..errors import CancelledError
-from ._cues import subtitle_format, timed_cues, write_subtitles
+from ._cues import subtitle_format
 from ._job import Job, start_job
-from ._save import check_destination, start_save, write_job
+from ._save import check_destination, save_text
 
 if TYPE_CHECKING:
     from ._session import Session
@@ -105,16 +105,19 @@ class Speech:
             sub = check_destination(subtitles)
         synth = self.session.synthesizer
         synth.warm_up(now=True)
-        fallback = self.session.settings.fallback == "always"
-        job, keep = start_save(
-            synth, self.text, self.voicing, out, fallback=fallback, cues=sub is not None
-        )
-        self._adopt(job)
-        seconds: list[float] = []
-        if not write_job(job, out, keep=keep, seconds=seconds if sub else None):
+        if not save_text(
+            synth,
+            self.text,
+            self.voicing,
+            out,
+            subtitles=sub,
+            fallback=self.session.settings.fallback == "always",
+            on_job=self._adopted,
+        ):
             raise CancelledError("stopped")
-        if sub is not None:
-            write_subtitles(sub, timed_cues(job.text, seconds))
+
+    def _adopted(self, job: Job) -> None:
+        self._adopt(job)
 
 
 def stream(

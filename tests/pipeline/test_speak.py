@@ -87,7 +87,7 @@ def test_speak_opens_the_connection_while_the_device_opens(
     """The connection's round trips pass while the device opens (made slow here): the
     request is sent on a connection opened before the device was ready."""
     from kuhu_driver.audio import make_player
-    from kuhu_driver.pipeline import _speak
+    from kuhu_driver.pipeline import _session
 
     opening = 0.4
 
@@ -102,7 +102,7 @@ def test_speak_opens_the_connection_while_the_device_opens(
         player.prepare = slow_prepare  # type: ignore[method-assign]
         return player
 
-    monkeypatch.setattr(_speak, "make_player", slow_player)
+    monkeypatch.setattr(_session, "make_player", slow_player)
     speak("你好。")
     (req,) = kuhu_emulator.requests
     assert req.connection == 1 and req.arrived - req.connection_opened >= opening - 0.05
