@@ -11,13 +11,17 @@
     ├── BadResponseError           the answer is not audio of the asked format
     │   └── TruncatedResponseError the body ended early (retried)
     ├── AudioDeviceError           no sound device, or playback failed
-    ├── CloudFallback              the cloud failed; the local voice spoke instead (a notice)
     ├── LocalVoiceError            the platform's local voice could not speak
     ├── InvalidInputError          text or a property value is unusable (a ValueError too)
     ├── UnknownPropertyError       no such pyttsx3 property (a KeyError too)
-    └── CancelledError             stop() ended the work before it was done
+    └── StoppedError               stop() ended the work before it was done
+
+    CloudFallback                  not an error, never raised: a notice (a plain record)
+                                   that the local voice spoke because the cloud could not
 
 Messages name the likely cause; none ever contains the API key or signing secret.
+(``StoppedError`` is named so as not to be confused with asyncio's and
+concurrent.futures' ``CancelledError``, which cancelling a task or a future raises.)
 """
 
 from __future__ import annotations
@@ -27,7 +31,6 @@ __all__ = [
     "AuthError",
     "BadRequestError",
     "BadResponseError",
-    "CancelledError",
     "CloudFallback",
     "ConfigError",
     "InvalidInputError",
@@ -35,6 +38,7 @@ __all__ = [
     "LocalVoiceError",
     "RateLimitedError",
     "ServerError",
+    "StoppedError",
     "TLSError",
     "TransportError",
     "TruncatedResponseError",
@@ -123,29 +127,13 @@ class AudioDeviceError(KuhuError):
     """No audio device could be opened, or playback failed."""
 
 
-class CloudFallback(KuhuError):
-    """Not a failure of the utterance: the cloud could not speak (``cause``), so the
-    platform's local voice spoke it, from ``piece`` on. Sent on pyttsx3's ``error`` topic
-    so that a program can see it; the utterance still finishes with ``completed=True``."""
-
-    def __init__(self, cause: KuhuError, *, piece: int = 0) -> None:
-        where = "" if piece == 0 else f" from piece {piece + 1} on"
-        super().__init__(
-            f"the cloud voice could not speak ({cause.message}); the local voice "
-            f"spoke instead{where}",
-            status=cause.status,
-            code=cause.code,
-        )
-        self.cause = cause
-        self.piece = piece
-
-
 class LocalVoiceError(KuhuError):
     """The platform's local voice could not speak."""
 
 
-class CancelledError(KuhuError):
-    """The work was stopped before it finished."""
+class StoppedError(KuhuError):
+    """The work was stopped (``stop()``, a closed client, the program's exit) before it
+    finished."""
 
 
 class InvalidInputError(KuhuError, ValueError):
@@ -157,3 +145,28 @@ class UnknownPropertyError(KuhuError, KeyError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class CloudFallback:
+    """Not an error, and never raised: a notice that the cloud could not speak
+    (``cause``, the error it met), so the platform's local voice spoke the utterance,
+    from ``piece`` (0-based) on. Handed to pyttsx3's ``error`` callbacks (as
+    ``exception=``) so that a program can see it; the utterance still finishes with
+    ``completed=True``. ``str()`` and ``message`` give one line without the key."""
+
+    __slots__ = ("cause", "message", "piece")
+
+    def __init__(self, cause: KuhuError, *, piece: int = 0) -> None:
+        where = "" if piece == 0 else f" from piece {piece + 1} on"
+        self.cause = cause
+        self.piece = piece
+        self.message = (
+            f"the cloud voice could not speak ({cause.message}); the local voice "
+            f"spoke instead{where}"
+        )
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"CloudFallback({self.cause!r}, piece={self.piece})"

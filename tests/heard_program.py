@@ -48,6 +48,8 @@ LONG = (
 AUDIO_PER_CHAR = 0.005
 #: For reading the emulator's log over HTTPS (``network`` modes; no roots until then).
 STATS_CONTEXT = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+#: The emulator's certificate, once ``start_emulator`` started one with ``--tls``.
+CERTIFICATES: list[str] = []
 
 
 def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], str]:
@@ -72,6 +74,7 @@ def start_emulator(latency: float, *extra: str) -> tuple[subprocess.Popen[str], 
 
         _transport.trust_also(certificate)
         STATS_CONTEXT.load_verify_locations(cafile=certificate)
+        CERTIFICATES.append(certificate)
     os.environ.update(env)
     os.environ["KUHU_CACHE"] = "off"
     return proc, env["KUHU_API_URL"]

@@ -174,7 +174,7 @@ def test_a_guard_also_closes_the_socket_on_windows(monkeypatch: pytest.MonkeyPat
         monkeypatch.setattr(sys, "platform", platform)
         sock = Sock()
         calls.clear()
-        guard = Guard(None)
+        guard = Guard()
         guard.watch(sock)
         guard.fire(Cut.STOPPED)
         assert calls == expected, platform

@@ -27,7 +27,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-from ..errors import CancelledError
+from .._cancel import CancelToken, wait_any
+from ..errors import StoppedError
 from ._exit import held_at_exit, released_at_exit
 
 if TYPE_CHECKING:  # socket and select are imported when used: not at pyttsx3.init
@@ -39,8 +40,6 @@ logger = logging.getLogger(__name__)
 #: By default, an opened connection (or a failure to open one) older than this is not
 #: handed out (see ``KuhuClient.keep_alive``).
 FRESH_FOR = 4.0
-#: How often a request waiting for the connection checks whether it was stopped.
-_POLL = 0.02
 
 
 class _Opening:
@@ -49,7 +48,7 @@ class _Opening:
     def __init__(self, host: str, port: int, fresh_for: float) -> None:
         self.key = (host, port)
         self.fresh_for = fresh_for
-        self.done = threading.Event()
+        self.done = CancelToken()  # set once it is ready, or failed
         self.sock: socket.socket | None = None  # once it is ready
         self.raw: socket.socket | None = None  # as soon as it is connected
         self.error: BaseException | None = None
@@ -148,25 +147,25 @@ class Ahead:
         with self._lock:
             opening.raw = sock
             if self._closed:
-                raise CancelledError("the client was closed")
+                raise StoppedError("the client was closed")
 
-    def take(self, host: str, port: int, stopped: Callable[[], bool]) -> Ready | None:
+    def take(self, host: str, port: int, stop: CancelToken | None) -> Ready | None:
         """The connection opened ahead to ``host:port`` (waiting for it while it is
-        being opened, unless ``stopped()``), or None. A recent failure to open it is
+        being opened, until ``stop`` is set), or None. A recent failure to open it is
         raised again: ``ConnectionError`` or ``TimeoutError``."""
         with self._lock:
             opening = self._opening
             if opening is None or opening.key != (host, port) or not opening.fresh():
                 return None
-        while not opening.done.wait(_POLL):
-            if stopped():
-                raise ConnectionError("stopped while connecting")
+        wait_any(opening.done, stop)
+        if not opening.done.is_set():
+            raise ConnectionError("stopped while connecting")
         with self._lock:
             if self._opening is not opening:
                 return None  # closed, or taken by another request meanwhile
             self._opening = None
         if opening.error is not None:
-            if isinstance(opening.error, CancelledError) or not opening.fresh():
+            if isinstance(opening.error, StoppedError) or not opening.fresh():
                 return None
             if isinstance(opening.error, TimeoutError):
                 raise TimeoutError(str(opening.error)) from opening.error

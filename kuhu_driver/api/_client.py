@@ -10,14 +10,15 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from .._cancel import CancelToken
 from .._closing import Closing
 from .._config import Settings, resolve_settings
 from .._model import Audio, Request
 from ..errors import (
     BadRequestError,
-    CancelledError,
     KuhuError,
     RateLimitedError,
+    StoppedError,
     TransportError,
 )
 from ._ahead import Ahead
@@ -187,7 +188,7 @@ class KuhuClient(Closing):
         try:
             self._http()  # built before the slot is taken, as for a request
             if not self._limiter.acquire(None):
-                raise CancelledError("the client was closed")
+                raise StoppedError("the client was closed")
             raw = self._exchange(
                 [("text", "")], limit=timeout, cap=64 * 1024, billed=0, cancel=None
             )
@@ -211,20 +212,13 @@ class KuhuClient(Closing):
         """Seconds since the last request (or since this client was made)."""
         return time.monotonic() - self._asked
 
-    def abort(self, cancel: threading.Event) -> None:
-        """End at once the answers being read for requests sent with this ``cancel``."""
-        with self._lock:
-            guards = [g for g in self._inflight if g.cancel is cancel]
-        for guard in guards:
-            guard.fire(Cut.STOPPED)
-
     def _http(self) -> httpx.Client:
         # Built under a lock of its own (importing httpx and loading the CA roots take
         # 100 ms or more), so that close() never waits for it.
         with self._build_lock:
             with self._lock:
                 if self._closed:
-                    raise CancelledError("the client was closed")
+                    raise StoppedError("the client was closed")
                 if self._http_client is not None:
                     return self._http_client
             with held_at_exit():  # importing httpx, loading the CA roots in OpenSSL
@@ -234,7 +228,7 @@ class KuhuClient(Closing):
                     self._http_client = built
                     return built
             built.close()
-            raise CancelledError("the client was closed")
+            raise StoppedError("the client was closed")
 
     def _context(self) -> ssl.SSLContext:
         """The TLS context, built once (by whichever needs it first: the connection
@@ -293,7 +287,7 @@ class KuhuClient(Closing):
         self,
         req: Request,
         *,
-        cancel: threading.Event | None = None,
+        cancel: CancelToken | None = None,
         on_failure: Callable[[KuhuError], bool] | None = None,
         on_slot: Callable[[], None] | None = None,
     ) -> Audio:
@@ -314,7 +308,7 @@ class KuhuClient(Closing):
     def _send(
         self,
         req: Request,
-        cancel: threading.Event | None,
+        cancel: CancelToken | None,
         on_failure: Callable[[KuhuError], bool] | None,
         on_slot: Callable[[], None] | None,
     ) -> Audio:
@@ -325,9 +319,9 @@ class KuhuClient(Closing):
         ends = time.monotonic() + self.deadline
         for attempt in range(1, self.max_attempts + 1):
             if cancel is not None and cancel.is_set():
-                raise CancelledError("stopped before the request was sent")
+                raise StoppedError("stopped before the request was sent")
             if not self._limiter.acquire(cancel):
-                raise CancelledError("stopped while waiting for the rate limit")
+                raise StoppedError("stopped while waiting for the rate limit")
             if on_slot is not None and attempt == 1:
                 on_slot()
             try:
@@ -364,7 +358,7 @@ class KuhuClient(Closing):
         return random.uniform(0, cap)  # noqa: S311
 
     def _wait_to_retry(
-        self, attempt: int, exc: KuhuError, delay: float, cancel: threading.Event | None
+        self, attempt: int, exc: KuhuError, delay: float, cancel: CancelToken | None
     ) -> None:
         if isinstance(exc, RateLimitedError):
             # Every request of the process waits too: they share the key.
@@ -379,9 +373,9 @@ class KuhuClient(Closing):
         if cancel is None:
             time.sleep(delay)
         elif cancel.wait(delay):
-            raise CancelledError("stopped while waiting to retry") from exc
+            raise StoppedError("stopped while waiting to retry") from exc
 
-    def _attempt(self, req: Request, limit: float, cancel: threading.Event | None) -> Audio:
+    def _attempt(self, req: Request, limit: float, cancel: CancelToken | None) -> Audio:
         """One POST, its whole answer read within ``limit`` seconds."""
         with self._lock:
             self.attempts_made += 1
@@ -408,18 +402,20 @@ class KuhuClient(Closing):
         limit: float,
         cap: int,
         billed: int,
-        cancel: threading.Event | None,
+        cancel: CancelToken | None,
     ) -> RawAnswer:
         """POST ``form`` (the key and signature added) and read the whole answer within
-        ``limit`` seconds; ``close()``, ``abort`` and the deadline cut it short."""
+        ``limit`` seconds; ``close()``, ``cancel`` and the deadline cut it short."""
         if self._closed:
-            raise CancelledError("the client was closed")
+            raise StoppedError("the client was closed")
         body, headers = signed_form(self._key, self._secret, form)
-        guard = Guard(cancel)
+        guard = Guard()
         timer = threading.Timer(limit, guard.fire, args=(Cut.DEADLINE,))
         timer.daemon = True
+        timer.name = "kuhu-deadline"
         with self._lock:
             self._inflight.add(guard)
+        forget = cancel.on_set(lambda: guard.fire(Cut.STOPPED)) if cancel is not None else None
         try:
             timer.start()
             with held_at_exit():
@@ -435,6 +431,8 @@ class KuhuClient(Closing):
                 )
         finally:
             timer.cancel()
+            if forget is not None:
+                forget()
             with self._lock:
                 self._inflight.discard(guard)
 

@@ -26,7 +26,7 @@ import weakref
 from collections.abc import Iterator
 from typing import Protocol
 
-from ..errors import CancelledError
+from ..errors import StoppedError
 
 #: How long the exit waits for work under way (calls end within milliseconds once their
 #: sockets are shut; importing httpx and loading the CA roots take about 150 ms, but
@@ -66,7 +66,7 @@ class ExitGate:
         if n == 0:
             with self._cond:
                 if self._exiting:
-                    raise CancelledError("the program is exiting")
+                    raise StoppedError("the program is exiting")
                 self._inside += 1
             depth.out = False
         depth.n = n + 1
@@ -80,7 +80,7 @@ class ExitGate:
     @contextlib.contextmanager
     def released(self) -> Iterator[None]:
         """Inside a held block: a part the exit need not wait for (a DNS lookup, a TCP
-        connect); raises CancelledError at its end if the program is exiting meanwhile.
+        connect); raises StoppedError at its end if the program is exiting meanwhile.
         Outside one, it does nothing."""
         depth = self._depth
         if not getattr(depth, "n", 0) or depth.out:
@@ -96,7 +96,7 @@ class ExitGate:
                     self._inside += 1
                     depth.out = False
             if depth.out:
-                raise CancelledError("the program is exiting")
+                raise StoppedError("the program is exiting")
 
     def close(self, wait: float) -> bool:
         """Refuse new held blocks, close every client, and wait up to ``wait`` s for the

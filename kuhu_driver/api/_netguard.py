@@ -17,10 +17,15 @@ import threading
 from collections.abc import Iterator
 from typing import Protocol
 
+from .._cancel import CancelToken
+
 _current = threading.local()
 
 
 class Watcher(Protocol):
+    #: Set when the attempt is cut short (its deadline, a stop, the client closed).
+    fired: CancelToken
+
     def watch(self, sock: object) -> None: ...
     def done(self) -> None: ...
 
@@ -44,6 +49,8 @@ def tell(sock: object) -> None:
         watcher.watch(sock)
 
 
-def stopped() -> bool:
-    """Whether the attempt running on this thread was stopped (or ran out of time)."""
-    return getattr(getattr(_current, "watcher", None), "reason", None) is not None
+def stop_token() -> CancelToken | None:
+    """The token set when the attempt running on this thread is cut short (stopped, or
+    out of time); None outside an attempt."""
+    watcher = getattr(_current, "watcher", None)
+    return watcher.fired if watcher is not None else None

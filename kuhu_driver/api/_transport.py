@@ -18,9 +18,10 @@ import threading
 from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
+from .._cancel import CancelToken
 from ..errors import (
     BadResponseError,
-    CancelledError,
+    StoppedError,
     TLSError,
     TransportError,
     TruncatedResponseError,
@@ -53,9 +54,10 @@ class Cut(enum.Enum):
 class Guard:
     """Ends one attempt's answer early; see the module docstring."""
 
-    def __init__(self, cancel: threading.Event | None) -> None:
-        self.cancel = cancel
+    def __init__(self) -> None:
         self.reason: Cut | None = None
+        #: Set when the guard fires (a request waiting for its connection stops waiting).
+        self.fired = CancelToken()
         self._sock: socket.socket | None = None
         self._done = False
         self._lock = threading.Lock()
@@ -90,6 +92,7 @@ class Guard:
             if self.reason is None:
                 self.reason = reason
         self._shut()
+        self.fired.set()
 
     def _shut(self) -> None:
         import socket
@@ -108,7 +111,7 @@ class Guard:
         if self.reason is None:
             return
         if self.reason is not Cut.DEADLINE:
-            raise CancelledError(f"{self.reason.value} while the answer was arriving") from exc
+            raise StoppedError(f"{self.reason.value} while the answer was arriving") from exc
         raise TransportError(
             f"the answer did not arrive whole in the {limit:.3g} s this attempt had "
             "(KUHU_TIMEOUT per attempt, KUHU_DEADLINE in all): the server is too slow or "

@@ -26,7 +26,7 @@ import httpx
 
 from ._ahead import Ahead, Ready, readable
 from ._exit import released_at_exit
-from ._netguard import stopped, tell
+from ._netguard import stop_token, tell
 
 #: httpcore's exception bases; each is raised again as httpx's class of the same name.
 _HTTPCORE_ERRORS = (
@@ -126,7 +126,7 @@ class Opened(httpcore.NetworkStream):
 def _taken(ahead: Ahead, host: str, port: int) -> httpcore.NetworkStream | None:
     """The connection ``ahead`` opened to ``host:port``, if any; its failure as httpcore's."""
     try:
-        ready = ahead.take(host, port, stopped)
+        ready = ahead.take(host, port, stop_token())
     except TimeoutError as exc:
         raise httpcore.ConnectTimeout(str(exc)) from exc
     except ConnectionError as exc:

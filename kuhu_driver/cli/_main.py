@@ -12,11 +12,11 @@ import logging
 import os
 import stat
 import sys
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
+from .._cancel import CancelToken
 from .._config import DEFAULT_MAX_BILLED, Settings, resolve_settings, speech_settings
 from .._model import Voicing
 from .._text import yuan
@@ -254,7 +254,7 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                 played = session.speak_voiced(
                     text,
                     voicing,
-                    threading.Event(),
+                    CancelToken(),
                     on_fallback=lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr),
                     progress=lambda pieces: piece_progress("speaking", pieces),
                 )

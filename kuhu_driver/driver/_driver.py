@@ -23,11 +23,12 @@ import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from .._cancel import CancelToken, wait_any
 from .._config import Settings, speech_settings
 from .._pyttsx3 import Pyttsx3Proxy, engine_driver
 from ..api import held_at_exit
 from ..audio import Player, make_player
-from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError
+from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError
 from ..pipeline import (
     WARM_DELAY,
     Job,
@@ -89,7 +90,7 @@ class KuhuDriver:
         self._looping = False
         self._end_pending = False
         # Sound starts only while a loop runs, as pyttsx3 programs expect.
-        self._loop_running = threading.Event()
+        self._loop_running = CancelToken()
         # The connection to the API is opened now, in the background (nothing printed,
         # nothing billed), so that the first utterance does not pay for it.
         self._synth.warm_up()
@@ -105,7 +106,7 @@ class KuhuDriver:
         return f"KuhuDriver(url={str(self._synth.client.url)!r})"
 
     def _preload(self) -> None:
-        with contextlib.suppress(CancelledError), held_at_exit():  # the exit waits for it
+        with contextlib.suppress(StoppedError), held_at_exit():  # the exit waits for it
             self._player.preload()
             compile_patterns()
 
@@ -302,13 +303,13 @@ class KuhuDriver:
         completed = False
         try:
             if task.cancel.is_set():
-                raise CancelledError("stopped before it began")
+                raise StoppedError("stopped before it began")
             if task.kind == "say":
                 completed = self._speak(task, start)
             else:
                 start()
                 completed = self._save(task)
-        except CancelledError:
+        except StoppedError:
             completed = False
         except KuhuError as exc:
             start()
@@ -330,9 +331,7 @@ class KuhuDriver:
 
         def gate() -> None:
             # Synthesis may run ahead of the loop; sound waits for it.
-            while not self._loop_running.wait(0.05):
-                if job.cancelled:
-                    return
+            wait_any(self._loop_running, job.cancel_event)
 
         return play_job(
             job,

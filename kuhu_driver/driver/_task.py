@@ -3,10 +3,10 @@ loop's thread (events)."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 
+from .._cancel import CancelToken
 from .._model import Voicing
 from ..pipeline import Job
 
@@ -20,7 +20,7 @@ class Task:
     name: str | None
     voicing: Voicing
     path: str | None = None
-    cancel: threading.Event = field(default_factory=threading.Event)
+    cancel: CancelToken = field(default_factory=CancelToken)
     job: Job | None = None
 
 

@@ -44,8 +44,8 @@ from ._save import (
     write_job,
 )
 from ._session import KEEP_DEVICE_FOR, Session, default_session
-from ._speak import speak
-from ._stream import Speech, save, stream
+from ._speak import save, speak, stream
+from ._stream import Speech
 from ._synth import WARM_DELAY, Synthesizer
 
 __all__ = [

@@ -119,14 +119,15 @@ async def astream(
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     room = threading.Semaphore(AHEAD)
+    speech.stop_token.on_set(room.release)  # a stop wakes a pump waiting for room
 
     def pump() -> None:
         chunks = speech.pcm()
         try:
             for chunk in chunks:
-                while not room.acquire(timeout=0.05):
-                    if speech.stopped:
-                        return
+                room.acquire()
+                if speech.stopped:
+                    return
                 _post(loop, items.put_nowait, ("chunk", chunk))
         except BaseException as exc:  # handed to the consumer
             _post(loop, items.put_nowait, ("error", exc))

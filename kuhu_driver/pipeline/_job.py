@@ -16,9 +16,10 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from dataclasses import dataclass
 
+from .._cancel import CancelToken, wait_any
 from .._model import Audio, Voicing
 from .._text import billed_chars, clean_text, yuan
-from ..errors import CancelledError, CloudFallback, InvalidInputError, KuhuError, TransportError
+from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError, TransportError
 from ._chunk import speech_pieces
 from ._cues import cue_spans
 from ._fallback import falls_back
@@ -88,7 +89,7 @@ class Job:
         )
         #: One piece per subtitle cue (``cues``), else a short first sentence, then more.
         self.spans = quick or (cue_spans(self.text) if cues else speech_pieces(self.text))
-        self.cancel_event = threading.Event()
+        self.cancel_event = CancelToken()
         #: Called once, with the notice, when the local voice takes over.
         self.on_fallback: Callable[[CloudFallback], None] | None = None
         self._fallback = False
@@ -116,7 +117,7 @@ class Job:
         self._changed = threading.Event()
         self._submit_lock = threading.Lock()
         self._led = False  # whether the first piece to fetch was submitted
-        self._first_asked = threading.Event()
+        self._first_asked = CancelToken()
         if quick:
             self.widen(1)
             self._split_the_rest(quick[0])
@@ -132,7 +133,7 @@ class Job:
                 self._futures = [None] * len(spans)
                 self._next = 0
                 self._led = False
-                self._first_asked = threading.Event()
+                self._first_asked = CancelToken()
             else:
                 self._futures += [None] * (len(spans) - 1)
             self.spans = spans
@@ -218,18 +219,18 @@ class Job:
     def _after_first(self) -> None:
         """Wait until the job's first fetched piece has its rate-limit slot (or its
         answer), so that it is asked first: first sound waits for nothing else."""
-        while not self._first_asked.wait(0.05):
-            if self.cancel_event.is_set():
-                raise CancelledError("stopped before the request was sent")
+        wait_any(self._first_asked, self.cancel_event)
+        if not self._first_asked.is_set():
+            raise StoppedError("stopped before the request was sent")
 
     def cancel(self) -> None:
-        """Stop: pending requests are dropped, waiting and playback end."""
+        """Stop: pending requests are dropped, answers being read end (their sockets are
+        shut by the token's callbacks), waiting and playback end."""
         self.cancel_event.set()
         self._changed.set()
         for fut in self._futures:
             if fut is not None:
                 fut.cancel()
-        self._synth.client.abort(self.cancel_event)  # answers being read end now
 
     @property
     def cancelled(self) -> bool:
@@ -273,20 +274,24 @@ class Job:
         breaker = self._synth.breaker
         while not fut.done():
             if self.cancel_event.is_set():
-                raise CancelledError("stopped")
+                raise StoppedError("stopped")
+            timeout = None  # woken by the answer or a stop (both set _changed)
             if self._fallback and breaker is not None:
                 patience = breaker.patience(self._synth.client.timeout)
                 waited = time.monotonic() - needed
-                if breaker.silent_for(since) > patience or waited > breaker.cloud_wait:
+                silent = breaker.silent_for(since)
+                if silent > patience or waited > breaker.cloud_wait:
                     exc = TransportError(
                         f"the cloud did not answer within {min(patience, waited):.3g} s"
                     )
                     breaker.trip(exc)
                     raise exc
-            self._changed.wait(0.05 if self._fallback else 0.5)
+                # Woken when either bound passes (the breaker's state may move them).
+                timeout = max(0.005, min(patience - silent, breaker.cloud_wait - waited))
+            self._changed.wait(timeout)
             self._changed.clear()
         if self.cancel_event.is_set():
-            raise CancelledError("stopped")
+            raise StoppedError("stopped")
         return fut.result()
 
     def _take_over(self, i: int, exc: KuhuError) -> bool:
@@ -314,7 +319,7 @@ class Job:
         assert self._synth.local is not None
         a, b = self.spans[i]
         if self.cancel_event.is_set():
-            raise CancelledError("stopped")
+            raise StoppedError("stopped")
         pcm, rate = self._synth.local.synthesize(
             self.text[a:b], rate=round(200 * self.voicing.rate), volume=self.voicing.volume / 100
         )

@@ -8,7 +8,7 @@ from itertools import accumulate
 
 from .._text import char_costs
 from ..audio import Player, Segment
-from ..errors import CancelledError, KuhuError
+from ..errors import KuhuError, StoppedError
 from ._chunk import word_spans
 from ._job import Job, Piece
 
@@ -57,7 +57,7 @@ def play_job(
                 if on_piece is not None:
                     on_piece(playing[1])
             playing = (seg, piece.index)
-    except CancelledError:
+    except StoppedError:
         player.stop()
         return False
     except KuhuError:

@@ -19,7 +19,7 @@ from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
 from .._text import clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
-from ..errors import CancelledError, InvalidInputError
+from ..errors import InvalidInputError, StoppedError
 from ._cues import piece_seconds, timed_cues, write_subtitles
 from ._job import Job, Piece, check_billed, start_job
 from ._resume import SaveState, save_id
@@ -193,7 +193,7 @@ def write_job(
         return True
     except KeptBeside as exc:
         raise in_use(path, exc) from None
-    except CancelledError:
+    except StoppedError:
         tmp.unlink(missing_ok=True)
         return False
     except OSError as exc:
@@ -266,7 +266,7 @@ def _write_kept(
         return True
     except KeptBeside as exc:
         raise in_use(path, exc) from None
-    except CancelledError:
+    except StoppedError:
         return False  # what was written stays, for the next run of this save
     except OSError as exc:
         job.cancel()

@@ -4,7 +4,8 @@ One :class:`Synthesizer` (one client: its connection kept ready, and opened anew
 idle as an engine's is; the cache, the shared rate limit, the breaker and the local
 voice) and one player. ``speak()``, ``stream()``, ``save()`` and their asyncio faces
 use a default session, made on first use and closed at exit; a program may make its
-own (``with Session(voice="小婉") as s: s.speak("你好")``), and each engine has one.
+own (``with Session(voice="小婉") as s: s.speak("你好")``; the asyncio faces take it
+as ``session=``), and each engine has one.
 
 The device is kept open ``KEEP_DEVICE_FOR`` seconds after an utterance ends, then
 released: utterances in a burst (a notification script) share one stream, and an idle
@@ -18,9 +19,9 @@ import atexit
 import os
 import threading
 import time
-from collections.abc import AsyncGenerator, Callable, Generator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Generator
 
+from .._cancel import CancelToken
 from .._closing import Closing
 from .._config import Settings, speech_settings
 from .._model import Voicing
@@ -30,10 +31,8 @@ from ..errors import CloudFallback
 from ._job import Job, start_job
 from ._play import play_job
 from ._properties import Properties
+from ._stream import Speech
 from ._synth import Synthesizer
-
-if TYPE_CHECKING:
-    from ._stream import Speech
 
 #: Seconds the device stays open after an utterance ends (see the module docstring).
 KEEP_DEVICE_FOR = 5.0
@@ -68,6 +67,7 @@ class Session(Closing):
         self._synth = synthesizer or Synthesizer.from_settings(self.settings)
         self._player: Player | None = None
         self._turn = threading.Lock()  # one utterance at a time on the one stream
+        self._turn_freed = threading.Condition()
         self._lock = threading.Lock()
         self._idle: threading.Timer | None = None
         self._ended = 0.0  # when the last utterance ended
@@ -142,28 +142,8 @@ class Session(Closing):
         voicing = self.voicing(voice, rate, volume, pitch, sample_rate)
         self.speech(text, voicing).save(path, subtitles)
 
-    async def aspeak(self, text: str, **voicing: object) -> None:
-        """:meth:`speak` without blocking the event loop (see :func:`aspeak`)."""
-        from ._aio import aspeak
-
-        await aspeak(text, session=self, **voicing)  # type: ignore[arg-type]
-
-    async def asave(self, text: str, path: str | os.PathLike[str], **kw: object) -> None:
-        """:meth:`save` without blocking the event loop (see :func:`asave`)."""
-        from ._aio import asave
-
-        await asave(text, path, session=self, **kw)  # type: ignore[arg-type]
-
-    def astream(self, text: str, **voicing: object) -> AsyncGenerator[bytes, None]:
-        """:meth:`stream` as an async iterator (see :func:`astream`)."""
-        from ._aio import astream
-
-        return astream(text, session=self, **voicing)  # type: ignore[arg-type]
-
     def speech(self, text: str, voicing: Voicing) -> Speech:
         """A :class:`Speech` of this session: one text, with a ``stop()``."""
-        from ._stream import Speech
-
         return Speech(text, voicing, self)
 
     # -- the device --------------------------------------------------------------------
@@ -171,7 +151,7 @@ class Session(Closing):
         self,
         text: str,
         voicing: Voicing,
-        cancel: threading.Event,
+        cancel: CancelToken,
         *,
         on_fallback: Callable[[CloudFallback], None] | None = None,
         progress: Callable[[int], Callable[[int], None] | None] | None = None,
@@ -204,12 +184,24 @@ class Session(Closing):
         finally:
             self._end_turn()
 
-    def _take_turn(self, cancel: threading.Event) -> bool:
-        while not self._turn.acquire(timeout=0.05):
-            if cancel.is_set():
-                return False
+    def _take_turn(self, cancel: CancelToken) -> bool:
+        """Wait for the utterance before this one to end (a stop ends the wait)."""
+
+        def wake() -> None:
+            with self._turn_freed:
+                self._turn_freed.notify_all()
+
+        forget = cancel.on_set(wake)
+        try:
+            with self._turn_freed:
+                while not self._turn.acquire(blocking=False):
+                    if cancel.is_set():
+                        return False
+                    self._turn_freed.wait()
+        finally:
+            forget()
         if self._closed:
-            self._turn.release()
+            self._release_turn()
             raise RuntimeError("this Session is closed")
         with self._lock:
             idle, self._idle = self._idle, None
@@ -239,7 +231,12 @@ class Session(Closing):
             with self._lock:
                 self._idle = timer
             timer.start()
-        self._turn.release()
+        self._release_turn()
+
+    def _release_turn(self) -> None:
+        with self._turn_freed:
+            self._turn.release()
+            self._turn_freed.notify_all()
 
     def _release_device(self) -> None:
         """The idle timer: close the device, unless an utterance took it meanwhile."""
@@ -251,7 +248,7 @@ class Session(Closing):
                 if player is not None:
                     player.close()
         finally:
-            self._turn.release()
+            self._release_turn()
 
     def close(self, wait: float | None = None) -> None:
         """Release the connection, the device and the local voice, after the utterance
@@ -267,7 +264,7 @@ class Session(Closing):
                 player, self._player = self._player, None
         finally:
             if got:
-                self._turn.release()
+                self._release_turn()
         if idle is not None:
             idle.cancel()
         if player is not None and not got:

@@ -1,6 +1,7 @@
-"""Speech for programs that are not pyttsx3 programs: ``stream()`` (PCM as it arrives),
-``save()`` (a file, with subtitles if asked) and the :class:`Speech` handle under them
-and under the asyncio faces (``_aio``): one pipeline, stoppable from any thread.
+"""The :class:`Speech` handle: one text spoken, streamed (PCM as it arrives) or saved
+(a file, with subtitles if asked) on a session's synthesizer and device, stoppable from
+any thread. Under ``speak()``/``stream()``/``save()`` (``_speak``), a ``Session``'s
+calls, and the asyncio faces (``_aio``).
 """
 
 from __future__ import annotations
@@ -8,17 +9,38 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable, Generator
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from .._cancel import CancelToken
+from .._config import Settings
 from .._model import Voicing
 from ..audio import Player, convert_pcm
-from ..errors import CancelledError
+from ..errors import CloudFallback, StoppedError
 from ._cues import subtitle_format
 from ._job import Job, start_job
 from ._save import check_destination, save_text
+from ._synth import Synthesizer
 
-if TYPE_CHECKING:
-    from ._session import Session
+
+class SessionLike(Protocol):
+    """What a :class:`Speech` uses of its session (``_session.Session``)."""
+
+    settings: Settings
+
+    @property
+    def synthesizer(self) -> Synthesizer: ...
+
+    def speak_voiced(
+        self,
+        text: str,
+        voicing: Voicing,
+        cancel: CancelToken,
+        *,
+        on_fallback: Callable[[CloudFallback], None] | None = None,
+        progress: Callable[[int], Callable[[int], None] | None] | None = None,
+        on_job: Callable[[Job, Player], None] | None = None,
+    ) -> bool: ...
+
 
 #: Seconds of audio ``stream()`` fetches ahead of its consumer, beyond the next piece:
 #: a slow consumer holds about two pieces, not six (one long piece is 7 MB at 22 kHz).
@@ -30,18 +52,19 @@ class Speech:
     a ``stop()`` that any thread may call: it cancels the requests not yet answered and
     silences the device. Used once."""
 
-    def __init__(self, text: str, voicing: Voicing, session: Session) -> None:
+    def __init__(self, text: str, voicing: Voicing, session: SessionLike) -> None:
         self.text = text
         self.voicing = voicing
         self.session = session
         self._lock = threading.Lock()
-        self._stopped = threading.Event()
+        #: Set by ``stop()``: the requests of this speech carry it (see ``_cancel``).
+        self.stop_token = CancelToken()
         self._job: Job | None = None
         self._stop_sound: Callable[[], None] | None = None
 
     def stop(self) -> None:
         """End now: nothing new is requested, playback is silenced."""
-        self._stopped.set()
+        self.stop_token.set()
         with self._lock:
             job, silence = self._job, self._stop_sound
         if job is not None:
@@ -51,18 +74,18 @@ class Speech:
 
     @property
     def stopped(self) -> bool:
-        return self._stopped.is_set()
+        return self.stop_token.is_set()
 
     def _adopt(self, job: Job) -> Job:
         with self._lock:
             self._job = job
-        if self._stopped.is_set():
+        if self.stop_token.is_set():
             job.cancel()
         return job
 
     def _check(self) -> None:
-        if self._stopped.is_set():
-            raise CancelledError("stopped")
+        if self.stop_token.is_set():
+            raise StoppedError("stopped")
 
     def pcm(self) -> Generator[bytes, None, None]:
         """16-bit mono PCM at the voicing's sample rate, a piece at a time as it arrives;
@@ -86,9 +109,9 @@ class Speech:
         """Speak to the end (the device opened first: without one nothing is billed)."""
         self._check()
         if not self.session.speak_voiced(
-            self.text, self.voicing, self._stopped, on_job=self._playing
+            self.text, self.voicing, self.stop_token, on_job=self._playing
         ):
-            raise CancelledError("stopped")
+            raise StoppedError("stopped")
 
     def _playing(self, job: Job, player: Player) -> None:
         with self._lock:
@@ -114,57 +137,7 @@ class Speech:
             fallback=self.session.settings.fallback == "always",
             on_job=self._adopted,
         ):
-            raise CancelledError("stopped")
+            raise StoppedError("stopped")
 
     def _adopted(self, job: Job) -> None:
         self._adopt(job)
-
-
-def stream(
-    text: str,
-    *,
-    voice: str | None = None,
-    rate: float | None = None,
-    volume: float | None = None,
-    pitch: float | None = None,
-    sample_rate: int | None = None,
-) -> Generator[bytes, None, None]:
-    """``text`` as 16-bit mono PCM at ``sample_rate``, each chunk yielded as soon as it
-    has arrived, in order; the same chunking, cache, retries and local voice as
-    speaking. Units are pyttsx3's (see :func:`speak`). Closing the iterator early
-    (``break``, ``.close()``) stops fetching: nothing new is requested after it. Uses
-    the default session (see :class:`Session`)."""
-    from ._session import default_session
-
-    return default_session().stream(
-        text, voice=voice, rate=rate, volume=volume, pitch=pitch, sample_rate=sample_rate
-    )
-
-
-def save(
-    text: str,
-    path: str | os.PathLike[str],
-    *,
-    voice: str | None = None,
-    rate: float | None = None,
-    volume: float | None = None,
-    pitch: float | None = None,
-    sample_rate: int | None = None,
-    subtitles: str | os.PathLike[str] | None = None,
-) -> None:
-    """Save ``text`` to ``path`` (``.wav``, ``.mp3`` or ``.pcm``, by extension), and with
-    ``subtitles`` (``.srt`` or ``.vtt``) its subtitles, each cue timed to the sample of
-    the written file. Long saves resume after a crash, as ``save_to_file`` does. Uses
-    the default session (see :class:`Session`)."""
-    from ._session import default_session
-
-    default_session().save(
-        text,
-        path,
-        voice=voice,
-        rate=rate,
-        volume=volume,
-        pitch=pitch,
-        sample_rate=sample_rate,
-        subtitles=subtitles,
-    )

@@ -10,8 +10,8 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout
 
+from .._cancel import CancelToken, wait_any
 from .._closing import Closing
 from .._config import (
     DEFAULT_CLOUD_WAIT,
@@ -24,7 +24,7 @@ from .._model import Audio, Request, Voicing
 from .._pool import DaemonPool
 from ..api import KuhuClient, request_for
 from ..audio import LocalVoice
-from ..errors import CancelledError, InvalidInputError, KuhuError
+from ..errors import InvalidInputError, KuhuError, StoppedError
 from ._cache import AudioCache
 from ._fallback import CloudBreaker
 
@@ -180,7 +180,7 @@ class Synthesizer(Closing):
         text: str,
         voicing: Voicing,
         format: str,
-        cancel: threading.Event,
+        cancel: CancelToken,
         *,
         on_slot: Callable[[], None] | None = None,
     ) -> Audio:
@@ -191,7 +191,7 @@ class Synthesizer(Closing):
         said and saved, is bought once. If the one asking is stopped, a waiter that was
         not asks itself. ``on_slot()``: the request has been asked (see ``KuhuClient.send``)."""
         if cancel.is_set():
-            raise CancelledError("stopped before the request was sent")
+            raise StoppedError("stopped before the request was sent")
         try:
             req = request_for(text, voicing, format)
         except (TypeError, ValueError) as exc:
@@ -214,7 +214,7 @@ class Synthesizer(Closing):
                 on_slot()  # the identical request it waits for has been asked
             try:
                 audio = _wait_for(shared, cancel)
-            except CancelledError:
+            except StoppedError:
                 if cancel.is_set():
                     raise
                 continue  # the one asking was stopped, not us: ask again
@@ -243,7 +243,7 @@ class Synthesizer(Closing):
                 self._unheard.popitem(last=False)
 
     def _fetch_once(
-        self, req: Request, key: str, cancel: threading.Event, on_slot: Callable[[], None] | None
+        self, req: Request, key: str, cancel: CancelToken, on_slot: Callable[[], None] | None
     ) -> Audio:
         if self.cache is not None:
             hit = self.cache.get(key)
@@ -256,9 +256,7 @@ class Synthesizer(Closing):
             self.cache.put(key, audio)
         return audio
 
-    def _send(
-        self, req: Request, cancel: threading.Event, on_slot: Callable[[], None] | None
-    ) -> Audio:
+    def _send(self, req: Request, cancel: CancelToken, on_slot: Callable[[], None] | None) -> Audio:
         """The request, unless the breaker says the cloud is down (then its failure)."""
         breaker = self.breaker
         if breaker is not None:
@@ -285,15 +283,14 @@ class Synthesizer(Closing):
         return audio
 
 
-def _wait_for(shared: Future[Audio], cancel: threading.Event) -> Audio:
+def _wait_for(shared: Future[Audio], cancel: CancelToken) -> Audio:
     """The answer of an identical request in flight; ours is stopped by ``cancel``."""
-    while True:
-        if cancel.is_set():
-            raise CancelledError("stopped while an identical request was under way")
-        try:
-            audio = shared.result(timeout=0.05)
-        except FutureTimeout:  # not the builtin TimeoutError before Python 3.11
-            continue
-        except KuhuError as exc:
-            raise copy.copy(exc) from exc  # each waiter gets its own exception object
-        return audio
+    answered = CancelToken()
+    shared.add_done_callback(lambda _f: answered.set())
+    wait_any(answered, cancel)
+    if cancel.is_set():
+        raise StoppedError("stopped while an identical request was under way")
+    try:
+        return shared.result()
+    except KuhuError as exc:
+        raise copy.copy(exc) from exc  # each waiter gets its own exception object

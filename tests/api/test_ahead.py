@@ -15,6 +15,7 @@ import httpcore
 import pytest
 from helpers import expected_pcm
 
+from kuhu_driver._cancel import CancelToken
 from kuhu_driver._model import Voicing
 from kuhu_driver.api import (
     DEFAULT_VOICE,
@@ -25,7 +26,7 @@ from kuhu_driver.api import (
     _wire,
     request_for,
 )
-from kuhu_driver.errors import CancelledError, TLSError, TransportError
+from kuhu_driver.errors import StoppedError, TLSError, TransportError
 from kuhu_driver.testing import KuhuEmulator, SlowLink
 
 RTT = 0.2
@@ -163,15 +164,10 @@ def test_a_request_stopped_while_the_connection_opens_ends_at_once(
 ) -> None:
     with over_link(tls_emulator, 2.0) as client:
         client.open_ahead()
-        cancel = threading.Event()
-
-        def stop() -> None:  # as the driver's stop() does
-            cancel.set()
-            client.abort(cancel)
-
-        threading.Timer(0.2, stop).start()
+        cancel = CancelToken()
+        threading.Timer(0.2, cancel.set).start()  # as the driver's stop() does
         t0 = time.monotonic()
-        with pytest.raises(CancelledError):
+        with pytest.raises(StoppedError):
             client.send(
                 request_for("你好。", Voicing(DEFAULT_VOICE.id, 50, 1.0, 1.0, 22050), "pcm"),
                 cancel=cancel,

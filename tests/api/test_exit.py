@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from kuhu_driver.api import _exit
-from kuhu_driver.errors import CancelledError
+from kuhu_driver.errors import StoppedError
 from kuhu_driver.testing import KuhuEmulator
 
 
@@ -45,7 +45,7 @@ def test_the_exit_waits_for_held_work_and_then_refuses_more() -> None:
     t0 = time.monotonic()
     assert gate.close(wait=5.0) is True
     assert finished.is_set() and time.monotonic() - t0 >= 0.2
-    with pytest.raises(CancelledError, match="exiting"), gate.held():
+    with pytest.raises(StoppedError, match="exiting"), gate.held():
         pass
 
 
@@ -78,7 +78,7 @@ def test_a_lookup_or_connect_is_not_waited_for_and_cannot_go_on_after_exit() -> 
                     in_connect.set()
                     go_on.wait(10)
                 outcome.append("went on")  # pragma: no cover - must not happen
-        except CancelledError:
+        except StoppedError:
             outcome.append("cancelled")
 
     thread = threading.Thread(target=call, daemon=True)
@@ -120,7 +120,7 @@ def test_closing_the_gate_closes_its_clients_and_a_request_under_way_ends(
     assert gate.close(wait=3.0) is True
     thread.join(5)
     assert time.monotonic() - t0 < 1.0  # the request's socket was shut: 5 s not waited
-    assert len(errors) == 1 and isinstance(errors[0], CancelledError)
+    assert len(errors) == 1 and isinstance(errors[0], StoppedError)
     client.close()  # again: nothing happens
 
 

@@ -16,10 +16,11 @@ from typing import Any
 import pytest
 from hostile import HostileServer, answer, drip_headers, never_answer, pcm_answer
 
+from kuhu_driver._cancel import CancelToken
 from kuhu_driver.api import KuhuClient
 from kuhu_driver.audio import wav_header
 from kuhu_driver.cli import main
-from kuhu_driver.errors import BadResponseError, CancelledError, KuhuError, TransportError
+from kuhu_driver.errors import BadResponseError, KuhuError, StoppedError, TransportError
 
 KEY = "sk-Ab/cd+Ef=9&x"
 
@@ -138,15 +139,10 @@ def test_stop_ends_a_request_to_a_silent_server_at_once_not_at_its_timeout() -> 
         HostileServer(never_answer) as server,
         KuhuClient(KEY, api_url=server.url, timeout=30) as client,
     ):
-        cancel = threading.Event()
-
-        def stop() -> None:
-            cancel.set()
-            client.abort(cancel)
-
-        threading.Timer(0.3, stop).start()
+        cancel = CancelToken()
+        threading.Timer(0.3, cancel.set).start()
         t0 = time.monotonic()
-        with pytest.raises(CancelledError):
+        with pytest.raises(StoppedError):
             client.send(_request(), cancel=cancel)
         assert time.monotonic() - t0 < 0.6
 

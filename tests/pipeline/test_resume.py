@@ -195,7 +195,7 @@ def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:
     """A save stopped from another thread once half its pieces were asked for."""
     import threading
 
-    from kuhu_driver.errors import CancelledError
+    from kuhu_driver.errors import StoppedError
     from kuhu_driver.pipeline import default_session, voicing_of
 
     speech = default_session().speech(text, voicing_of(None, None, None, None))
@@ -208,7 +208,7 @@ def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:
 
     stopper = threading.Thread(target=stop_at_half)
     stopper.start()
-    with pytest.raises(CancelledError):
+    with pytest.raises(StoppedError):
         speech.save(out, None)
     stopper.join()
 

@@ -131,8 +131,8 @@ def test_aspeak_with_a_session(kuhu_emulator: KuhuEmulator, capture: Any) -> Non
 
     async def main() -> None:
         with Session(voice="小婉") as s:
-            await s.aspeak("你好。")
-            chunks = [c async for c in s.astream("再见。")]
+            await kuhu_driver.aspeak("你好。", session=s)
+            chunks = [c async for c in kuhu_driver.astream("再见。", session=s)]
         assert b"".join(chunks) == expected_pcm(kuhu_emulator, "再见。", voice=XIAOWAN)
 
     asyncio.run(main())

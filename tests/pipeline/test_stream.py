@@ -154,7 +154,7 @@ def test_a_long_text_s_cues_never_drift_and_resume_gives_the_same_subtitles(
 
     stopper = threading.Thread(target=stop_when_half_done)
     stopper.start()
-    with pytest.raises(kuhu_driver.CancelledError):
+    with pytest.raises(kuhu_driver.StoppedError):
         speech.save(part / "a.wav", part / "a.srt")
     stopper.join()
     assert not (part / "a.wav").exists()

@@ -9,11 +9,12 @@ from typing import Any
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver
+from kuhu_driver._cancel import CancelToken
 from kuhu_driver._config import resolve_settings
 from kuhu_driver._model import Voicing
 from kuhu_driver._text import billed_chars
 from kuhu_driver.api import DEFAULT_VOICE
-from kuhu_driver.errors import CancelledError
+from kuhu_driver.errors import StoppedError
 from kuhu_driver.pipeline import Synthesizer
 from kuhu_driver.testing import KuhuEmulator
 
@@ -30,7 +31,7 @@ def test_identical_requests_in_flight_are_one_request() -> None:
         with ThreadPoolExecutor(5) as pool:
             results = list(
                 pool.map(
-                    lambda _: synth.fetch("同一句话。", VOICING, "pcm", threading.Event()), range(5)
+                    lambda _: synth.fetch("同一句话。", VOICING, "pcm", CancelToken()), range(5)
                 )
             )
         assert len(emu.requests) == 1
@@ -38,20 +39,20 @@ def test_identical_requests_in_flight_are_one_request() -> None:
         assert all(r.data == served for r in results)
         assert synth.billed_shared == 4 * billed_chars("同一句话。")  # not bought again
         # Different text, or the same text in another format, is its own request.
-        synth.fetch("另一句话。", VOICING, "pcm", threading.Event())
-        synth.fetch("同一句话。", VOICING, "mp3", threading.Event())
+        synth.fetch("另一句话。", VOICING, "pcm", CancelToken())
+        synth.fetch("同一句话。", VOICING, "mp3", CancelToken())
         assert len(emu.requests) == 3
 
 
 def test_a_waiter_asks_itself_when_the_one_asking_is_stopped() -> None:
     with KuhuEmulator(latency=0.5) as emu, synth_for(emu) as synth:
-        stop_first = threading.Event()
+        stop_first = CancelToken()
         first: list[BaseException] = []
 
         def leader() -> None:
             try:
                 synth.fetch("一句话。", VOICING, "pcm", stop_first)
-            except CancelledError as exc:
+            except StoppedError as exc:
                 first.append(exc)
 
         t = threading.Thread(target=leader)
@@ -60,12 +61,11 @@ def test_a_waiter_asks_itself_when_the_one_asking_is_stopped() -> None:
             threading.Event().wait(0.01)
         waiter: list[Any] = []
         w = threading.Thread(
-            target=lambda: waiter.append(synth.fetch("一句话。", VOICING, "pcm", threading.Event()))
+            target=lambda: waiter.append(synth.fetch("一句话。", VOICING, "pcm", CancelToken()))
         )
         w.start()
         threading.Event().wait(0.1)
-        stop_first.set()
-        synth.client.abort(stop_first)
+        stop_first.set()  # its callback cuts the answer being read
         t.join(5)
         w.join(5)
         assert len(first) == 1  # the leader was stopped
