@@ -60,6 +60,7 @@ def test_next_utterance_is_fetched_with_its_own_properties_while_this_one_plays(
     )
 
 
+@pytest.mark.timing  # requests are spaced by the rate limit: one leaves about as stop comes
 def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
     kuhu_emulator.latency = 0.5
     engine = Engine("kuhu")
