@@ -1,14 +1,17 @@
 """Plain data that every layer may import: what is asked of the API and what comes back.
 
 ``Voicing`` is how to speak, in the API's own units; ``Request`` is one checked request
-(a text of at most 2000 billed characters with its voicing and format); ``Audio`` is
-what came back. Checking happens where values enter (``api.build_request``,
-``pipeline.Properties``); these types only carry them.
+(a text of at most 2000 billed characters with its voicing and format: its billed count
+and its cache key worked out once, when it is made); ``Audio`` is what came back.
+Checking happens where values enter (``api.build_request``, ``pipeline.Properties``);
+these types only carry them.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import hashlib
+import json
+from dataclasses import dataclass, field
 
 from ._text import billed_chars
 
@@ -44,10 +47,21 @@ class Request:
     text: str
     voicing: Voicing
     format: str
+    #: Billed characters of ``text`` (the vendor's rule, ``_text.billed_chars``).
+    billed: int = field(init=False, compare=False)
 
-    @property
-    def billed(self) -> int:
-        return billed_chars(self.text)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "billed", billed_chars(self.text))
+
+    def cache_key(self, endpoint: str) -> str:
+        """The key of this request's answer at ``endpoint`` (the cache's and the
+        synthesizer's: identical requests in flight are one)."""
+        v = self.voicing
+        canon = json.dumps(
+            [endpoint, v.voice, self.text, self.format, v.sample_rate, v.volume, v.rate, v.pitch],
+            ensure_ascii=False,
+        )
+        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
     @property
     def sample_rate(self) -> int:

@@ -11,7 +11,7 @@ from ._client import KuhuClient
 from ._exit import held_at_exit
 from ._ratelimit import MachineLimiter, RateLimiter, shared_limiter
 from ._recognise import check_audio, looks_like_text, pcm_from_answer
-from ._request import Endpoint, build_request, check_url, request_for
+from ._request import Endpoint, build_request, check_url, piece_request, request_for
 from ._voices import DEFAULT_VOICE, VOICES, Voice, find_voice, resolve_voice_id
 
 __all__ = [
@@ -31,6 +31,7 @@ __all__ = [
     "held_at_exit",
     "looks_like_text",
     "pcm_from_answer",
+    "piece_request",
     "request_for",
     "resolve_voice_id",
     "shared_limiter",

@@ -59,8 +59,23 @@ def build_request(
     return Request(text=text, voicing=voicing, format=format)
 
 
+def piece_request(text: str, voicing: Voicing, format: str) -> Request:
+    """The request for one piece of a text that was cleaned and split already, spoken
+    with a ``voicing`` that was checked where it was made (``pipeline.Properties``):
+    only what a piece adds is checked here, its billed size and the format."""
+    req = Request(text=text, voicing=voicing, format=format)
+    if req.billed > MAX_BILLED_PER_REQUEST:
+        raise ValueError(
+            f"a piece bills {req.billed} characters; one request takes at most "
+            f"{MAX_BILLED_PER_REQUEST}"
+        )
+    if format not in FORMATS:
+        raise ValueError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    return req
+
+
 def request_for(text: str, voicing: Voicing, format: str) -> Request:
-    """:func:`build_request` for a text spoken with ``voicing``."""
+    """:func:`build_request` for a text spoken with ``voicing`` (everything checked)."""
     return build_request(
         text,
         voice=voicing.voice,

@@ -135,11 +135,14 @@ class LocalVoice(Closing):
             return False
         return True
 
-    def synthesize(self, text: str, *, rate: int = 200, volume: float = 1.0) -> tuple[bytes, int]:
-        """Mono 16-bit PCM and its sample rate for ``text``, spoken by the local voice."""
+    def synthesize(self, text: str, *, rate: float = 1.0, volume: int = 100) -> tuple[bytes, int]:
+        """Mono 16-bit PCM and its sample rate for ``text``, spoken by the local voice.
+        ``rate`` and ``volume`` are the API's units (a multiplier, 0-100), as in the
+        request the local voice stands in for; pyttsx3's are made here."""
+        words_per_minute, level = round(200 * rate), volume / 100
         espeak = self._espeak
         if espeak is not None:
-            return _espeak_ng(espeak, text, rate, volume)
+            return _espeak_ng(espeak, text, words_per_minute, level)
         with self._lock:
             if not self._start_locked():
                 raise LocalVoiceError(f"no local voice: {self._broken}")
@@ -147,7 +150,7 @@ class LocalVoice(Closing):
             assert self._dir is not None
             self._count += 1
             path = Path(self._dir.name) / f"{self._count}.wav"
-            request = {"text": text, "rate": rate, "volume": volume, "path": str(path)}
+            request = {"text": text, "rate": words_per_minute, "volume": level, "path": str(path)}
             try:
                 self._proc.stdin.write(json.dumps(request) + "\n")
                 self._proc.stdin.flush()

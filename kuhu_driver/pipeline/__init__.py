@@ -32,6 +32,7 @@ from ._cues import (
 )
 from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
+from ._keeper import WARM_DELAY
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
@@ -46,7 +47,7 @@ from ._save import (
 from ._session import KEEP_DEVICE_FOR, Session, default_session
 from ._speak import save, speak, stream
 from ._stream import Speech
-from ._synth import WARM_DELAY, Synthesizer
+from ._synth import Synthesizer
 
 __all__ = [
     "CACHE_FOLDER",

@@ -17,8 +17,6 @@ Entries are read never through a link and never past their length (``read_entry`
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import logging
 import os
 import re
@@ -89,20 +87,7 @@ class AudioCache:
 
     @staticmethod
     def key(endpoint: str, req: Request) -> str:
-        canon = json.dumps(
-            [
-                endpoint,
-                req.voicing.voice,
-                req.text,
-                req.format,
-                req.voicing.sample_rate,
-                req.voicing.volume,
-                req.voicing.rate,
-                req.voicing.pitch,
-            ],
-            ensure_ascii=False,
-        )
-        return hashlib.sha256(canon.encode("utf-8")).hexdigest()
+        return req.cache_key(endpoint)
 
     def _path(self, key: str) -> Path:
         if not _KEY.fullmatch(key):

@@ -17,8 +17,9 @@ from concurrent.futures import Future
 from dataclasses import dataclass
 
 from .._cancel import CancelToken, wait_any
-from .._model import Audio, Voicing
+from .._model import Audio, Request, Voicing
 from .._text import billed_chars, clean_text, yuan
+from ..api import piece_request
 from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError, TransportError
 from ._chunk import speech_pieces
 from ._cues import cue_spans
@@ -190,22 +191,19 @@ class Job:
         else:
             leads = not self._led
             self._led = True
+            req = self._request(i)
 
             def fetch() -> Audio:
                 if leads:
                     try:
                         audio = self._synth.fetch(
-                            piece,
-                            self.voicing,
-                            self.format,
-                            self.cancel_event,
-                            on_slot=self._first_asked.set,
+                            req, self.cancel_event, on_slot=self._first_asked.set
                         )
                     finally:
                         self._first_asked.set()  # a cache hit, or a failure, takes no slot
                 else:
                     self._after_first()
-                    audio = self._synth.fetch(piece, self.voicing, self.format, self.cancel_event)
+                    audio = self._synth.fetch(req, self.cancel_event)
                 if keep is not None:
                     keep.store(i, audio)  # kept the moment it arrives
                 return audio
@@ -215,6 +213,14 @@ class Job:
         self._futures[i] = fut
         self._submitted[i] = time.monotonic()
         self._next += 1
+
+    def _request(self, i: int) -> Request:
+        """Piece ``i``'s request, made once (its billed count and cache key with it)."""
+        a, b = self.spans[i]
+        try:
+            return piece_request(self.text[a:b], self.voicing, self.format)
+        except ValueError as exc:
+            raise InvalidInputError(str(exc)) from None
 
     def _after_first(self) -> None:
         """Wait until the job's first fetched piece has its rate-limit slot (or its
@@ -303,17 +309,16 @@ class Job:
         for j, fut in enumerate(self._futures[i:], start=i):
             if fut is not None and not fut.cancel():
                 # Under way: its answer, if it comes, is kept rather than bought again.
-                a, b = self.spans[j]
-                fut.add_done_callback(functools.partial(self._keep_late, self.text[a:b]))
+                fut.add_done_callback(functools.partial(self._keep_late, self._request(j)))
         notice = CloudFallback(exc, piece=i)
         logger.warning("%s", notice)
         if self.on_fallback is not None:
             self.on_fallback(notice)
         return True
 
-    def _keep_late(self, piece: str, fut: Future[Audio]) -> None:
+    def _keep_late(self, req: Request, fut: Future[Audio]) -> None:
         if not fut.cancelled() and fut.exception() is None:
-            self._synth.keep_unheard(piece, self.voicing, self.format, fut.result())
+            self._synth.keep_unheard(req, fut.result())
 
     def _local_piece(self, i: int) -> Audio:
         assert self._synth.local is not None
@@ -321,7 +326,7 @@ class Job:
         if self.cancel_event.is_set():
             raise StoppedError("stopped")
         pcm, rate = self._synth.local.synthesize(
-            self.text[a:b], rate=round(200 * self.voicing.rate), volume=self.voicing.volume / 100
+            self.text[a:b], rate=self.voicing.rate, volume=self.voicing.volume
         )
         return Audio(pcm, "pcm", rate)
 

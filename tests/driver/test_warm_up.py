@@ -17,7 +17,7 @@ from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver.api import _client
-from kuhu_driver.pipeline import _synth
+from kuhu_driver.pipeline import _keeper
 from kuhu_driver.testing import KuhuEmulator
 
 
@@ -65,7 +65,7 @@ def test_said_right_after_init_the_connection_opens_while_the_device_does(
     try:
         engine.say("你好。")
         engine.runAndWait()
-        time.sleep(_synth.WARM_DELAY)  # the keeper's turn: it opens nothing more
+        time.sleep(_keeper.WARM_DELAY)  # the keeper's turn: it opens nothing more
     finally:
         engine.proxy._driver.destroy()
     (req,) = kuhu_emulator.requests
@@ -85,7 +85,7 @@ def test_after_a_pause_the_connection_is_still_open_and_later_let_go(
     kuhu_emulator.idle_timeout = 1.0
     kuhu_emulator.audio_seconds_per_billed_char = 0.005  # 40 ms a sentence
     monkeypatch.setattr(_client, "KEEP_ALIVE", 0.4)
-    monkeypatch.setattr(_synth, "KEEP_WARM_FOR", 3.5)
+    monkeypatch.setattr(_keeper, "KEEP_WARM_FOR", 3.5)
     engine = Engine("kuhu")
     try:
         engine.say("第一句。")
@@ -156,7 +156,7 @@ def test_no_second_connection_is_opened_while_a_request_is_under_way(
     is under way on its own connection, so it opens none (before, a HEAD opened a second
     connection, and took CPU from the first request)."""
     kuhu_emulator.latency = 1.5
-    monkeypatch.setattr(_synth, "WARM_DELAY", 0.5)
+    monkeypatch.setattr(_keeper, "WARM_DELAY", 0.5)
     engine = Engine("kuhu")
     try:
         engine.say("你好。")

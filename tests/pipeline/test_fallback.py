@@ -43,7 +43,7 @@ def local() -> Iterator[LocalVoice]:
 def local_seconds(local: LocalVoice, texts: list[str]) -> float:
     """How long the local voice takes to say ``texts``, piece by piece as the driver asks."""
     return sum(
-        len(nonzero(local.synthesize(t[a:b], rate=200, volume=0.5)[0])) / 2 / 22050
+        len(nonzero(local.synthesize(t[a:b], rate=1.0, volume=50)[0])) / 2 / 22050
         for t in texts
         for a, b in speech_pieces(t)
     )

@@ -13,7 +13,7 @@ from kuhu_driver._cancel import CancelToken
 from kuhu_driver._config import resolve_settings
 from kuhu_driver._model import Voicing
 from kuhu_driver._text import billed_chars
-from kuhu_driver.api import DEFAULT_VOICE
+from kuhu_driver.api import DEFAULT_VOICE, request_for
 from kuhu_driver.errors import StoppedError
 from kuhu_driver.pipeline import Synthesizer
 from kuhu_driver.testing import KuhuEmulator
@@ -31,7 +31,8 @@ def test_identical_requests_in_flight_are_one_request() -> None:
         with ThreadPoolExecutor(5) as pool:
             results = list(
                 pool.map(
-                    lambda _: synth.fetch("同一句话。", VOICING, "pcm", CancelToken()), range(5)
+                    lambda _: synth.fetch(request_for("同一句话。", VOICING, "pcm"), CancelToken()),
+                    range(5),
                 )
             )
         assert len(emu.requests) == 1
@@ -39,8 +40,8 @@ def test_identical_requests_in_flight_are_one_request() -> None:
         assert all(r.data == served for r in results)
         assert synth.billed_shared == 4 * billed_chars("同一句话。")  # not bought again
         # Different text, or the same text in another format, is its own request.
-        synth.fetch("另一句话。", VOICING, "pcm", CancelToken())
-        synth.fetch("同一句话。", VOICING, "mp3", CancelToken())
+        synth.fetch(request_for("另一句话。", VOICING, "pcm"), CancelToken())
+        synth.fetch(request_for("同一句话。", VOICING, "mp3"), CancelToken())
         assert len(emu.requests) == 3
 
 
@@ -51,7 +52,7 @@ def test_a_waiter_asks_itself_when_the_one_asking_is_stopped() -> None:
 
         def leader() -> None:
             try:
-                synth.fetch("一句话。", VOICING, "pcm", stop_first)
+                synth.fetch(request_for("一句话。", VOICING, "pcm"), stop_first)
             except StoppedError as exc:
                 first.append(exc)
 
@@ -61,7 +62,9 @@ def test_a_waiter_asks_itself_when_the_one_asking_is_stopped() -> None:
             threading.Event().wait(0.01)
         waiter: list[Any] = []
         w = threading.Thread(
-            target=lambda: waiter.append(synth.fetch("一句话。", VOICING, "pcm", CancelToken()))
+            target=lambda: waiter.append(
+                synth.fetch(request_for("一句话。", VOICING, "pcm"), CancelToken())
+            )
         )
         w.start()
         threading.Event().wait(0.1)
