@@ -12,10 +12,12 @@ from ._exit import held_at_exit
 from ._ratelimit import MachineLimiter, RateLimiter, shared_limiter
 from ._recognise import check_audio, looks_like_text, pcm_from_answer
 from ._request import Endpoint, build_request, check_url, piece_request, request_for
+from ._retry import RETRY_AFTER_CAP, RetryPolicy
 from ._voices import DEFAULT_VOICE, VOICES, Voice, find_voice, resolve_voice_id
 
 __all__ = [
     "DEFAULT_VOICE",
+    "RETRY_AFTER_CAP",
     "VOICES",
     "Answer",
     "Endpoint",
@@ -23,6 +25,7 @@ __all__ = [
     "MachineLimiter",
     "RateLimiter",
     "Redactor",
+    "RetryPolicy",
     "Voice",
     "build_request",
     "check_audio",

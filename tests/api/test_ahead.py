@@ -53,12 +53,12 @@ def over_link(emu: KuhuEmulator, rtt: float) -> Iterator[KuhuClient]:
         SlowLink(("127.0.0.1", emu.port), rtt=rtt) as link,
         KuhuClient(emu.api_key, api_url=link.url(emu.url)) as client,
     ):
-        client._http()
+        client.line.http()
         yield client
 
 
 def wait_until_opened(client: KuhuClient, timeout: float = 5.0) -> None:
-    opening = client._ahead._opening
+    opening = client.line.ahead._opening
     assert opening is not None
     assert opening.done.wait(timeout)
     assert opening.error is None, opening.error
@@ -145,7 +145,7 @@ def test_nothing_listening_is_the_requests_error_once(
         client.open_ahead()
         with pytest.raises(TransportError, match="refused"):
             client.synthesize("你好。")
-        assert client._ahead._opening is None  # handed over, not kept
+        assert client.line.ahead._opening is None  # handed over, not kept
 
 
 def test_an_untrusted_certificate_refuses_before_anything_is_sent(
@@ -183,7 +183,7 @@ def test_closing_the_client_drops_the_connection_opened_ahead(
     client = KuhuClient(kuhu_emulator.api_key, api_url=kuhu_emulator.url)
     client.open_ahead()
     wait_until_opened(client)
-    opening = client._ahead._opening
+    opening = client.line.ahead._opening
     assert opening is not None and opening.sock is not None
     client.close()
     assert opening.sock.fileno() == -1
@@ -224,7 +224,7 @@ def test_closing_the_client_ends_a_handshake_under_way(tls_emulator: KuhuEmulato
     with SlowLink(("127.0.0.1", tls_emulator.port), rtt=2.0) as link:
         client = KuhuClient(tls_emulator.api_key, api_url=link.url(tls_emulator.url))
         client.open_ahead()
-        opening = client._ahead._opening
+        opening = client.line.ahead._opening
         assert opening is not None
         time.sleep(0.3)  # connected; the handshake waits on the link
         assert opening.raw is not None and not opening.done.is_set()

@@ -1,6 +1,8 @@
 from __future__ import annotations
 
+import itertools
 import json
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -11,13 +13,14 @@ import httpx
 import pytest
 
 from kuhu_driver._cancel import CancelToken
-from kuhu_driver.api import DEFAULT_VOICE, KuhuClient, RateLimiter, build_request
+from kuhu_driver.api import DEFAULT_VOICE, KuhuClient, RateLimiter, RetryPolicy, build_request
 from kuhu_driver.errors import (
     AuthError,
     BadRequestError,
     BadResponseError,
     ConfigError,
     KuhuError,
+    RateLimitedError,
     ServerError,
     TransportError,
     TruncatedResponseError,
@@ -261,7 +264,7 @@ def test_400_and_403_are_never_retried(status: int) -> None:
 def test_at_most_three_attempts_with_backoff() -> None:
     handler, calls = _counting([httpx.Response(500)])
     client = mock_client(handler)
-    client.backoff_base = 0.02
+    client.retry.backoff_base = 0.02
     t0 = time.monotonic()
     with pytest.raises(ServerError):
         client.synthesize("hi")
@@ -399,25 +402,48 @@ def test_429_waits_for_retry_after_then_succeeds(header: str | None, least: floa
     assert client.billed_chars_sent == 4  # billed once
 
 
-def test_retry_after_is_bounded() -> None:
+def test_retry_after_is_bounded_at_ten_seconds() -> None:
+    """A server asking for an hour is waited for 10 s (the promise), not an hour; one
+    asking for less is waited for what it asked."""
+    policy = RetryPolicy(timeout=5, deadline=30)
+    assert policy.delay(1, RateLimitedError("429", retry_after=3600)) == 10.0
+    assert policy.delay(2, RateLimitedError("429", retry_after=10.5)) == 10.0
+    assert policy.delay(1, RateLimitedError("429", retry_after=2.5)) == 2.5
+
+
+def test_backoff_is_full_jitter_from_a_quarter_second_doubling_to_four() -> None:
+    """Attempt n waits a uniform draw from [0, min(4, 0.25 * 2**n)] s: spread over the
+    whole range (so two clients that failed together do not retry together), never
+    past it, and never nothing at all on average."""
+    policy = RetryPolicy(timeout=5, deadline=30)
+    for attempt, cap in ((1, 0.5), (2, 1.0), (3, 2.0), (4, 4.0), (6, 4.0)):
+        draws = [policy.delay(attempt, ServerError("500")) for _ in range(4000)]
+        assert max(draws) <= cap and min(draws) >= 0
+        assert min(draws) < cap * 0.02 and max(draws) > cap * 0.98  # the whole range
+        assert abs(statistics.fmean(draws) - cap / 2) < cap * 0.03  # uniform: mean cap/2
+    # A 429 without Retry-After: at least half the backoff, never again at once.
+    draws = [policy.delay(1, RateLimitedError("429")) for _ in range(2000)]
+    assert 0.25 <= min(draws) < 0.26 and 0.49 < max(draws) <= 0.5
+
+
+def test_a_retry_waits_its_backoff() -> None:
+    """The wait between attempts is the policy's delay (here made fixed), on the clock."""
     times: list[float] = []
 
     def handler(req: httpx.Request) -> httpx.Response:
         times.append(time.monotonic())
-        if len(times) == 1:
-            return httpx.Response(429, headers={"Retry-After": "3600"})
-        return httpx.Response(200, content=PCM, headers={"content-type": "audio/pcm"})
+        return httpx.Response(500)
 
-    import kuhu_driver.api._client as client_module
+    class Fixed(RetryPolicy):
+        def delay(self, attempt: int, exc: KuhuError) -> float:
+            return 0.15 * attempt
 
-    old = client_module.RETRY_AFTER_CAP
-    client_module.RETRY_AFTER_CAP = 0.3
-    try:
-        with mock_client(handler) as client:
-            client.synthesize("x", format="pcm")
-    finally:
-        client_module.RETRY_AFTER_CAP = old
-    assert 0.29 <= times[1] - times[0] < 2.0
+    client = mock_client(handler)
+    client.retry = Fixed(timeout=5, deadline=30)
+    with pytest.raises(ServerError):
+        client.synthesize("hi")
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert len(gaps) == 2 and gaps[0] >= 0.15 and gaps[1] >= 0.30, gaps
 
 
 # -- deadlines and hostile answers, over real HTTP ---------------------------------------

@@ -29,7 +29,7 @@ def trusted(self_signed: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> It
 
 
 def timed(client: KuhuClient, text: str) -> float:
-    client._http()  # httpx imported and the client built: not a network cost
+    client.line.http()  # httpx imported and the client built: not a network cost
     t0 = time.monotonic()
     client.synthesize(text)
     return time.monotonic() - t0
@@ -59,7 +59,7 @@ def test_plain_http_new_connection_two_round_trips_and_bandwidth() -> None:
         SlowLink(("127.0.0.1", emu.port), rtt=RTT, bandwidth=100_000) as link,
         KuhuClient(emu.api_key, api_url=link.url(emu.url)) as client,
     ):
-        client._http()
+        client.line.http()
         t0 = time.monotonic()
         audio = client.synthesize("你" * 20)  # 3.2 s of 22,050 Hz audio
         took = time.monotonic() - t0
