@@ -56,8 +56,9 @@ setup() {
 # (not editable), as users get it. Between them: pyttsx3 2.90 and the newest; simpleaudio
 # stock where it is safe, stock on 3.12 (where it must be refused, not crash), and the
 # patched fork on 3.13. Paths are relative to tests/.
-MATRIX_TESTS=(audio driver pipeline/test_fallback.py pipeline/test_speak.py
-    pipeline/test_check.py pipeline/test_resume.py pipeline/test_stream.py pipeline/test_aio.py
+MATRIX_TESTS=(audio driver local/test_local_helper.py local/test_fallback.py
+    pipeline/test_speak.py pipeline/test_session.py
+    cli/test_check.py pipeline/test_resume.py pipeline/test_stream.py pipeline/test_aio.py
     api/test_answers.py api/test_ratelimit.py api/test_exit.py api/test_ahead.py
     test_loading.py test_examples.py)
 PYTHONS=(3.10 3.11 3.12 3.13)

@@ -28,7 +28,8 @@ from common import (  # noqa: E402
 def bench_batch() -> None:
     import pyttsx3
 
-    from kuhu_driver.pipeline import Properties, Synthesizer, run_batch
+    from kuhu_driver.cli import run_batch
+    from kuhu_driver.pipeline import Properties, Synthesizer
     from kuhu_driver.testing import KuhuEmulator
 
     print("batch of 200 short texts (emulator 300 ms + 0.5 ms/billed char)")

@@ -25,11 +25,11 @@ kuhu_driver_hook.install({"kuhu": "kuhu_driver.driver"})  # frozen programs too
 if TYPE_CHECKING:
     from ._text import billed_chars
     from .api import VOICES, KuhuClient, Voice, find_voice
+    from .cli import check_setup
     from .driver import session_of
     from .pipeline import (
         Estimate,
         Session,
-        check_setup,
         chunk_text,
         estimate,
         save,
@@ -42,7 +42,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     "KuhuClient": "api",
-    "check_setup": "pipeline",
+    "check_setup": "cli",
     "speak": "pipeline",
     "Session": "pipeline",
     "session_of": "driver",

@@ -12,9 +12,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "kuhu_driver"
 LAYERS = {
     "audio": set(),
     "api": {"audio"},
-    "pipeline": {"api", "audio"},
-    "driver": {"pipeline", "api", "audio"},
-    "cli": {"pipeline", "api", "audio", "testing"},
+    "local": {"audio"},
+    "pipeline": {"api", "audio", "local"},
+    "driver": {"pipeline", "api", "audio", "local"},
+    "cli": {"pipeline", "api", "audio", "local", "testing"},
     "testing": {"audio"},
 }
 

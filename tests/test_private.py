@@ -147,17 +147,17 @@ def test_the_local_voice_helper_never_runs_code_from_the_callers_folder(
     """A program run inside a cloned repository that holds a ``kuhu_driver/`` package:
     the helper (Windows' and macOS' local voice; pyttsx3's espeak driver stands in)
     runs ours, not that one."""
-    from kuhu_driver.audio import LocalVoice
+    from kuhu_driver.local import LocalVoice
 
     repo = tmp_path / "cloned"
-    (repo / "kuhu_driver" / "audio").mkdir(parents=True)
+    (repo / "kuhu_driver" / "local").mkdir(parents=True)
     marker = tmp_path / "ran-their-code"
     for init in (
         repo / "kuhu_driver" / "__init__.py",
-        repo / "kuhu_driver" / "audio" / "__init__.py",
+        repo / "kuhu_driver" / "local" / "__init__.py",
     ):
         init.write_text(f"open({str(marker)!r}, 'w').close()\n")
-    (repo / "kuhu_driver" / "audio" / "_local_helper.py").write_text("raise SystemExit(3)\n")
+    (repo / "kuhu_driver" / "local" / "_helper.py").write_text("raise SystemExit(3)\n")
     monkeypatch.chdir(repo)
     monkeypatch.setenv("KUHU_LOCAL_DRIVER", "espeak")
     with LocalVoice() as voice:
@@ -173,7 +173,7 @@ def test_the_local_voice_never_puts_the_text_on_a_command_line(
     its standard input. A wrapper on PATH records what eSpeak NG was started with."""
     import shutil
 
-    from kuhu_driver.audio import LocalVoice
+    from kuhu_driver.local import LocalVoice
 
     real = shutil.which("espeak-ng")
     assert real is not None, "./dev.sh test installs espeak-ng"

@@ -19,13 +19,13 @@ Looking up a host name and connecting are let out of the block
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import threading
 import weakref
 from collections.abc import Iterator
 from typing import Protocol
 
+from .._exit_order import at_exit as exit_step
 from ..errors import StoppedError
 
 #: How long the exit waits for work under way (calls end within milliseconds once their
@@ -118,7 +118,7 @@ held_at_exit = _gate.held
 released_at_exit = _gate.released
 
 
-@atexit.register
+@exit_step("network")
 def at_exit(wait: float = EXIT_WAIT) -> bool:
     """Stop all held work; True if none was still under way after ``wait`` s."""
     return _gate.close(wait)

@@ -19,12 +19,10 @@ from ._codec import (
     strip_id3,
     wav_header,
 )
-from ._local import LocalVoice
 from ._player import STALL_SECONDS, Player, Segment
 
 __all__ = [
     "STALL_SECONDS",
-    "LocalVoice",
     "Player",
     "Segment",
     "Wav",

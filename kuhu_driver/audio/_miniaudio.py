@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import logging
 import threading
@@ -12,6 +11,7 @@ from collections import deque
 from collections.abc import Generator
 from typing import Any
 
+from .._exit_order import at_exit as exit_step
 from ..errors import AudioDeviceError
 from ._alsa import quiet_alsa, quiet_alsa_ready
 from ._player import NO_DEVICE_HINT, Segment, StreamBase
@@ -25,7 +25,7 @@ LEADS_KEPT = 128
 _open_players: weakref.WeakSet[MiniaudioPlayer] = weakref.WeakSet()
 
 
-@atexit.register
+@exit_step("audio")
 def _close_all() -> None:
     # A device thread calling into Python while the interpreter shuts down is unsafe:
     # close every device first (atexit runs before finalization).

@@ -27,13 +27,13 @@ from ..pipeline import (
     Session,
     Synthesizer,
     check_destination,
-    check_setup,
     estimate,
-    run_batch,
     save_format,
     save_text,
     subtitle_format,
 )
+from ._batch import run_batch
+from ._check import check_setup
 from ._output import Progress, cost_summary, list_voices, piece_progress, shown
 from ._parser import EMULATOR_NOTICE, build_parser
 

@@ -9,10 +9,11 @@ the exit. So each engine is shut down at ``atexit``, while every thread still ru
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import weakref
 from typing import Protocol
+
+from .._exit_order import at_exit as exit_step
 
 
 class _Engine(Protocol):
@@ -27,7 +28,7 @@ def track(engine: _Engine) -> None:
     _engines.add(engine)
 
 
-@atexit.register
+@exit_step("engines")
 def shut_all_down() -> None:
     for engine in list(_engines):
         with contextlib.suppress(Exception):  # exiting anyway

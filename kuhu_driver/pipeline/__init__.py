@@ -9,9 +9,7 @@ Layer: uses ``api``, ``audio`` and the leaves; used by ``driver`` and ``cli``.
 
 from __future__ import annotations
 
-from ._batch import BatchResult, run_batch
 from ._cache import CACHE_FOLDER, AudioCache
-from ._check import PROBE_TEXT, CheckReport, Finding, check_setup
 from ._chunk import (
     Estimate,
     chunk_spans,
@@ -30,7 +28,6 @@ from ._cues import (
     timed_cues,
     write_subtitles,
 )
-from ._fallback import FIRST_PIECE_WAIT, CloudBreaker, falls_back
 from ._job import Job, Piece, start_job
 from ._keeper import WARM_DELAY
 from ._play import HANDOVER_SECONDS, play_job
@@ -51,21 +48,15 @@ from ._synth import Synthesizer
 
 __all__ = [
     "CACHE_FOLDER",
-    "FIRST_PIECE_WAIT",
     "HANDOVER_SECONDS",
     "KEEP_DEVICE_FOR",
-    "PROBE_TEXT",
     "PROPERTY_NAMES",
     "RESUMABLE_BILLED",
     "SUFFIX",
     "WARM_DELAY",
     "AudioCache",
-    "BatchResult",
-    "CheckReport",
-    "CloudBreaker",
     "Cue",
     "Estimate",
-    "Finding",
     "Job",
     "Piece",
     "Properties",
@@ -74,7 +65,6 @@ __all__ = [
     "Speech",
     "Synthesizer",
     "check_destination",
-    "check_setup",
     "chunk_spans",
     "chunk_text",
     "compile_patterns",
@@ -82,10 +72,8 @@ __all__ = [
     "cue_spans",
     "default_session",
     "estimate",
-    "falls_back",
     "play_job",
     "render_subtitles",
-    "run_batch",
     "save",
     "save_format",
     "save_id",

@@ -16,8 +16,8 @@ from .._config import missing_key_error
 from .._model import Audio, Request
 from ..api import KuhuClient
 from ..errors import KuhuError, StoppedError
+from ..local import CloudBreaker
 from ._cache import AudioCache
-from ._fallback import CloudBreaker
 
 #: How many answers that came too late to be played are kept in memory.
 UNHEARD_KEPT = 16

@@ -21,9 +21,9 @@ from .._model import Audio, Request, Voicing
 from .._text import billed_chars, clean_text, yuan
 from ..api import piece_request
 from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError, TransportError
+from ..local import falls_back
 from ._chunk import speech_pieces
 from ._cues import cue_spans
-from ._fallback import falls_back
 from ._resume import SaveState
 from ._synth import Synthesizer
 

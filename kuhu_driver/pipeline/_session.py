@@ -15,7 +15,6 @@ core). Utterances of one session never overlap: each waits for the one before it
 
 from __future__ import annotations
 
-import atexit
 import os
 import threading
 import time
@@ -24,6 +23,7 @@ from collections.abc import Callable, Generator
 from .._cancel import CancelToken
 from .._closing import Closing
 from .._config import Settings, speech_settings
+from .._exit_order import at_exit as exit_step
 from .._model import Voicing
 from .._text import clean_text
 from ..audio import Player, make_player
@@ -310,7 +310,7 @@ def default_session() -> Session:
     return made
 
 
-@atexit.register
+@exit_step("sessions")
 def close_default() -> None:
     """At exit: the default session is closed (its device released, its threads told)."""
     global _default

@@ -16,9 +16,8 @@ from .._config import DEFAULT_CLOUD_WAIT, DEFAULT_MAX_BILLED, Settings, speech_s
 from .._model import Audio, Request
 from .._pool import DaemonPool
 from ..api import KuhuClient
-from ..audio import LocalVoice
+from ..local import CloudBreaker, LocalVoice
 from ._cache import AudioCache
-from ._fallback import CloudBreaker
 from ._fetcher import Fetcher
 from ._keeper import ConnectionKeeper
 

@@ -20,9 +20,9 @@ from rig import nonzero
 
 import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver.api import DEFAULT_VOICE
-from kuhu_driver.audio import LocalVoice
 from kuhu_driver.errors import CloudFallback, KuhuError
-from kuhu_driver.pipeline import CloudBreaker, speech_pieces
+from kuhu_driver.local import CloudBreaker, LocalVoice
+from kuhu_driver.pipeline import speech_pieces
 from kuhu_driver.testing import KuhuEmulator
 
 
@@ -373,7 +373,7 @@ def test_the_breaker_opens_when_the_cloud_is_down_or_a_request_spent_its_attempt
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from kuhu_driver.errors import AuthError, ConfigError, ServerError, TransportError
-    from kuhu_driver.pipeline import FIRST_PIECE_WAIT
+    from kuhu_driver.local import FIRST_PIECE_WAIT
 
     monkeypatch.setattr(CloudBreaker, "PROBE_EVERY", 0.01)
     answers: list[KuhuError | None] = []

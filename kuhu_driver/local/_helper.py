@@ -1,6 +1,6 @@
 """The local voice's helper process: pyttsx3's platform driver, one request a line.
 
-``python -m kuhu_driver.audio._local_helper`` reads JSON requests on stdin and answers
+``python -m kuhu_driver.local._helper`` reads JSON requests on stdin and answers
 each with one JSON line. It runs apart from the caller so that a platform driver that
 hangs, crashes or prints cannot take the caller's process or output with it.
 """

@@ -12,9 +12,7 @@ from pathlib import Path
 from .._model import Voicing
 from .._pool import DaemonPool
 from ..errors import InvalidInputError, KuhuError
-from ._job import Job, start_job
-from ._save import check_destination, save_format, write_job
-from ._synth import Synthesizer
+from ..pipeline import Job, Synthesizer, check_destination, save_format, start_job, write_job
 
 
 @dataclass

@@ -13,8 +13,7 @@ import pytest
 from rig import nonzero
 
 from kuhu_driver.api import DEFAULT_VOICE
-from kuhu_driver.cli import main
-from kuhu_driver.pipeline import PROBE_TEXT, check_setup
+from kuhu_driver.cli import PROBE_TEXT, check_setup, main
 from kuhu_driver.testing import KuhuEmulator
 
 

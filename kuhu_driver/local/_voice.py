@@ -14,7 +14,6 @@ texts (measured: 360 characters of Chinese, the first call in a process).
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import json
 import logging
@@ -32,9 +31,10 @@ if TYPE_CHECKING:
     import tempfile
 
 from .._closing import Closing
+from .._exit_order import at_exit as exit_step
 from .._text import has_han
+from ..audio import read_sound_file
 from ..errors import LocalVoiceError
-from ._codec import read_sound_file
 
 logger = logging.getLogger(__name__)
 
@@ -62,7 +62,7 @@ MAX_RESTARTS = 3
 _voices: weakref.WeakSet[LocalVoice] = weakref.WeakSet()
 
 
-@atexit.register
+@exit_step("local voices")
 def _close_all() -> None:
     for voice in list(_voices):
         voice.close()
@@ -113,7 +113,7 @@ class LocalVoice(Closing):
             # sys.path, and a ``kuhu_driver/`` in the caller's (a cloned repository)
             # would run instead of ours.
             self._proc = subprocess.Popen(  # noqa: S603 - our interpreter, our module
-                [python, "-m", "kuhu_driver.audio._local_helper"],
+                [python, "-m", "kuhu_driver.local._helper"],
                 cwd=self._dir.name,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,

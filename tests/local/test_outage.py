@@ -15,7 +15,7 @@ from pyttsx3.engine import Engine
 from rig import nonzero
 
 import kuhu_driver  # noqa: F401 - registers the driver
-from kuhu_driver.pipeline import CloudBreaker
+from kuhu_driver.local import CloudBreaker
 from kuhu_driver.testing import KuhuEmulator
 
 

@@ -10,8 +10,9 @@ from kuhu_driver._config import resolve_settings
 from kuhu_driver._model import Voicing
 from kuhu_driver.api import DEFAULT_VOICE
 from kuhu_driver.audio import parse_wav
+from kuhu_driver.cli import run_batch
 from kuhu_driver.errors import InvalidInputError
-from kuhu_driver.pipeline import Synthesizer, run_batch
+from kuhu_driver.pipeline import Synthesizer
 from kuhu_driver.testing import KuhuEmulator
 
 VOICING = Voicing(DEFAULT_VOICE.id, 50, 1.0, 1.0, 16000)

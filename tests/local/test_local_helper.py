@@ -1,5 +1,5 @@
 """The local voice's helper on Windows and macOS, simulated: pyttsx3 runs a fake
-platform driver (tests/audio/fake_platform_driver.py) in the real helper process, which
+platform driver (tests/local/fake_platform_driver.py) in the real helper process, which
 writes the files SAPI5 and NSSpeechSynthesizer write (WAV with an 18-byte fmt chunk,
 AIFF, AIFF-C little- and big-endian), fails as they fail, and lists voices as they do."""
 
@@ -13,10 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from kuhu_driver.audio import LocalVoice
-from kuhu_driver.audio._local import helper_python
-from kuhu_driver.audio._local_helper import plain_text
 from kuhu_driver.errors import LocalVoiceError
+from kuhu_driver.local import LocalVoice, helper_python
+from kuhu_driver.local._helper import plain_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))

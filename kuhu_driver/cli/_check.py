@@ -154,7 +154,7 @@ def _settings(report: CheckReport, env: Mapping[str, str]) -> Settings | None:
     if settings.cache_dir is None:
         report.add("cache", None, "off")
     else:
-        from ._cache import AudioCache
+        from ..pipeline import AudioCache
 
         cache = AudioCache(settings.cache_dir, settings.cache_max_bytes)
         try:
