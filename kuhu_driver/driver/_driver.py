@@ -99,6 +99,7 @@ class KuhuDriver:
         # one).
         self._preloader = threading.Timer(WARM_DELAY, self._preload)
         self._preloader.daemon = True
+        self._preloader.name = "kuhu-preload"
         self._preloader.start()
         track(self)  # shut down at exit, before finalization (see _atexit)
 

@@ -188,6 +188,7 @@ class LocalVoice(Closing):
         out: list[str] = []
         reader = threading.Thread(
             target=lambda: out.append(self._proc.stdout.readline()),  # type: ignore[union-attr]
+            name="kuhu-local-reply",
             daemon=True,
         )
         reader.start()
