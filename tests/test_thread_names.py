@@ -1,8 +1,8 @@
 """Every thread the library starts is named for its job (``kuhu-…``; docs/architecture.md
 lists them), so a stack dump or a profiler says what each one does. A program speaks
 through an engine, ``speak()``, ``stream()``, ``astream()`` and ``save()``, against an
-emulator in its own process, and the local voice (pyttsx3's driver in its helper) speaks; every thread
-started in it is recorded."""
+emulator in its own process, and the local voice (pyttsx3's driver in its helper)
+speaks; every thread started in it is recorded."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ import os
 import queue
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -50,6 +51,8 @@ from ._task import Event, Task
 logger = logging.getLogger(__name__)
 
 _JOIN_SECONDS = 2.0
+#: The longest the loop blocks at once (see startLoop).
+_CTRL_C_SLICE = 0.5
 #: How many queued utterances get their first piece fetched ahead.
 LOOKAHEAD = 8
 PLAY_WINDOW = 6
@@ -81,7 +84,7 @@ class KuhuDriver:
         # One output stream per engine, opened at the first utterance and kept open.
         self._player = player or make_player(settings.audio)
         self._props = EngineProperties(self._synth, settings.fallback, self._has_listeners)
-        self._events: queue.Queue[Event] = queue.Queue()
+        self._events: queue.Queue[Event | None] = queue.Queue()  # None: endLoop's wake
         self._work: queue.Queue[Task | None] = queue.Queue()
         self._worker: threading.Thread | None = None
         self._lock = threading.Lock()
@@ -154,7 +157,10 @@ class KuhuDriver:
             if self._current is None:
                 self._proxy.set_busy(False)
             while self._looping:
-                self._dispatch(timeout=0.1)
+                # Woken by each event, and by endLoop from any thread; the bound is
+                # only so that Ctrl-C is seen on Windows, where a blocking get is not
+                # interrupted by it.
+                self._dispatch(timeout=_CTRL_C_SLICE)
             self._drain_current()
         except BaseException:
             self._looping = False
@@ -166,6 +172,7 @@ class KuhuDriver:
     def endLoop(self) -> None:
         if self._looping:
             self._looping = False
+            self._events.put(None)  # wakes the loop if another thread ended it
         else:
             self._end_pending = True
 
@@ -215,6 +222,8 @@ class KuhuDriver:
             )
         except queue.Empty:
             return False
+        if ev is None:
+            return True  # endLoop woke the loop: nothing to deliver
         if ev.topic is None:
             with self._lock:
                 if self._current is ev.task:
@@ -238,13 +247,12 @@ class KuhuDriver:
             task = self._current
         if task is None:
             return
-        waited = 0.0
-        while waited < _JOIN_SECONDS:
+        end = time.monotonic() + _JOIN_SECONDS
+        while (left := end - time.monotonic()) > 0:
             with self._lock:
                 if self._current is not task:
                     return
-            if not self._dispatch(timeout=0.05):
-                waited += 0.05
+            self._dispatch(timeout=left)  # woken by the worker's next event
 
     def _shutdown(self) -> None:
         """Stop everything and let no thread stay behind."""
