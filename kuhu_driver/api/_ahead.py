@@ -216,15 +216,40 @@ def _spawn(target: Callable[[], None], name: str) -> None:
 
 
 def readable(sock: socket.socket) -> bool:
-    """Whether a read would return at once: on an idle connection, that the server
-    closed it (or sent what nobody asked for)."""
+    """Whether an idle connection can no longer carry a request: the server closed it,
+    or sent what nobody asked for. Over TLS 1.3 a server sends its session tickets after
+    the handshake: records that carry no data, which a read consumes. They make the
+    socket readable without making it unusable, so they are read here (nothing is
+    lost: the connection is idle) and it counts as open if that was all."""
     import select
 
     try:
         if sys.platform != "win32" and hasattr(select, "poll"):
             poller = select.poll()
             poller.register(sock, select.POLLIN)
-            return bool(poller.poll(0))
-        return bool(select.select([sock], [], [], 0)[0])
+            ready = bool(poller.poll(0))
+        else:
+            ready = bool(select.select([sock], [], [], 0)[0])
     except (OSError, ValueError):
         return True  # closed already
+    return ready and not _only_tls_records(sock)
+
+
+def _only_tls_records(sock: socket.socket) -> bool:
+    """On a TLS socket with bytes waiting: whether they were records without data (the
+    session tickets), now consumed, rather than a close or data."""
+    import ssl
+
+    if not isinstance(sock, ssl.SSLSocket):
+        return False
+    timeout = sock.gettimeout()
+    sock.setblocking(False)
+    try:
+        sock.recv(1)  # b"" (closed) or a byte nobody asked for: unusable either way
+    except ssl.SSLWantReadError:
+        return True  # the records were read, and no data came with them
+    except OSError:
+        return False  # reset, or a TLS alert
+    finally:
+        sock.settimeout(timeout)
+    return False
