@@ -65,6 +65,29 @@ def wait_until_opened(client: KuhuClient, timeout: float = 5.0) -> None:
 
 
 @pytest.mark.usefixtures("trusted")
+def test_a_connection_opened_a_while_ago_is_used_after_its_session_tickets_came(
+    tls_emulator: KuhuEmulator,
+) -> None:
+    """TLS 1.3 servers send session tickets after the handshake: the socket turns
+    readable although the connection is open and idle. Opened at init and used a second
+    later (an engine's usual case), it must still be taken, not dropped for a new one."""
+    import ssl
+
+    with over_link(tls_emulator, RTT) as client:
+        client.open_ahead()
+        wait_until_opened(client)
+        sock = client.line.ahead._opening.sock  # type: ignore[union-attr]
+        assert isinstance(sock, ssl.SSLSocket) and sock.version() == "TLSv1.3"
+        time.sleep(3 * RTT)  # the tickets have come (half a round trip after the handshake)
+        t_request = time.monotonic()
+        client.synthesize("你好。")
+    (req,) = tls_emulator.requests
+    assert tls_emulator.connections == 1 and req.connection == 1
+    assert req.connection_opened < t_request
+
+
+@pytest.mark.timing  # bounds of 120-250 ms over the link
+@pytest.mark.usefixtures("trusted")
 def test_a_request_after_the_connection_was_opened_ahead_pays_one_round_trip(
     tls_emulator: KuhuEmulator,
 ) -> None:
@@ -82,6 +105,7 @@ def test_a_request_after_the_connection_was_opened_ahead_pays_one_round_trip(
     assert RTT <= took < RTT + 0.12  # not the 3 round trips of a new connection
 
 
+@pytest.mark.timing  # bounds of 120-250 ms over the link
 @pytest.mark.usefixtures("trusted")
 def test_a_request_sent_while_it_opens_waits_for_it_and_opens_no_other(
     tls_emulator: KuhuEmulator,
