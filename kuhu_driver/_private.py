@@ -186,12 +186,14 @@ class PrivateDir:
                 continue
         raise FileExistsError(f"no free temporary name in {self.path}")
 
-    def write_atomic(self, name: str, data: bytes, *, sync: bool = False) -> None:
-        """``name`` replaced at once by a file holding ``data``."""
+    def write_atomic(self, name: str, *parts: bytes, sync: bool = False) -> None:
+        """``name`` replaced at once by a file holding ``parts``, one after the other
+        (written in turn: a header and 7 MB of audio are not joined in memory first)."""
         fd, tmp = self.create_temp(f".{name}.")
         try:
             with os.fdopen(fd, "wb") as f:
-                f.write(data)
+                for data in parts:
+                    f.write(data)
                 if sync:
                     f.flush()
                     from ._files import full_sync

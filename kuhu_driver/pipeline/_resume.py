@@ -237,7 +237,7 @@ class SaveState:
 
     def _store(self, index: int, audio: Audio) -> None:
         try:
-            self.dir.write_atomic(self._piece_name(index), header(audio) + audio.data, sync=True)
+            self.dir.write_atomic(self._piece_name(index), header(audio), audio.data, sync=True)
         except (OSError, RuntimeError) as exc:
             logger.warning("could not keep a piece of %s for resuming: %s", self.path.name, exc)
 
