@@ -26,6 +26,7 @@ AUDIO_BACKENDS = ("auto", "miniaudio", "simpleaudio")
 #: KUHU_FALLBACK's values.
 FALLBACKS = ("local", "always", "off")
 _OFF = {"0", "off", "false", "no", "none", "disabled"}
+_ON = {"", "1", "on", "true", "yes", "enabled"}
 
 
 def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
@@ -100,7 +101,7 @@ def resolve_settings(
     secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
     url = api_url if api_url is not None else env.get("KUHU_API_URL") or DEFAULT_API_URL
     if cache is None:
-        cache = env.get("KUHU_CACHE", "on").strip().lower() not in _OFF
+        cache = _switch(env, "KUHU_CACHE")
     folder: Path | None = None
     if cache:
         raw_dir = cache_dir if cache_dir is not None else env.get("KUHU_CACHE_DIR")
@@ -130,6 +131,14 @@ def resolve_settings(
         fallback=fallback,
         cloud_wait=cloud_wait,
     )
+
+
+def _switch(env: Mapping[str, str], name: str) -> bool:
+    """An on/off setting (on unless set): a word that is neither is an error, not "on"."""
+    raw = env.get(name, "on").strip().lower()
+    if raw not in _ON | _OFF:
+        raise ConfigError(f"{name} must be on or off, not {_shown(raw)}")
+    return raw in _ON
 
 
 def _choice(env: Mapping[str, str], name: str, given: str | None, choices: tuple[str, ...]) -> str:

@@ -57,12 +57,23 @@ def test_cache_settings(tmp_path: Path) -> None:
         ("KUHU_CACHE_MAX_MB", "nan"),
         ("KUHU_FALLBACK", "sometimes"),
         ("KUHU_AUDIO", "pulseaudio"),
+        ("KUHU_CACHE", "maybe"),
+        ("KUHU_CACHE", "onn"),
     ],
 )
 def test_every_bad_setting_is_a_config_error_naming_its_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name) as info:
         resolve_settings(env={"KUHU_API_KEY": "k", name: value})
     assert value in str(info.value)  # what was wrong, so the user can find it
+
+
+@pytest.mark.parametrize(
+    ("value", "on"),
+    [("on", True), ("1", True), ("Yes", True), ("", True), ("off", False), ("0", False)],
+)
+def test_the_cache_switch_takes_on_and_off_words(value: str, on: bool) -> None:
+    s = resolve_settings(env={"KUHU_API_KEY": "k", "KUHU_CACHE": value})
+    assert (s.cache_dir is not None) is on
 
 
 def test_good_values_of_every_setting_are_taken() -> None:

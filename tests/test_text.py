@@ -100,3 +100,23 @@ def test_text_made_of_characters_that_say_nothing_is_refused(name: str) -> None:
     with pytest.raises(ValueError, match="nothing to speak"):
         clean_text(f" {ch} \u200b{ch}")
     assert clean_text(f"{ch}好{ch}") == f"{ch}好{ch}"  # beside speech, left as it is
+
+
+@given(st.text(st.characters(exclude_categories=("Cn", "Cs")), max_size=200))
+def test_the_library_bills_as_the_vendor_s_rule_stated_independently(text: str) -> None:
+    """``billed_chars`` (a table of Han ranges) against the emulator's statement of the
+    vendor's rule (the Unicode names of CJK ideographs), on any assigned characters."""
+    from kuhu_driver.testing import vendor_billed
+
+    assert billed_chars(text) == vendor_billed(text)
+
+
+@pytest.mark.parametrize(
+    ("text", "billed"),
+    [("你好", 4), ("ab c", 4), ("你好，world!", 11), ("〇々", 2), ("\U00020000", 2), ("１２", 2)],
+)
+def test_billing_examples_worked_by_hand(text: str, billed: int) -> None:
+    """Han 2 each (Extension B too); letters, digits (full-width too), spaces,
+    punctuation and the ideographic zero and iteration mark, which are not Han
+    ideographs, 1 each."""
+    assert billed_chars(text) == billed

@@ -14,6 +14,7 @@ from ._record import EmulatorRequest
 from ._signal import other_rate
 from ._slowlink import SlowLink
 from ._tls import self_signed
+from ._vendor import vendor_billed
 
 __all__ = [
     "FAULTS",
@@ -27,4 +28,5 @@ __all__ = [
     "read_banner",
     "read_stats",
     "self_signed",
+    "vendor_billed",
 ]

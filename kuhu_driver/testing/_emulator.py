@@ -27,11 +27,12 @@ from typing import Literal
 
 from .._closing import Closing
 from .._model import SAMPLE_RATES
-from .._text import MAX_BILLED_PER_REQUEST, billed_chars
+from .._text import MAX_BILLED_PER_REQUEST
 from ..audio import wav_header
 from ._handler import Server, serve_emulator
 from ._record import EmulatorRequest
 from ._signal import fake_mp3, no_zero_samples, tone
+from ._vendor import vendor_billed
 
 Fault = Literal[
     "500",
@@ -309,7 +310,7 @@ class KuhuEmulator(Closing):
 
     def pcm_duration(self, text: str, *, rate: float = 1.0) -> float:
         """Seconds of audio the emulator makes for ``text``."""
-        return billed_chars(text) * self.audio_seconds_per_billed_char / rate
+        return vendor_billed(text) * self.audio_seconds_per_billed_char / rate
 
     def _render(self, p: dict[str, str]) -> bytes:
         sr = int(p["sample_rate"])
@@ -325,7 +326,7 @@ class KuhuEmulator(Closing):
         rng = random.Random(digest)
         # A 16-sample fingerprint, then one tone per billed character.
         parts = [no_zero_samples(digest)]
-        for _ in range(billed_chars(p["text"])):
+        for _ in range(vendor_billed(p["text"])):
             parts.append(tone(sr, 200 + 20 * rng.randrange(48), pitch, amp, seg_len))
         pcm = b"".join(parts)
         fmt = p["format"]
@@ -361,7 +362,7 @@ class KuhuEmulator(Closing):
             rec = EmulatorRequest(
                 method=method,
                 params=safe,
-                billed=billed_chars(text),
+                billed=vendor_billed(text),
                 arrived=now,
                 attempt=st.attempts[text],
             )
@@ -388,7 +389,7 @@ class KuhuEmulator(Closing):
         text = params.get("text", "")
         if not text.strip():
             return 400, "参数传递不正确: text"
-        if billed_chars(text) > MAX_BILLED_PER_REQUEST:
+        if vendor_billed(text) > MAX_BILLED_PER_REQUEST:
             return 400, "参数传递不正确: text too long"
         if not _VOICE_RE.fullmatch(params.get("voice", "")):
             return 400, "参数传递不正确: voice"

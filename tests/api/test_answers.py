@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import httpx
 import lameenc
 import miniaudio
 import pytest
@@ -171,3 +172,54 @@ def test_a_save_whose_pieces_come_at_different_rates_has_one_right_rate(
         else:
             parts.append(render(kuhu_emulator, piece, 16000))
     assert wav.data == b"".join(parts)
+
+
+# -- answers longer than their text can make ---------------------------------------------
+# "你好" bills 4 characters (2 Han): at rate 1 the longest answer we accept is
+# 3 + 0.6 * 4 = 5.4 s (Request.max_seconds). The numbers below are written here, not
+# read from the code.
+
+
+def _wav(seconds: float, rate: int = 22050, channels: int = 1) -> bytes:
+    import struct
+
+    frames = int(seconds * rate)
+    data = b"\x10\x00" * frames * channels
+    header = b"RIFF" + struct.pack("<I", 36 + len(data)) + b"WAVEfmt "
+    header += struct.pack("<IHHIIHH", 16, 1, channels, rate, rate * 2 * channels, 2 * channels, 16)
+    return header + b"data" + struct.pack("<I", len(data)) + data
+
+
+def _answering(body: bytes, content_type: str) -> KuhuClient:
+    def handler(req: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, content=body, headers={"content-type": content_type})
+
+    return KuhuClient(
+        "k",
+        api_url="https://api.example.com/api/ai/audiosave",
+        transport=httpx.MockTransport(handler),
+        backoff_base=0.001,
+        max_attempts=1,
+    )
+
+
+@pytest.mark.parametrize("channels", [1, 2])
+def test_a_wav_answer_longer_than_its_text_can_make_is_refused(channels: int) -> None:
+    with _answering(_wav(5.0, channels=channels), "audio/wav") as client:
+        assert len(client.synthesize("你好", format="pcm")) == 5 * 22050 * 2  # 5 s: kept
+    with (
+        _answering(_wav(6.0, channels=channels), "audio/wav") as client,
+        pytest.raises(BadResponseError, match="more than its text can make"),
+    ):
+        client.synthesize("你好", format="pcm")
+
+
+def test_an_mp3_answer_longer_than_its_text_can_make_is_refused() -> None:
+    tone = array.array("h", (int(8000 * math.sin(i / 10)) for i in range(22050 * 6))).tobytes()
+    with _answering(encode_mp3(tone[: 22050 * 2 * 3], 22050), "audio/mpeg") as client:
+        assert abs(len(client.synthesize("你好", format="pcm")) / 2 / 22050 - 3.0) < 0.1
+    with (
+        _answering(encode_mp3(tone, 22050), "audio/mpeg") as client,
+        pytest.raises(BadResponseError, match="longer than its text can make"),
+    ):
+        client.synthesize("你好", format="pcm")

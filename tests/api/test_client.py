@@ -512,6 +512,7 @@ def test_the_answer_cap_follows_the_text_rate_and_sample_rate() -> None:
     assert long > 1000 / 3 * 16000 * 2
 
 
+@pytest.mark.timing  # a bound of 200 ms
 def test_stop_ends_an_answer_being_read_at_once() -> None:
     with KuhuEmulator() as emu, KuhuClient(emu.api_key, api_url=emu.url) as client:
         emu.fail_next("drip")

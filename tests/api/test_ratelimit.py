@@ -173,8 +173,6 @@ def test_a_process_stopped_while_holding_the_lock_stalls_no_one(
         pytest.skip("flock: POSIX (Windows locks are msvcrt's, not run here)")
     import fcntl
 
-    from kuhu_driver.api._ratelimit import LOCK_WAIT
-
     folder = tmp_path / "rt"
     folder.mkdir(mode=0o700)
     limiter = MachineLimiter(folder / "rate-x")
@@ -188,7 +186,9 @@ def test_a_process_stopped_while_holding_the_lock_stalls_no_one(
     finally:
         os.close(holder)
         limiter.close()
-    assert LOCK_WAIT <= took < LOCK_WAIT + 0.5
+    # The promise is a number: at most 1 s (a stopped process must not stall the others
+    # for long), and not giving up at once. Written here, not read from LOCK_WAIT.
+    assert 1.0 <= took < 1.5, took
     assert any("keeps its own" in r.getMessage() for r in caplog.records)
 
 

@@ -18,7 +18,7 @@ from helpers import numbered
 from kuhu_driver._text import billed_chars
 from kuhu_driver.api import DEFAULT_VOICE, build_request
 from kuhu_driver.pipeline import SUFFIX, AudioCache, speech_pieces
-from kuhu_driver.testing import KuhuEmulator
+from kuhu_driver.testing import KuhuEmulator, vendor_billed
 
 BOOK = numbered("这是一本很长的书里的一句话，读起来要一会儿。", 300)  # 14,892 billed characters
 
@@ -144,8 +144,8 @@ def test_a_killed_save_bills_only_what_it_had_not_received(
     asked = [r.text for r in emulator.requests]
     missing = [t for i, t in enumerate(texts) if i not in received]
     assert sorted(asked) == sorted(missing)  # each missing piece once, nothing else
-    assert emulator.billed_total() == sum(billed_chars(t) for t in missing)
-    assert f"billed {sum(billed_chars(t) for t in missing)} characters" in again.stderr
+    assert emulator.billed_total() == sum(vendor_billed(t) for t in missing)
+    assert f"billed {sum(vendor_billed(t) for t in missing)} characters" in again.stderr
     assert out.read_bytes() == ref.read_bytes()
     assert sorted(p.name for p in out_dir.iterdir()) == ["book.wav"]  # nothing left behind
 

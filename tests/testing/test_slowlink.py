@@ -35,6 +35,7 @@ def timed(client: KuhuClient, text: str) -> float:
     return time.monotonic() - t0
 
 
+@pytest.mark.timing  # bounds of 80-250 ms over the link
 @pytest.mark.usefixtures("trusted")
 def test_https_through_the_link_costs_tcp_tls_and_request_round_trips(
     self_signed: tuple[str, str],
@@ -53,6 +54,7 @@ def test_https_through_the_link_costs_tcp_tls_and_request_round_trips(
     assert RTT <= again < RTT + 0.08
 
 
+@pytest.mark.timing  # bounds of 80-250 ms over the link
 def test_plain_http_new_connection_two_round_trips_and_bandwidth() -> None:
     with (
         KuhuEmulator(audio_seconds_per_billed_char=0.08) as emu,
