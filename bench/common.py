@@ -3,15 +3,8 @@ when an engine hands its first piece to the stream."""
 
 from __future__ import annotations
 
-import sys
 import time
-from pathlib import Path
 from typing import Any
-
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
 
 LATENCY = 0.3
 PER_CHAR = 0.0005

@@ -12,11 +12,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import (  # noqa: E402
+# Imported by run.py, which puts bench/ and tests/ on the path.
+from common import (
     LATENCY,
     PER_CHAR,
     SENTENCE,

@@ -4,21 +4,17 @@ local voice through an outage."""
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 from array import array
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import (  # noqa: E402
+# Imported by run.py, which puts bench/ and tests/ on the path.
+from common import (
     LATENCY,
     row,
 )
-from rig import RATE, PulseRig  # noqa: E402
+from rig import RATE, PulseRig
 
 
 def bench_heard() -> None:

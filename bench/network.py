@@ -4,21 +4,17 @@ on a kept connection against a new one each time (the vendor demo's way)."""
 from __future__ import annotations
 
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import (  # noqa: E402
+# Imported by run.py, which puts bench/ and tests/ on the path.
+from common import (
     LATENCY,
     SENTENCE,
     row,
 )
-from rig import PulseRig  # noqa: E402
+from rig import PulseRig
 
 RTTS = (0.0, 0.05, 0.2)
 IDLE = 60.0

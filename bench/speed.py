@@ -5,17 +5,12 @@ from __future__ import annotations
 
 import os
 import statistics
-import sys
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import (  # noqa: E402
+# Imported by run.py, which puts bench/ and tests/ on the path.
+from common import (
     LATENCY,
     PER_CHAR,
     SENTENCE,

@@ -10,11 +10,8 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
-sys.path.insert(0, str(ROOT / "bench"))
-
-from common import (  # noqa: E402
+# Imported by run.py, which puts bench/ and tests/ on the path.
+from common import (
     row,
 )
 
