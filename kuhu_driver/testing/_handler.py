@@ -80,6 +80,10 @@ class Server(ThreadingHTTPServer):
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    #: TCP_NODELAY, as web servers set it on keep-alive connections (nginx's default):
+    #: else the body, written after the headers, waits for the client's delayed ACK on
+    #: a reused connection (about 10 ms here), which no real server makes a client pay.
+    disable_nagle_algorithm = True
     server: Server
 
     def log_message(self, format: str, *args: object) -> None:
