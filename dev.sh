@@ -6,6 +6,7 @@
 #                   3.10-3.13 (pyenv), installed as users do, all side by side
 # Both run the same idempotent setup first: system packages, .venv, the package.
 set -euo pipefail
+CALLER_DIR=$PWD  # the demo writes its file where it was run from
 cd "$(dirname "$0")"
 
 VENV=.venv
@@ -178,8 +179,8 @@ case "$cmd" in
             exec "$VENV/bin/kuhu-say" "$@" "$sentence"
         fi
         echo "demo: no KUHU_API_KEY, so using the built-in emulator" >&2
-        "$VENV/bin/kuhu-say" --emulator --out demo.wav "$@" "$sentence"
-        echo "demo: wrote demo.wav; set KUHU_API_KEY to hear a real voice" >&2
+        "$VENV/bin/kuhu-say" --emulator --out "$CALLER_DIR/demo.wav" "$@" "$sentence"
+        echo "demo: wrote $CALLER_DIR/demo.wav; set KUHU_API_KEY to hear a real voice" >&2
         ;;
     test)
         setup "[test,simpleaudio]" "${TEST_PKGS[@]}"

@@ -136,16 +136,10 @@ def pulse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def capture_file(pulse: object) -> Iterator[Path]:
-    """Point ALSA (for this process and its children) at the exact, paced capture rig."""
+def capture_file(pulse: object) -> Path:
+    """The exact, paced capture rig's file (``capture_env`` points ALSA at it)."""
     rig: Any = pulse
-    saved = {k: os.environ.get(k) for k in ("HOME", "XDG_RUNTIME_DIR")}
-    os.environ["HOME"] = str(rig.capture_home)
-    os.environ["XDG_RUNTIME_DIR"] = str(rig.runtime)
-    yield rig.capture_file
-    for k, v in saved.items():
-        if v is not None:
-            os.environ[k] = v
+    return Path(rig.capture_file)
 
 
 @pytest.fixture
@@ -162,10 +156,14 @@ def engine(kuhu_emulator: Any, capture: Any) -> Iterator[Any]:
 
 
 @pytest.fixture
-def capture(capture_file: Path) -> object:
-    """Bytes played to the audio device during this test (see tests/rig.py)."""
+def capture(capture_file: Path, pulse: object, monkeypatch: pytest.MonkeyPatch) -> object:
+    """Bytes played to the audio device during this test (see tests/rig.py). ALSA points
+    at the rig for this test only (HOME and XDG_RUNTIME_DIR, restored after it)."""
     from rig import Capture
 
+    rig: Any = pulse
+    for name in ("HOME", "XDG_RUNTIME_DIR"):  # what points ALSA at the capture rig
+        monkeypatch.setenv(name, rig.capture_env[name])
     cap = Capture(capture_file)
     cap.mark()
     return cap
@@ -218,3 +216,13 @@ def self_signed(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str]:
     from kuhu_driver.testing import self_signed
 
     return self_signed(tmp_path_factory.mktemp("tls"))
+
+
+@pytest.fixture
+def trusted(self_signed: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The self-signed certificate is trusted by this process's code (never by a
+    setting: see ``api._transport.trust_also``), for this test only."""
+    from kuhu_driver.api import _transport
+
+    monkeypatch.setattr(_transport, "_also_trusted", [self_signed[0]])
+    yield

@@ -80,3 +80,16 @@ def utterance_events(rec: Recorder, name: str, fell_back: bool) -> list[tuple[An
     """The events of utterance ``name``, with a ``CloudFallback`` notice if it fell back."""
     middle = [("error", name, "CloudFallback")] if fell_back else []
     return [("started-utterance", name), *middle, ("finished-utterance", name, True)]
+
+
+#: The voice id of 小婉, a voice every table lists (its name is looked up in tests).
+XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
+
+
+def synth_for(emu: Any) -> Any:
+    """A synthesizer of ``emu``: no cache, no local voice (every request reaches it)."""
+    from kuhu_driver._config import resolve_settings
+    from kuhu_driver.pipeline import Synthesizer
+
+    settings = resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, fallback="off")
+    return Synthesizer.from_settings(settings)

@@ -57,21 +57,21 @@ def _env(emu: KuhuEmulator) -> dict[str, str]:
     return {**os.environ, **emu.env(), "PATH": f"{venv_bin}:{os.environ['PATH']}"}
 
 
-def test_readme_demo_command_without_a_key(kuhu_emulator: KuhuEmulator) -> None:
+def test_readme_demo_command_without_a_key(kuhu_emulator: KuhuEmulator, tmp_path: Path) -> None:
+    """Run from another folder, as a user may: the file lands there, never in the
+    repository (a user's own demo.wav there is not touched)."""
     env = {k: v for k, v in _env(kuhu_emulator).items() if not k.startswith("KUHU_")}
-    (ROOT / "demo.wav").unlink(missing_ok=True)
     proc = subprocess.run(
-        ["bash", "-c", "./dev.sh demo"],
+        ["bash", "-c", f"{ROOT}/dev.sh demo"],
         env=env,
-        cwd=ROOT,
+        cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert proc.returncode == 0, proc.stderr
     assert "emulator" in proc.stderr
-    assert (ROOT / "demo.wav").read_bytes()[:4] == b"RIFF"
-    (ROOT / "demo.wav").unlink()
+    assert (tmp_path / "demo.wav").read_bytes()[:4] == b"RIFF"
 
 
 @pytest.mark.parametrize(

@@ -22,7 +22,6 @@ from kuhu_driver.api import (
     KuhuClient,
     _ahead,
     _client,
-    _transport,
     _wire,
     request_for,
 )
@@ -30,12 +29,6 @@ from kuhu_driver.errors import StoppedError, TLSError, TransportError
 from kuhu_driver.testing import KuhuEmulator, SlowLink
 
 RTT = 0.2
-
-
-@pytest.fixture
-def trusted(self_signed: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(_transport, "_also_trusted", [self_signed[0]])
-    yield
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ from urllib.parse import quote, quote_plus
 
 import httpx
 import pytest
+from helpers import XIAOWAN
 
 from kuhu_driver._cancel import CancelToken
 from kuhu_driver.api import DEFAULT_VOICE, KuhuClient, RateLimiter, RetryPolicy, build_request
@@ -27,7 +28,6 @@ from kuhu_driver.errors import (
 )
 from kuhu_driver.testing import KuhuEmulator
 
-XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
 PCM = b"\x01\x02" * 100
 
 
@@ -307,7 +307,7 @@ def test_emulator_round_trip_gives_the_emulators_audio(kuhu_emulator: KuhuEmulat
 def test_signed_requests_against_the_emulator() -> None:
     with KuhuEmulator(api_secret="s3cret") as emu:
         with KuhuClient(emu.api_key, api_secret="s3cret", api_url=emu.url) as good:
-            assert good.synthesize("hi", format="pcm")
+            assert good.synthesize("hi", format="pcm") == emu.render("hi", voice=DEFAULT_VOICE.id)
         with (
             KuhuClient(emu.api_key, api_secret="wrong", api_url=emu.url) as bad,
             pytest.raises(AuthError),

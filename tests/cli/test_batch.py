@@ -5,22 +5,16 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from helpers import synth_for
 
-from kuhu_driver._config import resolve_settings
 from kuhu_driver._model import Voicing
 from kuhu_driver.api import DEFAULT_VOICE
 from kuhu_driver.audio import parse_wav
 from kuhu_driver.cli import run_batch
 from kuhu_driver.errors import InvalidInputError
-from kuhu_driver.pipeline import Synthesizer
 from kuhu_driver.testing import KuhuEmulator
 
 VOICING = Voicing(DEFAULT_VOICE.id, 50, 1.0, 1.0, 16000)
-
-
-def synth_for(emu: KuhuEmulator) -> Synthesizer:
-    settings = resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, fallback="off")
-    return Synthesizer.from_settings(settings)
 
 
 def test_each_line_becomes_its_numbered_file_with_the_served_audio(tmp_path: Path) -> None:

@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import expected_pcm
+from helpers import XIAOWAN, expected_pcm
 
 from kuhu_driver.audio import parse_wav
 from kuhu_driver.cli import main
 from kuhu_driver.testing import KuhuEmulator, vendor_billed
 
-XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
 DEFAULT_VOICE_ID = "v3-voice-2ecfccfc72654c0a86112d0fe89a6864"
 
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import pyttsx3
-from helpers import Recorder, expected_pcm
+from helpers import XIAOWAN, Recorder, expected_pcm
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver for in-process engines
@@ -19,8 +19,6 @@ from kuhu_driver.audio import parse_wav
 from kuhu_driver.errors import AuthError, InvalidInputError, KuhuError
 from kuhu_driver.pipeline import word_spans
 from kuhu_driver.testing import KuhuEmulator
-
-XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
 
 
 def test_events_name_order_and_words(

@@ -21,40 +21,41 @@ from kuhu_driver.testing import KuhuEmulator
 
 
 @pytest.fixture
-def engine(kuhu_emulator: KuhuEmulator) -> Iterator[Engine]:
+def silent_engine(kuhu_emulator: KuhuEmulator) -> Iterator[Engine]:
+    """An engine that never plays (conftest's ``engine`` also captures the device)."""
     eng = Engine("kuhu")
     yield eng
     eng.proxy._driver.destroy()
 
 
-def test_every_internal_the_adapter_reads_is_there(engine: Engine) -> None:
+def test_every_internal_the_adapter_reads_is_there(silent_engine: Engine) -> None:
     for name in INTERNALS["DriverProxy"]:
-        assert hasattr(engine.proxy, name), f"pyttsx3's DriverProxy has no {name} any more"
+        assert hasattr(silent_engine.proxy, name), f"pyttsx3's DriverProxy has no {name} any more"
     for name in INTERNALS["Engine"]:
-        assert hasattr(engine, name), f"pyttsx3's Engine has no {name} any more"
+        assert hasattr(silent_engine, name), f"pyttsx3's Engine has no {name} any more"
 
 
-def test_the_adapter_sees_the_name_the_queue_and_the_listeners(engine: Engine) -> None:
-    proxy = Pyttsx3Proxy(engine.proxy)
-    driver = engine.proxy._driver
-    engine.say("第一句。", "first")
-    engine.say("第二句。", "second")
-    engine.setProperty("rate", 150)
+def test_the_adapter_sees_the_name_the_queue_and_the_listeners(silent_engine: Engine) -> None:
+    proxy = Pyttsx3Proxy(silent_engine.proxy)
+    driver = silent_engine.proxy._driver
+    silent_engine.say("第一句。", "first")
+    silent_engine.say("第二句。", "second")
+    silent_engine.setProperty("rate", 150)
     assert proxy.pending() == [  # pyttsx3 starts busy: all of it waits
         (driver.say, ("第一句。",)),
         (driver.say, ("第二句。",)),
         (driver.setProperty, ("rate", 150)),
     ]
-    engine.proxy.setBusy(False)  # as the loop does: the first command runs, busy again
+    silent_engine.proxy.setBusy(False)  # as the loop does: the first command runs, busy again
     assert proxy.command_name() == "first"
     assert proxy.pending() == [
         (driver.say, ("第二句。",)),
         (driver.setProperty, ("rate", 150)),
     ]
     assert not proxy.has_listeners("error")
-    engine.connect("error", lambda **kw: None)
+    silent_engine.connect("error", lambda **kw: None)
     assert proxy.has_listeners("error")
-    engine.stop()
+    silent_engine.stop()
 
 
 class _Bare:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import os
 import signal
 import subprocess
 import sys
@@ -299,10 +298,12 @@ def test_ctrl_c_with_a_request_in_flight_ends_kuhu_say_within_2_s(
 
 
 @pytest.fixture(scope="module")
-def shared(capture_file: Any) -> Iterator[tuple[KuhuEmulator, Engine]]:
-    """One emulator and engine for many hypothesis examples."""
+def shared(pulse: Any) -> Iterator[tuple[KuhuEmulator, Engine]]:
+    """One emulator and engine for many hypothesis examples (an engine per example
+    would make them slow), its sound to the capture rig."""
+    alsa = {name: pulse.capture_env[name] for name in ("HOME", "XDG_RUNTIME_DIR")}
     with KuhuEmulator() as emu, pytest.MonkeyPatch.context() as mp:
-        for name, value in emu.env().items():
+        for name, value in {**emu.env(), **alsa}.items():
             mp.setenv(name, value)
         mp.setenv("KUHU_CACHE", "off")
         engine = Engine("kuhu")
@@ -448,4 +449,3 @@ def test_answers_that_are_not_audio_are_never_played(
         ("finished-utterance", "good", True),
     ]
     assert capture.read() == expected_pcm(kuhu_emulator, "好")
-    assert os.environ.get("KUHU_API_KEY") == kuhu_emulator.api_key

@@ -10,14 +10,12 @@ import time
 from typing import Any
 
 import pytest
-from helpers import expected_pcm
+from helpers import XIAOWAN, expected_pcm
 
 import kuhu_driver
 from kuhu_driver import Session, speak
 from kuhu_driver.pipeline import _session, default_session
 from kuhu_driver.testing import KuhuEmulator
-
-XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
 
 
 def test_speak_again_uses_the_same_connection_and_device(

@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import expected_pcm
+from helpers import XIAOWAN, expected_pcm
 
 from kuhu_driver import AuthError, speak
 from kuhu_driver.testing import KuhuEmulator
-
-XIAOWAN = "v3-voice-b197c9912001439d890cf2a5a0b29226"
 
 
 def test_speak_blocks_until_spoken(kuhu_emulator: KuhuEmulator, capture: Any) -> None:

@@ -6,24 +6,18 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+from helpers import synth_for
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver._cancel import CancelToken
-from kuhu_driver._config import resolve_settings
 from kuhu_driver._model import Voicing
 from kuhu_driver._text import billed_chars
 from kuhu_driver.api import DEFAULT_VOICE, request_for
 from kuhu_driver.errors import StoppedError
-from kuhu_driver.pipeline import Synthesizer
 from kuhu_driver.testing import KuhuEmulator
 
 VOICING = Voicing(DEFAULT_VOICE.id, 50, 1.0, 1.0, 22050)
-
-
-def synth_for(emu: KuhuEmulator) -> Synthesizer:
-    settings = resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, fallback="off")
-    return Synthesizer.from_settings(settings)
 
 
 def test_identical_requests_in_flight_are_one_request() -> None:

@@ -10,7 +10,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -20,12 +19,6 @@ from kuhu_driver.errors import TLSError
 from kuhu_driver.testing import KuhuEmulator, SlowLink, read_banner
 
 RTT = 0.1
-
-
-@pytest.fixture
-def trusted(self_signed: tuple[str, str], monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setattr(_transport, "_also_trusted", [self_signed[0]])
-    yield
 
 
 def timed(client: KuhuClient, text: str) -> float:
