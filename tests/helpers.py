@@ -93,3 +93,30 @@ def synth_for(emu: Any) -> Any:
 
     settings = resolve_settings(api_key=emu.api_key, api_url=emu.url, cache=False, fallback="off")
     return Synthesizer.from_settings(settings)
+
+
+def cue_times(subtitles: str) -> list[tuple[float, float]]:
+    """Each cue's start and end in seconds, read from SRT or VTT text (our own reading
+    of the format, not the library's)."""
+    out = []
+    for line in subtitles.splitlines():
+        if "-->" in line:
+            a, b = (part.strip().replace(",", ".") for part in line.split("-->"))
+            out.append((_seconds(a), _seconds(b)))
+    return out
+
+
+def cue_texts(subtitles: str) -> list[str]:
+    """Each cue's text, its lines joined (Chinese: no space between them)."""
+    out = []
+    for block in subtitles.strip().split("\n\n"):
+        lines = block.splitlines()
+        timed = [i for i, line in enumerate(lines) if "-->" in line]
+        if timed:
+            out.append("".join(lines[timed[0] + 1 :]))
+    return out
+
+
+def _seconds(stamp: str) -> float:
+    h, m, s = stamp.split(":")
+    return int(h) * 3600 + int(m) * 60 + float(s)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import subprocess
 import sys
@@ -333,7 +334,9 @@ def test_the_cost_line_counts_pieces_shared_with_one_in_flight(
 def test_subtitles_with_out_are_timed_to_the_written_audio(
     kuhu_emulator: KuhuEmulator, tmp_path: Path, ext: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from kuhu_driver.pipeline import cue_layout, render_subtitles, timed_cues
+    from helpers import cue_texts, cue_times
+
+    from kuhu_driver.pipeline import cue_layout
 
     text = "大家好。今天我们来聊一聊，怎样用几行代码给视频配上旁白和字幕，一行放不下就分成两行。"
     out, sub = tmp_path / "talk.wav", tmp_path / f"talk{ext}"
@@ -342,8 +345,16 @@ def test_subtitles_with_out_are_timed_to_the_written_audio(
     cues = cue_layout(text)
     pieces = [kuhu_emulator.render(text[c.start : c.end], voice=DEFAULT_VOICE_ID) for c in cues]
     assert parse_wav(out.read_bytes()).data == b"".join(pieces)
-    seconds = [len(p) // 2 / 22050 for p in pieces]
-    assert sub.read_text(encoding="utf-8") == render_subtitles(timed_cues(text, seconds), ext)
+    # Worked out here from the served pieces: cue i spans piece i of the file, to the
+    # millisecond the format writes.
+    bounds = [0, *itertools.accumulate(len(p) // 2 for p in pieces)]
+    expected = [(bounds[i] / 22050, bounds[i + 1] / 22050) for i in range(len(pieces))]
+    written = sub.read_text(encoding="utf-8")
+    got = cue_times(written)
+    assert len(got) == len(expected)
+    for (a, b), (x, y) in zip(got, expected, strict=True):
+        assert abs(a - x) <= 0.0005 and abs(b - y) <= 0.0005, (got, expected)
+    assert cue_texts(written) == [text[c.start : c.end] for c in cues]
     assert len(kuhu_emulator.requests) == len(cues) == 3
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import struct
 import subprocess
 import sys
 import time
@@ -188,7 +189,15 @@ def test_a_killed_pyttsx3_save_to_file_resumes_too(emulator: KuhuEmulator, tmp_p
     texts = pieces(BOOK)
     missing = [t for i, t in enumerate(texts) if i not in received]
     assert sorted(r.text for r in emulator.requests) == sorted(missing)
+    assert emulator.billed_total() == sum(vendor_billed(t) for t in missing)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["book.wav"]
+    # The file is the one an uninterrupted save writes, byte for byte: the pieces as the
+    # server rendered them, in order, under one header.
+    pcm = b"".join(emulator.render(t, voice=DEFAULT_VOICE.id, sample_rate=8000) for t in texts)
+    fmt = struct.pack("<HHIIHH", 1, 1, 8000, 16000, 2, 16)  # PCM, mono, 16-bit
+    header = b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVEfmt " + struct.pack("<I", 16)
+    header += fmt + b"data" + struct.pack("<I", len(pcm))
+    assert out.read_bytes() == header + pcm
 
 
 def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:

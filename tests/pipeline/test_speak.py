@@ -15,8 +15,10 @@ from kuhu_driver.testing import KuhuEmulator
 
 
 def test_speak_blocks_until_spoken(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
+    """When speak() returns, all of it has reached the device: read at once (50 ms
+    allowed for the pipe into the capture file), not after waiting for more."""
     speak("你好。这是第二句，稍长一些。", voice="小婉", rate=300, volume=1.0, pitch=1.5)
-    got = capture.read()
+    got = capture.read_now()
     assert got == expected_pcm(
         kuhu_emulator,
         "你好。这是第二句，稍长一些。",

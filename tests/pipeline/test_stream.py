@@ -10,7 +10,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from helpers import expected_pcm, numbered
+from helpers import cue_times, expected_pcm, numbered
 from pyttsx3.engine import Engine
 
 import kuhu_driver
@@ -69,20 +69,6 @@ def test_empty_text_is_a_clear_error_before_any_request(kuhu_emulator: KuhuEmula
     with pytest.raises(InvalidInputError):
         list(kuhu_driver.stream("   "))
     assert kuhu_emulator.requests == []
-
-
-def cue_times(srt: str) -> list[tuple[float, float]]:
-    out = []
-    for line in srt.splitlines():
-        if "-->" in line:
-            a, b = (part.strip().replace(",", ".") for part in line.split("-->"))
-            out.append(tuple(_seconds(x) for x in (a, b)))
-    return out  # type: ignore[return-value]
-
-
-def _seconds(stamp: str) -> float:
-    h, m, s = stamp.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
 
 
 @pytest.mark.parametrize("fmt", [".srt", ".vtt"])
