@@ -85,9 +85,20 @@ def voicing_of(
     sample_rate: int | None = None,
 ) -> Voicing:
     """The voicing for pyttsx3-unit arguments (``None``: the default)."""
-    props = Properties()
+    return with_given(Properties(), voice, rate, volume, pitch, sample_rate).voicing()
+
+
+def with_given(
+    props: Properties,
+    voice: str | None,
+    rate: float | None,
+    volume: float | None,
+    pitch: float | None,
+    sample_rate: int | None = None,
+) -> Properties:
+    """``props`` with each argument that is not ``None`` set (pyttsx3's units)."""
     given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
     for name, value in (*given, ("sample_rate", sample_rate)):
         if value is not None:
             props = props.with_value(name, value)
-    return props.voicing()
+    return props

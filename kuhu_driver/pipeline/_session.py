@@ -30,7 +30,7 @@ from ..audio import Player, make_player
 from ..errors import CloudFallback
 from ._job import Job, start_job
 from ._play import play_job
-from ._properties import Properties
+from ._properties import Properties, with_given
 from ._stream import Speech
 from ._synth import Synthesizer
 
@@ -63,7 +63,7 @@ class Session(Closing):
         self.settings = settings or speech_settings(
             api_key=api_key, api_secret=api_secret, api_url=api_url
         )
-        self._props = _props(Properties(), voice, rate, volume, pitch, sample_rate)
+        self._props = with_given(Properties(), voice, rate, volume, pitch, sample_rate)
         self._synth = synthesizer or Synthesizer.from_settings(self.settings)
         self._player: Player | None = None
         self._turn = threading.Lock()  # one utterance at a time on the one stream
@@ -94,7 +94,7 @@ class Session(Closing):
         sample_rate: int | None = None,
     ) -> Voicing:
         """The voicing of a call: the session's defaults, with the call's arguments."""
-        return _props(self._props, voice, rate, volume, pitch, sample_rate).voicing()
+        return with_given(self._props, voice, rate, volume, pitch, sample_rate).voicing()
 
     # -- what programs call ------------------------------------------------------------
     def speak(
@@ -272,21 +272,6 @@ class Session(Closing):
         self._synth.close()
         if player is not None:
             player.close()
-
-
-def _props(
-    props: Properties,
-    voice: str | None,
-    rate: float | None,
-    volume: float | None,
-    pitch: float | None,
-    sample_rate: int | None,
-) -> Properties:
-    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
-    for name, value in (*given, ("sample_rate", sample_rate)):
-        if value is not None:
-            props = props.with_value(name, value)
-    return props
 
 
 _default: Session | None = None

@@ -94,9 +94,6 @@ class Synthesizer(Closing):
         """Keep a connection ready (see ``ConnectionKeeper.warm_up``)."""
         self.keeper.warm_up(now=now)
 
-    def open_ahead(self) -> None:
-        self.keeper.open_ahead()
-
     def enable_fallback(self) -> None:
         """Let the local voice speak when the cloud cannot (a no-op if it already may).
         The breaker probes with ``KuhuClient.probe`` (never without a key: it opens for
