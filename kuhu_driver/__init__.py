@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from .pipeline import (
         Estimate,
         Session,
+        VoiceArgs,
         chunk_text,
         estimate,
         save,
@@ -45,6 +46,7 @@ _LAZY = {
     "check_setup": "cli",
     "speak": "pipeline",
     "Session": "pipeline",
+    "VoiceArgs": "pipeline",
     "session_of": "driver",
     "Estimate": "pipeline",
     "billed_chars": "_text",
@@ -66,6 +68,7 @@ __all__ = [
     "KuhuClient",
     "Session",
     "Voice",
+    "VoiceArgs",
     "asave",
     "aspeak",
     "astream",

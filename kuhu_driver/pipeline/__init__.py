@@ -31,7 +31,7 @@ from ._cues import (
 from ._job import Job, Piece, start_job
 from ._keeper import WARM_DELAY
 from ._play import HANDOVER_SECONDS, play_job
-from ._properties import PROPERTY_NAMES, Properties, voicing_of
+from ._properties import PROPERTY_NAMES, Properties, VoiceArgs, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
 from ._save import (
     RESUMABLE_BILLED,
@@ -64,6 +64,7 @@ __all__ = [
     "Session",
     "Speech",
     "Synthesizer",
+    "VoiceArgs",
     "check_destination",
     "chunk_spans",
     "chunk_text",

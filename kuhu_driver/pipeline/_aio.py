@@ -13,10 +13,14 @@ import contextlib
 import os
 import threading
 from collections.abc import AsyncGenerator, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._session import Session, default_session
-from ._stream import Speech
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from ._properties import VoiceArgs
 
 #: Chunks ``astream`` lets its thread hand over before the consumer has taken them.
 AHEAD = 2
@@ -57,31 +61,12 @@ async def _in_thread(run: Callable[[], None], stop: Callable[[], None]) -> None:
         raise
 
 
-def _speech(
-    session: Session | None,
-    text: str,
-    voice: str | None,
-    rate: float | None,
-    volume: float | None,
-    pitch: float | None,
-    sample_rate: int | None,
-) -> Speech:
-    session = session or default_session()
-    return session.speech(text, session.voicing(voice, rate, volume, pitch, sample_rate))
-
-
 async def aspeak(
-    text: str,
-    *,
-    voice: str | None = None,
-    rate: float | None = None,
-    volume: float | None = None,
-    pitch: float | None = None,
-    session: Session | None = None,
+    text: str, *, session: Session | None = None, **voicing: Unpack[VoiceArgs]
 ) -> None:
     """Speak ``text`` and return when it has been heard (see :func:`speak`), without
     blocking the event loop. Cancelling the task silences it within 50 ms."""
-    speech = _speech(session, text, voice, rate, volume, pitch, None)
+    speech = (session or default_session()).speech(text, **voicing)
     await _in_thread(speech.play, speech.stop)
 
 
@@ -89,33 +74,22 @@ async def asave(
     text: str,
     path: str | os.PathLike[str],
     *,
-    voice: str | None = None,
-    rate: float | None = None,
-    volume: float | None = None,
-    pitch: float | None = None,
-    sample_rate: int | None = None,
     subtitles: str | os.PathLike[str] | None = None,
     session: Session | None = None,
+    **voicing: Unpack[VoiceArgs],
 ) -> None:
     """:func:`save`, without blocking the event loop; cancelling the task stops it."""
-    speech = _speech(session, text, voice, rate, volume, pitch, sample_rate)
+    speech = (session or default_session()).speech(text, **voicing)
     await _in_thread(lambda: speech.save(path, subtitles), speech.stop)
 
 
 async def astream(
-    text: str,
-    *,
-    voice: str | None = None,
-    rate: float | None = None,
-    volume: float | None = None,
-    pitch: float | None = None,
-    sample_rate: int | None = None,
-    session: Session | None = None,
+    text: str, *, session: Session | None = None, **voicing: Unpack[VoiceArgs]
 ) -> AsyncGenerator[bytes, None]:
     """:func:`stream` as an async iterator: the same bytes, the event loop never blocked.
     Closing it (``aclose()``, leaving ``async for`` with ``break`` and closing it, or
     cancelling the task) stops fetching at once."""
-    speech = _speech(session, text, voice, rate, volume, pitch, sample_rate)
+    speech = (session or default_session()).speech(text, **voicing)
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     room = threading.Semaphore(AHEAD)

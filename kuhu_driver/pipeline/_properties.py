@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING, TypedDict
 
 from .._model import SAMPLE_RATES, Voicing
 from ..api import DEFAULT_VOICE, resolve_voice_id
 from ..errors import InvalidInputError, UnknownPropertyError
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 PROPERTY_NAMES = ("rate", "volume", "pitch", "voice", "voices", "sample_rate")
 
@@ -77,28 +82,38 @@ class Properties:
         )
 
 
-def voicing_of(
-    voice: str | None,
-    rate: float | None,
-    volume: float | None,
-    pitch: float | None,
-    sample_rate: int | None = None,
-) -> Voicing:
-    """The voicing for pyttsx3-unit arguments (``None``: the default)."""
-    return with_given(Properties(), voice, rate, volume, pitch, sample_rate).voicing()
+class VoiceArgs(TypedDict, total=False):
+    """The voicing keywords every speaking call takes, in pyttsx3's units; ``None`` (or
+    left out) means the default (the session's, for a :class:`Session`'s calls).
+
+    ``voice`` an id or a name such as ``"小婉"``; ``rate`` words per minute (200 is
+    normal); ``volume`` 0.0–1.0; ``pitch`` a multiplier; ``sample_rate`` one of the
+    API's rates (22050 by default)."""
+
+    voice: str | None
+    rate: float | None
+    volume: float | None
+    pitch: float | None
+    sample_rate: int | None
 
 
-def with_given(
-    props: Properties,
-    voice: str | None,
-    rate: float | None,
-    volume: float | None,
-    pitch: float | None,
-    sample_rate: int | None = None,
-) -> Properties:
-    """``props`` with each argument that is not ``None`` set (pyttsx3's units)."""
-    given = (("voice", voice), ("rate", rate), ("volume", volume), ("pitch", pitch))
-    for name, value in (*given, ("sample_rate", sample_rate)):
+#: The keywords of :class:`VoiceArgs`, in the order they are applied.
+VOICE_ARGS = ("voice", "rate", "volume", "pitch", "sample_rate")
+
+
+def voicing_of(**args: Unpack[VoiceArgs]) -> Voicing:
+    """The voicing for pyttsx3-unit arguments (left out or ``None``: the default)."""
+    return with_given(Properties(), args).voicing()
+
+
+def with_given(props: Properties, args: Mapping[str, object]) -> Properties:
+    """``props`` with each of ``args`` that is not ``None`` set (pyttsx3's units); a
+    keyword that is not one of :class:`VoiceArgs` is a ``TypeError``, as Python's own."""
+    for name in args:
+        if name not in VOICE_ARGS:
+            raise TypeError(f"unexpected keyword argument {name!r}")
+    for name in VOICE_ARGS:
+        value = args.get(name)
         if value is not None:
             props = props.with_value(name, value)
     return props

@@ -19,6 +19,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Generator
+from typing import TYPE_CHECKING
 
 from .._cancel import CancelToken
 from .._closing import Closing
@@ -30,9 +31,12 @@ from ..audio import Player, make_player
 from ..errors import CloudFallback
 from ._job import Job, start_job
 from ._play import play_job
-from ._properties import Properties, with_given
+from ._properties import Properties, VoiceArgs, with_given
 from ._stream import Speech
 from ._synth import Synthesizer
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 #: Seconds the device stays open after an utterance ends (see the module docstring).
 KEEP_DEVICE_FOR = 5.0
@@ -40,8 +44,8 @@ KEEP_DEVICE_FOR = 5.0
 
 class Session(Closing):
     """Speech that shares its connection, cache, limiter, breaker, local voice and
-    device from one call to the next. Arguments are pyttsx3's units (as for
-    :func:`speak`) and are the defaults of every call; a call's own arguments win.
+    device from one call to the next. The voicing keywords (:class:`VoiceArgs`) are the
+    defaults of every call; a call's own arguments win.
     ``api_key``, ``api_secret``, ``api_url`` (or ``settings``) override ``KUHU_*``.
     Close it (or use ``with``) to release the connection and the device. An engine's
     session is :func:`kuhu_driver.session_of` (engine)."""
@@ -49,21 +53,17 @@ class Session(Closing):
     def __init__(
         self,
         *,
-        voice: str | None = None,
-        rate: float | None = None,
-        volume: float | None = None,
-        pitch: float | None = None,
-        sample_rate: int | None = None,
         api_key: str | None = None,
         api_secret: str | None = None,
         api_url: str | None = None,
         settings: Settings | None = None,
         synthesizer: Synthesizer | None = None,
+        **voicing: Unpack[VoiceArgs],
     ) -> None:
         self.settings = settings or speech_settings(
             api_key=api_key, api_secret=api_secret, api_url=api_url
         )
-        self._props = with_given(Properties(), voice, rate, volume, pitch, sample_rate)
+        self._props = with_given(Properties(), voicing)
         self._synth = synthesizer or Synthesizer.from_settings(self.settings)
         self._player: Player | None = None
         self._turn = threading.Lock()  # one utterance at a time on the one stream
@@ -85,42 +85,18 @@ class Session(Closing):
     def closed(self) -> bool:
         return self._closed
 
-    def voicing(
-        self,
-        voice: str | None = None,
-        rate: float | None = None,
-        volume: float | None = None,
-        pitch: float | None = None,
-        sample_rate: int | None = None,
-    ) -> Voicing:
+    def voicing(self, **args: Unpack[VoiceArgs]) -> Voicing:
         """The voicing of a call: the session's defaults, with the call's arguments."""
-        return with_given(self._props, voice, rate, volume, pitch, sample_rate).voicing()
+        return with_given(self._props, args).voicing()
 
     # -- what programs call ------------------------------------------------------------
-    def speak(
-        self,
-        text: str,
-        *,
-        voice: str | None = None,
-        rate: float | None = None,
-        volume: float | None = None,
-        pitch: float | None = None,
-    ) -> None:
+    def speak(self, text: str, **voicing: Unpack[VoiceArgs]) -> None:
         """Speak ``text`` and return once it has been heard (see :func:`speak`)."""
-        self.speech(text, self.voicing(voice, rate, volume, pitch)).play()
+        self.speech(text, **voicing).play()
 
-    def stream(
-        self,
-        text: str,
-        *,
-        voice: str | None = None,
-        rate: float | None = None,
-        volume: float | None = None,
-        pitch: float | None = None,
-        sample_rate: int | None = None,
-    ) -> Generator[bytes, None, None]:
+    def stream(self, text: str, **voicing: Unpack[VoiceArgs]) -> Generator[bytes, None, None]:
         """``text`` as 16-bit mono PCM as it arrives (see :func:`stream`)."""
-        speech = self.speech(text, self.voicing(voice, rate, volume, pitch, sample_rate))
+        speech = self.speech(text, **voicing)
         try:
             yield from speech.pcm()
         finally:
@@ -131,20 +107,17 @@ class Session(Closing):
         text: str,
         path: str | os.PathLike[str],
         *,
-        voice: str | None = None,
-        rate: float | None = None,
-        volume: float | None = None,
-        pitch: float | None = None,
-        sample_rate: int | None = None,
         subtitles: str | os.PathLike[str] | None = None,
+        **voicing: Unpack[VoiceArgs],
     ) -> None:
         """Save ``text`` to ``path``, with ``subtitles`` if asked (see :func:`save`)."""
-        voicing = self.voicing(voice, rate, volume, pitch, sample_rate)
-        self.speech(text, voicing).save(path, subtitles)
+        self.speech(text, **voicing).save(path, subtitles)
 
-    def speech(self, text: str, voicing: Voicing) -> Speech:
+    def speech(self, text: str, **voicing: Unpack[VoiceArgs]) -> Speech:
         """A :class:`Speech` of this session: one text, with a ``stop()``."""
-        return Speech(text, voicing, self)
+        always = self.settings.fallback == "always"
+        voiced = self.voicing(**voicing)
+        return Speech(text, voiced, self._synth, self.speak_voiced, fallback_always=always)
 
     # -- the device --------------------------------------------------------------------
     def speak_voiced(

@@ -12,33 +12,23 @@ from collections.abc import Callable, Generator
 from typing import Protocol
 
 from .._cancel import CancelToken
-from .._config import Settings
 from .._model import Voicing
 from ..audio import Player, convert_pcm
-from ..errors import CloudFallback, StoppedError
+from ..errors import StoppedError
 from ._cues import subtitle_format
 from ._job import Job, start_job
 from ._save import check_destination, save_text
 from ._synth import Synthesizer
 
+#: Told of the job of a :class:`Speech` and the player it plays on, once both exist.
+OnJob = Callable[[Job, Player], None]
 
-class SessionLike(Protocol):
-    """What a :class:`Speech` uses of its session (``_session.Session``)."""
 
-    settings: Settings
+class Speaker(Protocol):
+    """How a :class:`Speech` is heard: its session's ``speak_voiced``."""
 
-    @property
-    def synthesizer(self) -> Synthesizer: ...
-
-    def speak_voiced(
-        self,
-        text: str,
-        voicing: Voicing,
-        cancel: CancelToken,
-        *,
-        on_fallback: Callable[[CloudFallback], None] | None = None,
-        progress: Callable[[int], Callable[[int], None] | None] | None = None,
-        on_job: Callable[[Job, Player], None] | None = None,
+    def __call__(
+        self, text: str, voicing: Voicing, cancel: CancelToken, *, on_job: OnJob
     ) -> bool: ...
 
 
@@ -48,14 +38,24 @@ STREAM_AHEAD = 30.0
 
 
 class Speech:
-    """One text spoken, streamed or saved with a session's synthesizer and device, and
-    a ``stop()`` that any thread may call: it cancels the requests not yet answered and
-    silences the device. Used once."""
+    """One text spoken, streamed or saved with a session's synthesizer and device (its
+    ``speaker``), and a ``stop()`` that any thread may call: it cancels the requests not
+    yet answered and silences the device. Used once; made by ``Session.speech``."""
 
-    def __init__(self, text: str, voicing: Voicing, session: SessionLike) -> None:
+    def __init__(
+        self,
+        text: str,
+        voicing: Voicing,
+        synthesizer: Synthesizer,
+        speaker: Speaker,
+        *,
+        fallback_always: bool = False,
+    ) -> None:
         self.text = text
         self.voicing = voicing
-        self.session = session
+        self._synth = synthesizer
+        self._speaker = speaker
+        self._fallback_always = fallback_always  # a save uses the local voice at once
         self._lock = threading.Lock()
         #: Set by ``stop()``: the requests of this speech carry it (see ``_cancel``).
         self.stop_token = CancelToken()
@@ -92,7 +92,7 @@ class Speech:
         a piece the local voice spoke is resampled to that rate."""
         self._check()
         rate = self.voicing.sample_rate
-        synth = self.session.synthesizer
+        synth = self._synth
         synth.warm_up(now=True)
         job = self._adopt(
             start_job(synth, self.text, self.voicing, fallback=True, ahead_seconds=STREAM_AHEAD)
@@ -108,9 +108,7 @@ class Speech:
     def play(self) -> None:
         """Speak to the end (the device opened first: without one nothing is billed)."""
         self._check()
-        if not self.session.speak_voiced(
-            self.text, self.voicing, self.stop_token, on_job=self._playing
-        ):
+        if not self._speaker(self.text, self.voicing, self.stop_token, on_job=self._playing):
             raise StoppedError("stopped")
 
     def _playing(self, job: Job, player: Player) -> None:
@@ -126,7 +124,7 @@ class Speech:
         if subtitles is not None:
             subtitle_format(subtitles)
             sub = check_destination(subtitles)
-        synth = self.session.synthesizer
+        synth = self._synth
         synth.warm_up(now=True)
         if not save_text(
             synth,
@@ -134,7 +132,7 @@ class Speech:
             self.voicing,
             out,
             subtitles=sub,
-            fallback=self.session.settings.fallback == "always",
+            fallback=self._fallback_always,
             on_job=self._adopted,
         ):
             raise StoppedError("stopped")

@@ -205,9 +205,9 @@ def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:
     import threading
 
     from kuhu_driver.errors import StoppedError
-    from kuhu_driver.pipeline import default_session, voicing_of
+    from kuhu_driver.pipeline import default_session
 
-    speech = default_session().speech(text, voicing_of(None, None, None, None))
+    speech = default_session().speech(text)
     half = len(speech_pieces(text)) // 2
 
     def stop_at_half() -> None:

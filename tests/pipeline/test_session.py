@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -52,6 +53,32 @@ def test_a_session_s_arguments_are_defaults_that_a_call_overrides(
     assert capture.read() == expected_pcm(
         kuhu_emulator, "一。", voice=XIAOWAN, rate=1.5
     ) + expected_pcm(kuhu_emulator, "二。", voice=XIAOWAN)
+
+
+@pytest.mark.parametrize("call", ["speak", "stream", "save", "Session"])
+def test_a_misspelt_voicing_keyword_is_a_type_error_before_anything_is_sent(
+    kuhu_emulator: KuhuEmulator, call: str, tmp_path: Any
+) -> None:
+    """The voicing keywords are one ``VoiceArgs``: a name outside it fails as Python's
+    own keyword check would, and nothing is requested or written."""
+    bad: dict[str, Any] = {"volumee": 0.5}
+    calls: dict[str, Callable[[], object]] = {
+        "speak": lambda: kuhu_driver.speak("你好。", **bad),
+        "stream": lambda: list(kuhu_driver.stream("你好。", **bad)),
+        "save": lambda: kuhu_driver.save("你好。", tmp_path / "a.wav", **bad),
+        "Session": lambda: Session(**bad),
+    }
+    with pytest.raises(TypeError, match="'volumee'"):
+        calls[call]()
+    assert kuhu_emulator.requests == [] and list(tmp_path.iterdir()) == []
+
+
+def test_speak_takes_a_sample_rate_as_the_other_calls_do(
+    kuhu_emulator: KuhuEmulator, capture: Any
+) -> None:
+    speak("你好。", sample_rate=16000)
+    assert kuhu_emulator.requests[0].params["sample_rate"] == "16000"
+    assert capture.read() == expected_pcm(kuhu_emulator, "你好。", sample_rate=16000)
 
 
 def test_two_threads_speaking_at_once_are_heard_one_after_the_other(

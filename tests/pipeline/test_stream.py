@@ -128,9 +128,9 @@ def test_a_long_text_s_cues_never_drift_and_resume_gives_the_same_subtitles(
     # Stopped halfway (from another thread), then run again: the same bytes and cues.
     part = tmp_path / "part"
     part.mkdir()
-    from kuhu_driver.pipeline import default_session, voicing_of
+    from kuhu_driver.pipeline import default_session
 
-    speech = default_session().speech(text, voicing_of(None, None, None, None))
+    speech = default_session().speech(text)
     kuhu_emulator.latency = 0.05
 
     def stop_when_half_done() -> None:
