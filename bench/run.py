@@ -21,6 +21,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT / "examples"))  # the asyncio example's ticker
 
 from costs import bench_batch, bench_cache_hit, bench_shared_key  # noqa: E402
 from day import bench_day_outage, bench_soak, bench_stream_memory  # noqa: E402

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 # Imported by run.py, which puts bench/ and tests/ on the path.
+from asyncio_ticker import tick
 from common import (
     LATENCY,
     PER_CHAR,
@@ -76,16 +77,7 @@ def bench_stream() -> None:
 
     async def stall_during(work: Callable[[], Any]) -> tuple[float, float]:
         gaps: list[float] = []
-
-        async def tick() -> None:
-            last = time.monotonic()
-            while True:
-                await asyncio.sleep(0.01)
-                now = time.monotonic()
-                gaps.append(now - last)
-                last = now
-
-        ticker = asyncio.create_task(tick())
+        ticker = asyncio.create_task(tick(gaps))  # the ticker examples/ shows users
         t0 = time.monotonic()
         await work()
         took = time.monotonic() - t0

@@ -70,6 +70,13 @@ class Recorder:
         return [e for e in self.events if e[0] != "started-word"]
 
 
+def say_numbered(engine: Any, texts: list[str]) -> None:
+    """Queue each text as utterance ``u0``, ``u1``, … and run the engine until done."""
+    for i, t in enumerate(texts):
+        engine.say(t, f"u{i}")
+    engine.runAndWait()
+
+
 def numbered(sentence: str, n: int) -> str:
     """``n`` sentences that differ by their number: a long text whose pieces are all
     different requests (identical pieces in flight at once are bought once)."""

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 import pyttsx3
-from helpers import XIAOWAN, Recorder, expected_pcm
+from helpers import XIAOWAN, Recorder, expected_pcm, say_numbered
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver for in-process engines
@@ -43,9 +43,7 @@ def test_three_queued_utterances_play_in_order_once_each(
     rec = Recorder()
     rec.connect(engine)
     texts = ["第一句。", "第二句话。", "third one"]
-    for i, t in enumerate(texts):
-        engine.say(t, f"u{i}")
-    engine.runAndWait()
+    say_numbered(engine, texts)
     assert rec.utterances() == [
         e
         for i in range(3)

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm, utterance_events
+from helpers import Recorder, expected_pcm, say_numbered, utterance_events
 from pyttsx3.engine import Engine
 from rig import nonzero
 
@@ -96,9 +96,7 @@ def test_the_local_voice_speaks_when_the_cloud_fails(
     engine.connect("error", lambda name, exception: notices.append(exception))
     texts = ["第一句话。", "第二句。", "third"]
     with caplog.at_level(logging.WARNING, logger="kuhu_driver"):
-        for i, t in enumerate(texts):
-            engine.say(t, f"u{i}")
-        engine.runAndWait()
+        say_numbered(engine, texts)
     assert rec.utterances() == [e for i in range(3) for e in utterance_events(rec, f"u{i}", True)]
     assert all(isinstance(n, CloudFallback) for n in notices)
     assert "key" not in str(notices[0]).lower() or kuhu_emulator.api_key not in str(notices[0])
@@ -299,9 +297,7 @@ def test_attempts_failing_at_random_switch_the_voice_only_when_all_three_failed(
     texts = [f"第{i}句。" for i in range(60)]
     rec = Recorder()
     rec.connect(engine)
-    for i, t in enumerate(texts):
-        engine.say(t, f"u{i}")
-    engine.runAndWait()
+    say_numbered(engine, texts)
     by_text = outcomes_by_text(kuhu_emulator)
     spent = {t for t in texts if by_text.get(t, []) in ([], ["fault:500"] * 3)}
     for t in texts:  # each asked until its first success, at most three times, or not at all
@@ -342,9 +338,7 @@ def test_a_slow_but_healthy_server_is_bought_once_and_heard_in_the_cloud_voice(
     try:
         rec = Recorder()
         rec.connect(eng)
-        for i, t in enumerate(texts):
-            eng.say(t, f"u{i}")
-        eng.runAndWait()
+        say_numbered(eng, texts)
         assert rec.utterances() == [
             e for i in range(6) for e in utterance_events(rec, f"u{i}", i == 0)
         ]

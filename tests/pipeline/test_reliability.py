@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm
+from helpers import Recorder, expected_pcm, say_numbered
 from hypothesis import given
 from hypothesis import strategies as st
 from pyttsx3.engine import Engine
@@ -59,9 +59,7 @@ def test_faults_on_the_first_k_attempts_are_survived(
     try:
         rec = Recorder()
         rec.connect(engine)
-        for i, t in enumerate(texts):
-            engine.say(t, f"u{i}")
-        engine.runAndWait()
+        say_numbered(engine, texts)
         billed_by_driver = engine.getProperty("billed_chars")
     finally:
         engine.proxy._driver.destroy()
