@@ -165,11 +165,16 @@ class PrivateDir:
         where, dir_fd = self._where(name)
         return os.open(where, flags | _NOFOLLOW | _CLOEXEC | _BINARY, mode, dir_fd=dir_fd)
 
+    def open_regular(self, name: str) -> BinaryIO:
+        """The regular file ``name`` opened for reading (a FIFO, device or link is an
+        ``OSError``)."""
+        where, dir_fd = self._where(name)
+        return open_regular(where, dir_fd=dir_fd)
+
     def read(self, name: str, limit: int) -> bytes:
         """The bytes of the regular file ``name`` (a FIFO, device or link is an
         ``OSError``); at most ``limit`` bytes, else :class:`ValueError`."""
-        where, dir_fd = self._where(name)
-        with open_regular(where, dir_fd=dir_fd) as f:
+        with self.open_regular(name) as f:
             data = f.read(limit + 1)
         if len(data) > limit:
             raise ValueError(f"{name} is larger than {limit} bytes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 import wave
 from pathlib import Path
 from typing import Any
@@ -67,3 +68,53 @@ def test_each_written_piece_is_followed_by_a_trim(
     assert len(calls) == pieces
     with wave.open(str(out)) as w:
         assert w.getnframes() > 0
+
+
+def test_a_resumable_save_holds_only_the_piece_being_written(
+    engine: Any, kuhu_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the writer is held after piece 0, pieces 1–3 arrive: each is kept in the
+    save's folder and held nowhere in memory (a long save's peak is the piece being
+    written and those still arriving, not the whole window)."""
+    import tracemalloc
+
+    out = tmp_path / "long.wav"
+    folder = tmp_path / ".long.wav.kuhu-save"
+    held: list[int] = []
+
+    def measured() -> int:
+        """Bytes in blocks of 256 kB or more that our code (not the emulator) holds:
+        audio, not the modules imported meanwhile."""
+        snap = tracemalloc.take_snapshot().filter_traces(
+            [
+                tracemalloc.Filter(True, "*/kuhu_driver/*", all_frames=True),
+                tracemalloc.Filter(False, "*/kuhu_driver/testing/*", all_frames=True),
+            ]
+        )
+        return sum(t.size for t in snap.traces if t.size >= 256 * 1024)
+
+    def hold_the_writer() -> bool:
+        if held:
+            return True
+        deadline = time.monotonic() + 30
+        while not all((folder / f"p{i:05d}").exists() for i in (1, 2, 3)):
+            assert time.monotonic() < deadline, "pieces 1-3 were not kept while waiting"
+            time.sleep(0.01)
+        deadline = time.monotonic() + 10  # their fetching threads let go of them
+        while (size := measured()) > 1_000_000 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        held.append(size)
+        return True
+
+    monkeypatch.setattr(_save, "give_back_free_memory", hold_the_writer)
+    tracemalloc.start(30)
+    try:
+        engine.save_to_file(numbered("一段用来测量内存的文字。", 8000 // 23), str(out))
+        engine.runAndWait()
+    finally:
+        tracemalloc.stop()
+    pieces = len(kuhu_emulator.requests)
+    assert pieces >= 4
+    piece_size = (out.stat().st_size - 44) / pieces
+    assert piece_size > 3_000_000  # each kept piece is megabytes: holding one shows
+    assert held and held[0] < 1_000_000, f"{held[0] / 1e6:.1f} MB held while writing waited"

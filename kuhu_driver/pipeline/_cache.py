@@ -27,8 +27,14 @@ from pathlib import Path
 
 from .._files import replace
 from .._model import Audio, Request
-from .._private import adopt_private, check_parents, create_new, make_private_dirs
-from ._store import MAGIC, decode, header, is_ours, read_entry
+from .._private import (
+    adopt_private,
+    check_parents,
+    create_new,
+    make_private_dirs,
+    open_regular,
+)
+from ._store import MAGIC, header, is_ours, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -127,7 +133,8 @@ class AudioCache:
             self.misses += 1
             return None
         try:
-            raw = read_entry(path)
+            with open_regular(path) as f:
+                head, audio = read_file(f)
         except FileNotFoundError:
             self.misses += 1
             return None
@@ -136,9 +143,8 @@ class AudioCache:
                 self._step_aside(exc)
             self.misses += 1
             return None
-        audio = decode(raw)
         if audio is None:
-            self._discard(path, raw)
+            self._discard(path, head)
             self.misses += 1
             return None
         self._touch(path)  # recently used
@@ -150,10 +156,10 @@ class AudioCache:
         with contextlib.suppress(OSError):
             os.utime(path, (now, now))
 
-    def _discard(self, path: Path, raw: bytes) -> None:
+    def _discard(self, path: Path, head: bytes) -> None:
         self.discarded += 1
         logger.warning("discarded a damaged audio cache entry (%s); fetching it again", path.name)
-        if raw.startswith(MAGIC):  # ours: safe to remove
+        if head.startswith(MAGIC):  # ours: safe to remove
             with contextlib.suppress(OSError):
                 path.unlink()
 

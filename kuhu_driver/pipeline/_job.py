@@ -104,7 +104,7 @@ class Job:
         self._needs_ahead = 1  # pieces ahead a fast consumer has shown it needs
         self._submitted: dict[int, float] = {}  # when each piece was asked for
         self._last_asked = float("-inf")  # when the consumer last asked for a piece
-        self._futures: list[Future[Audio] | None] = [None] * len(self.spans)
+        self._futures: list[Future[Audio | None] | None] = [None] * len(self.spans)
         #: Where pieces are kept for resuming, and the first piece not yet written there.
         self._keep = keep
         self.first_piece = keep.appended if keep is not None else 0
@@ -183,17 +183,16 @@ class Job:
         a, b = self.spans[i]
         piece = self.text[a:b]
         keep = self._keep
-        stored = keep.stored(i) if keep is not None and i in self._kept else None
-        if stored is not None:
-            fut: Future[Audio] = Future()
-            fut.set_result(stored)
+        if keep is not None and i in self._kept and keep.stored(i) is not None:
+            fut: Future[Audio | None] = Future()
+            fut.set_result(None)  # whole on disk: read when its turn comes
             self.billed_reused += billed_chars(piece)
         else:
             leads = not self._led
             self._led = True
             req = self._request(i)
 
-            def fetch() -> Audio:
+            def fetch() -> Audio | None:
                 if leads:
                     try:
                         audio = self._synth.fetch(
@@ -204,8 +203,8 @@ class Job:
                 else:
                     self._after_first()
                     audio = self._synth.fetch(req, self.cancel_event)
-                if keep is not None:
-                    keep.store(i, audio)  # kept the moment it arrives
+                if keep is not None and keep.store(i, audio):  # kept the moment it arrives
+                    return None  # and held only on disk until its turn (see _piece)
                 return audio
 
             fut = self._synth.submit(fetch)
@@ -243,22 +242,26 @@ class Job:
         return self.cancel_event.is_set()
 
     def __iter__(self) -> Iterator[Piece]:
-        for i, (a, b) in enumerate(self.spans):
-            if i < self.first_piece:
-                continue  # written by an earlier run
-            if self._local_from is None:
-                try:
-                    audio = self._cloud_piece(i)
-                except KuhuError as exc:
-                    if not self._take_over(i, exc):
-                        self.cancel()  # nothing more of this text will be played
-                        raise
-            if self._local_from is not None:
-                audio = self._local_piece(i)
-            self._futures[i] = None  # the consumer owns the audio now
-            self._consumed = i + 1
-            self.widen(self._window)
-            yield Piece(index=i, start=a, end=b, audio=audio)
+        # The piece is made in a method, so that this frame holds no audio while the
+        # consumer has it: a piece is freed once its consumer lets it go.
+        for i in range(self.first_piece, len(self.spans)):  # earlier ones: an earlier run
+            yield self._piece(i)
+
+    def _piece(self, i: int) -> Piece:
+        if self._local_from is None:
+            try:
+                audio = self._cloud_piece(i)
+            except KuhuError as exc:
+                if not self._take_over(i, exc):
+                    self.cancel()  # nothing more of this text will be played
+                    raise
+        if self._local_from is not None:
+            audio = self._local_piece(i)
+        self._futures[i] = None  # the consumer owns the audio now
+        self._consumed = i + 1
+        self.widen(self._window)
+        a, b = self.spans[i]
+        return Piece(index=i, start=a, end=b, audio=audio)
 
     def _cloud_piece(self, i: int) -> Audio:
         fut = self._futures[i]
@@ -298,7 +301,18 @@ class Job:
             self._changed.clear()
         if self.cancel_event.is_set():
             raise StoppedError("stopped")
-        return fut.result()
+        audio = fut.result()
+        return audio if audio is not None else self._read_kept(i)
+
+    def _read_kept(self, i: int) -> Audio:
+        """A piece of a resumable save, kept on disk as it arrived (a long save holds
+        only the piece being written, not all those fetched ahead); bought again only if
+        it was removed or damaged meanwhile."""
+        assert self._keep is not None
+        audio = self._keep.stored(i)
+        if audio is None:
+            audio = self._synth.fetch(self._request(i), self.cancel_event)
+        return audio
 
     def _take_over(self, i: int, exc: KuhuError) -> bool:
         """Let the local voice speak from piece ``i`` on, if it may and can."""
@@ -316,9 +330,11 @@ class Job:
             self.on_fallback(notice)
         return True
 
-    def _keep_late(self, req: Request, fut: Future[Audio]) -> None:
+    def _keep_late(self, req: Request, fut: Future[Audio | None]) -> None:
         if not fut.cancelled() and fut.exception() is None:
-            self._synth.keep_unheard(req, fut.result())
+            audio = fut.result()
+            if audio is not None:  # else the resumable save's folder has it
+                self._synth.keep_unheard(req, audio)
 
     def _local_piece(self, i: int) -> Audio:
         assert self._synth.local is not None

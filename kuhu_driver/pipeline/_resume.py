@@ -40,7 +40,7 @@ from .._files import full_sync
 from .._model import Audio
 from .._private import PrivateDir, UnsafeFolderError, check_private
 from ..errors import InvalidInputError
-from ._store import decode, header
+from ._store import header, read_file
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +49,6 @@ _PIECE = re.compile(r"p(\d{5})")
 _STALE_SECONDS = 7 * 86400
 #: Bounds on what is read back from the folder.
 _SMALL = 1 << 20
-_PIECE_LIMIT = 512 * 1024 * 1024
 _PART = "out.part"
 _STATE = "state.json"
 
@@ -221,33 +220,35 @@ class SaveState:
     def _piece_name(index: int) -> str:
         return f"p{index:05d}"
 
-    def store(self, index: int, audio: Audio) -> None:
-        """Keep an arrived piece (called on the fetching thread). Never raises: a piece
-        that cannot be kept is only fetched again if the save is resumed."""
+    def store(self, index: int, audio: Audio) -> bool:
+        """Keep an arrived piece (called on the fetching thread); whether it was kept.
+        Never raises: a piece that cannot be kept is held by its caller instead."""
         with self._storing:
             if index < self.appended or self._lock_fd is None:
-                return  # appended already, or the save is over (another run may own it)
+                return False  # appended already, or the save is over (another may own it)
             self._writers += 1
         try:
-            self._store(index, audio)
+            return self._store(index, audio)
         finally:
             with self._storing:
                 self._writers -= 1
                 self._storing.notify_all()
 
-    def _store(self, index: int, audio: Audio) -> None:
+    def _store(self, index: int, audio: Audio) -> bool:
         try:
             self.dir.write_atomic(self._piece_name(index), header(audio), audio.data, sync=True)
         except (OSError, RuntimeError) as exc:
             logger.warning("could not keep a piece of %s for resuming: %s", self.path.name, exc)
+            return False
+        return True
 
     def stored(self, index: int) -> Audio | None:
         """A piece kept earlier, if whole; else None (it is fetched again)."""
         try:
-            raw = self.dir.read(self._piece_name(index), _PIECE_LIMIT)
-        except (OSError, ValueError):
+            with self.dir.open_regular(self._piece_name(index)) as f:
+                audio = read_file(f)[1]
+        except OSError:
             return None
-        audio = decode(raw)
         if audio is None:
             logger.warning("a kept piece of %s was damaged: fetching it again", self.path.name)
         return audio

@@ -10,8 +10,11 @@ fetched again, never played or written.
 from __future__ import annotations
 
 import hashlib
+import io
+import os
 import struct
 from pathlib import Path
+from typing import IO, BinaryIO
 
 from .._model import FORMATS, SAMPLE_RATES, Audio
 from .._private import open_regular
@@ -31,33 +34,36 @@ def header(audio: Audio) -> bytes:
     return fields + digest.digest()
 
 
-def decode(raw: bytes) -> Audio | None:
-    """The file's audio if it is whole and unaltered, else None."""
-    if len(raw) < _HEADER_SIZE or not raw.startswith(MAGIC):
-        return None
-    _, rate, length, fmt_raw = _FIELDS.unpack_from(raw)
-    digest = raw[_FIELDS.size : _HEADER_SIZE]
-    check = hashlib.sha256(memoryview(raw)[: _FIELDS.size])
-    check.update(memoryview(raw)[_HEADER_SIZE:])
-    if len(raw) - _HEADER_SIZE != length or check.digest() != digest:
-        return None
-    data = raw[_HEADER_SIZE:]
+def read_entry(f: IO[bytes], size: int) -> tuple[bytes, Audio | None]:
+    """The header bytes of the stored entry in ``f`` (``size`` bytes long), and its
+    audio if it is whole and unaltered (else None). The audio is read into a buffer of
+    its own, once (a piece can be megabytes), and only when the header's length agrees
+    with ``size``: a header claiming more is refused before anything is reserved."""
+    head = f.read(_HEADER_SIZE)
+    if len(head) < _HEADER_SIZE or not head.startswith(MAGIC):
+        return head, None
+    _, rate, length, fmt_raw = _FIELDS.unpack_from(head)
+    if length != size - _HEADER_SIZE:
+        return head, None
+    data = f.read(length + 1)  # one byte past: a file that grew meanwhile is refused
+    check = hashlib.sha256(memoryview(head)[: _FIELDS.size])
+    check.update(data)
     fmt = fmt_raw.rstrip(b"\0").decode("ascii", "replace")
+    if len(data) != length or check.digest() != head[_FIELDS.size :]:
+        return head, None
     if fmt not in FORMATS or rate not in SAMPLE_RATES:
-        return None
-    return Audio(data=data, format=fmt, sample_rate=rate)
+        return head, None
+    return head, Audio(data=data, format=fmt, sample_rate=rate)
 
 
-def read_entry(path: Path) -> bytes:
-    """The bytes of the stored entry at ``path`` (never through a link, never a FIFO or
-    device: ``open_regular``), never read past the length its header announces (a
-    longer file is read one byte past, and refused)."""
-    with open_regular(path) as f:
-        head = f.read(_HEADER_SIZE)
-        if len(head) < _HEADER_SIZE or not head.startswith(MAGIC):
-            return head
-        length = _FIELDS.unpack_from(head)[2]
-        return head + f.read(length + 1)
+def read_file(f: BinaryIO) -> tuple[bytes, Audio | None]:
+    """:func:`read_entry` of an open file, sized by ``fstat``."""
+    return read_entry(f, os.fstat(f.fileno()).st_size)
+
+
+def decode(raw: bytes) -> Audio | None:
+    """The audio of a whole stored file held in memory, if whole and unaltered."""
+    return read_entry(io.BytesIO(raw), len(raw))[1]
 
 
 def is_ours(path: Path) -> bool:

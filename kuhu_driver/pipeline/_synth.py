@@ -9,6 +9,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from concurrent.futures import Future
+from typing import TypeVar
 
 from .._cancel import CancelToken
 from .._closing import Closing
@@ -20,6 +21,8 @@ from ..local import CloudBreaker, LocalVoice
 from ._cache import AudioCache
 from ._fetcher import Fetcher
 from ._keeper import ConnectionKeeper
+
+T = TypeVar("T")
 
 
 class Synthesizer(Closing):
@@ -121,7 +124,7 @@ class Synthesizer(Closing):
         if pool is not None:
             pool.shutdown()
 
-    def submit(self, fn: Callable[[], Audio]) -> Future[Audio]:
+    def submit(self, fn: Callable[[], T]) -> Future[T]:
         with self._lock:
             if self._pool is None:
                 self._pool = DaemonPool(self.workers, "kuhu-fetch")
