@@ -17,6 +17,7 @@ from typing import Any
 from .._pyttsx3 import driver_class_name
 from .._text import has_han
 from ..errors import LocalVoiceError
+from ._voices import best_chinese, listed_voices
 
 #: What a platform voice would obey rather than say: SAPI reads text that starts with
 #: "<" as XML (``<volume level="0">`` is obeyed; broken markup raises inside pyttsx3), and
@@ -34,29 +35,19 @@ class NoChineseVoice(LocalVoiceError):
     """Chinese text, and no Chinese voice installed: the platform would say nothing."""
 
 
-def _voices(engine: Any) -> list[Any] | None:
-    """The platform's voices; None if they cannot be listed (pyttsx3 2.99 on Windows
-    raises when any voice reports a language such as "409;9")."""
-    try:
-        return list(engine.getProperty("voices") or [])
-    except Exception:
-        return None
-
-
 def _pick_voice(engine: Any, text: str) -> str | None:
-    """A Chinese voice for Chinese text (:class:`NoChineseVoice` if there is none)."""
-    voices = _voices(engine)
-    if not has_han(text) or voices is None:
-        return None  # the default voice
-    for voice in voices:
-        langs = " ".join(
-            lang.decode("latin-1") if isinstance(lang, bytes) else str(lang)
-            for lang in (voice.languages or [])
-        )
-        label = f"{voice.id} {voice.name} {langs}".lower()
-        if any(tag in label for tag in ("cmn", "zh", "chinese", "mandarin")):
-            return str(voice.id)
-    raise NoChineseVoice("no Chinese voice is installed")
+    """The best Chinese voice for Chinese text (:class:`NoChineseVoice` if there is
+    none; see ``_voices``); None (the default voice) for other text, or when the
+    platform's voices cannot be listed at all."""
+    if not has_han(text):
+        return None
+    voices = listed_voices(engine)
+    if voices is None:
+        return None
+    best = best_chinese(voices)
+    if best is None:
+        raise NoChineseVoice("no Chinese voice is installed")
+    return best.id
 
 
 def helper_main() -> int:

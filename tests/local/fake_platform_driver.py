@@ -8,7 +8,9 @@ little-endian, as macOS writes), ``aifc-twos``, ``header-only`` (an AIFF with no
 pyttsx3 2.90/2.91 on macOS), ``never`` (no file), ``raise`` (an exception, which
 pyttsx3 swallows), ``english-only`` (no Chinese voice), ``silent`` (a WAV of zeros: an
 English voice given Chinese text), ``bad-voices`` (listing voices
-raises, as pyttsx3 2.99 does on Windows for a language such as "409;9").
+raises, as pyttsx3 2.99 does on Windows for a language such as "409;9"), ``sapi-409``
+(the same, with SAPI's own voice tokens reachable as SAPI5's driver has them, ``_tts``),
+``zh-hk-first`` (a Cantonese voice listed before the Mandarin one).
 ``FAKE_LOG``: a file that gets one JSON line per save (text, voice).
 """
 
@@ -72,9 +74,37 @@ class _Voice:
         self.gender = self.age = None
 
 
+class _Token:
+    """A SAPI voice token as comtypes shows it: ``Id``, ``GetDescription()`` and
+    ``GetAttribute("Language")`` (LCIDs in hex, ``;``-separated)."""
+
+    def __init__(self, id: str, description: str, language: str) -> None:
+        self.Id, self._description, self._language = id, description, language
+
+    def GetDescription(self) -> str:
+        return self._description
+
+    def GetAttribute(self, name: str) -> str:
+        assert name == "Language"
+        return self._language
+
+
+class _SpVoice:
+    def GetVoices(self) -> list[_Token]:
+        base = "HKEY_LOCAL_MACHINE\\SOFTWARE\\Microsoft\\Speech\\Voices\\Tokens\\"
+        return [
+            _Token(base + "TTS_MS_EN-US_ZIRA_11.0", "Microsoft Zira Desktop", "409"),
+            _Token(base + "NaturalVoice_Aria", "Microsoft Aria (Natural)", "409;9"),
+            _Token(base + "TTS_MS_ZH-HK_TRACY_11.0", "Microsoft Tracy Desktop", "C04"),
+            _Token(base + "TTS_MS_ZH-CN_HUIHUI_11.0", "Microsoft Huihui Desktop", "804"),
+        ]
+
+
 class FakePlatformDriver:
     def __init__(self, proxy: Any) -> None:
         self._proxy = proxy
+        if os.environ.get("FAKE_PLATFORM") == "sapi-409":
+            self._tts = _SpVoice()
         self._looping = False
         self._written = False
         self._props: dict[str, Any] = {"voice": "en-voice", "rate": 200, "volume": 1.0}
@@ -124,11 +154,14 @@ class FakePlatformDriver:
     def getProperty(self, name: str) -> Any:
         if name == "voices":
             mode = os.environ.get("FAKE_PLATFORM", "wav18")
-            if mode == "bad-voices":
+            if mode in ("bad-voices", "sapi-409"):
                 raise ValueError("invalid literal for int() with base 16: '409;9'")
             english = _Voice("en-voice", "English", ["en_US"])
             if mode == "english-only":
                 return [english]
+            if mode == "zh-hk-first":
+                hk = _Voice("hk-voice", "Tracy (Chinese, Hong Kong)", ["zh_HK"])
+                return [english, hk, _Voice("zh-voice", "Huihui", ["zh_CN"])]
             return [english, _Voice("zh-voice", "Huihui", ["zh_CN"])]
         return self._props[name]
 

@@ -15,7 +15,6 @@ import pytest
 
 from kuhu_driver.errors import LocalVoiceError
 from kuhu_driver.local import LocalVoice, helper_python
-from kuhu_driver.local._helper import plain_text
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
@@ -110,13 +109,39 @@ def test_voices_that_cannot_be_listed_fall_back_to_the_default_voice(
         assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
 
 
+def test_windows_voices_pyttsx3_cannot_list_are_read_from_sapi_and_mandarin_wins(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """pyttsx3 2.99 lists no voice when one reports "409;9" (NaturalVoiceSAPIAdapter):
+    SAPI's tokens are read instead, and of Cantonese (C04) and Mandarin (804) the
+    Mandarin voice speaks; English text keeps the default voice."""
+    monkeypatch.setenv("FAKE_PLATFORM", "sapi-409")
+    with LocalVoice() as voice:
+        assert voice.synthesize("你好") == (pcm_of("你好"), fake.RATE)
+        voice.synthesize("hello")
+    asked = [json.loads(line) for line in platform.read_text().splitlines()]
+    assert asked[0]["voice"].endswith("\\TTS_MS_ZH-CN_HUIHUI_11.0")
+    assert asked[1]["voice"] == "en-voice"
+
+
+def test_a_cantonese_voice_listed_first_is_passed_over_for_mandarin(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FAKE_PLATFORM", "zh-hk-first")
+    with LocalVoice() as voice:
+        voice.synthesize("你好")
+    (asked,) = [json.loads(line) for line in platform.read_text().splitlines()]
+    assert asked["voice"] == "zh-voice"
+
+
 def test_markup_is_said_never_obeyed(platform: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PLATFORM", "wav18")
     with LocalVoice() as voice:
         voice.synthesize('<volume level="0">轻声</volume> and [[slnc 5000]]')
     (asked,) = [json.loads(line) for line in platform.read_text().splitlines()]
     assert "<" not in asked["text"] and "[[" not in asked["text"]
-    assert asked["text"] == plain_text('<volume level="0">轻声</volume> and [[slnc 5000]]')
+    # Written out here: full-width angle brackets, said as the same words, never parsed.
+    assert asked["text"] == '＜volume level="0"＞轻声＜/volume＞ and [ [slnc 5000] ]'
     assert "volume" in asked["text"] and "slnc" in asked["text"]  # every word still said
 
 
