@@ -197,12 +197,13 @@ def remote_emulator(monkeypatch: pytest.MonkeyPatch) -> Iterator[RemoteEmulator]
     )
     assert proc.stdout is not None
     try:
+        from helpers import use_emulator
+
         from kuhu_driver.testing import read_banner
 
         env, _ = read_banner(proc.stdout)
         emu = RemoteEmulator(env["KUHU_API_URL"], env["KUHU_API_KEY"])
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_emulator(monkeypatch, emu)
         yield emu
     finally:
         proc.terminate()

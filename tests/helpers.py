@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import threading
+from array import array
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -127,3 +130,109 @@ def cue_texts(subtitles: str) -> list[str]:
 def _seconds(stamp: str) -> float:
     h, m, s = stamp.split(":")
     return int(h) * 3600 + int(m) * 60 + float(s)
+
+
+def resampling_error(
+    got: bytes, sent: bytes, from_rate: int, to_rate: int, *, slack: int = 1
+) -> float:
+    """How far ``got`` (16-bit mono at ``to_rate``) is from ``sent`` (16-bit mono at
+    ``from_rate``) resampled by plain linear interpolation, written here apart from the
+    code under test: the RMS difference over the RMS signal, at the best alignment
+    within 2 ms (a resampler's filter delays the sound by a few samples). A length
+    that is not ``sent``'s duration at ``to_rate`` (within ``slack`` frames: more for a
+    capture that drops the zero samples) is an error of 1."""
+    x = array("h", sent)
+    y = array("h", got)
+    frames = len(x) * to_rate // from_rate
+    if abs(len(y) - frames) > slack or frames < 100:
+        return 1.0
+    ref = []
+    for k in range(frames):
+        t = k * from_rate / to_rate
+        i = int(t)
+        nxt = x[i + 1] if i + 1 < len(x) else x[i]
+        ref.append(x[i] + (nxt - x[i]) * (t - i))
+    lag = to_rate // 500
+    inner = range(lag, min(frames, len(y)) - lag)
+    signal = sum(ref[k] * ref[k] for k in inner) or 1.0
+    best = min(sum((y[k + d] - ref[k]) ** 2 for k in inner) for d in range(-lag, lag + 1))
+    return float((best / signal) ** 0.5)
+
+
+def fetches_settled(session: Any = None, timeout: float = 10.0) -> None:
+    """Wait until no fetch of ``session`` (the default session if None) is running or
+    queued, waits for the rate limit included: from then on it can send nothing more."""
+    import time
+
+    from kuhu_driver.pipeline import default_session
+
+    synth = (session or default_session()).synthesizer
+    deadline = time.monotonic() + timeout
+    while True:
+        pool = synth._pool
+        if pool is None or (pool._idle == len(pool._threads) and pool._queue.empty()):
+            return
+        assert time.monotonic() < deadline, "fetches still under way"
+        time.sleep(0.01)
+
+
+def kuhu_threads(*names: str) -> list[str]:
+    """The live threads whose names start with any of ``names``."""
+    return [t.name for t in threading.enumerate() if t.name.startswith(names)]
+
+
+def wait_until(cond: Any, timeout: float = 10.0, what: str = "the condition") -> None:
+    """Poll ``cond()`` every 10 ms until it is true; fail after ``timeout`` seconds."""
+    import time
+
+    end = time.monotonic() + timeout
+    while not cond():
+        assert time.monotonic() < end, f"{what} did not come within {timeout} s"
+        time.sleep(0.01)
+
+
+@contextmanager
+def kuhu_engine() -> Iterator[Any]:
+    """A pyttsx3 engine on the kuhu driver, made now (so it sees the environment the
+    test set) and destroyed when the block ends, so no thread of it stays behind."""
+    from pyttsx3.engine import Engine
+
+    import kuhu_driver  # noqa: F401 - registers the driver without the .pth file
+
+    engine = Engine("kuhu")
+    try:
+        yield engine
+    finally:
+        engine.proxy._driver.destroy()
+
+
+def use_emulator(monkeypatch: Any, emu: Any, **more: str) -> None:
+    """Point ``KUHU_*`` (and ``more`` variables) at ``emu`` (an emulator here or in a
+    process of its own) for the rest of the test."""
+    for name, value in {**emu.env(), **more}.items():
+        monkeypatch.setenv(name, value)
+
+
+def espeak_seconds(texts: list[str]) -> float:
+    """How long eSpeak NG's own program takes to say ``texts``, piece by piece as the
+    driver asks (200 words a minute, Mandarin for Chinese text), counting the samples
+    that are not zero, as the capture does: an expectation made without the code under
+    test."""
+    import subprocess
+    import tempfile
+    import wave
+    from pathlib import Path
+
+    total = 0.0
+    with tempfile.TemporaryDirectory() as tmp:
+        out = Path(tmp) / "e.wav"
+        for t in texts:
+            for a, b in speech_pieces(t):
+                piece = t[a:b]
+                lang = "cmn" if any("\u4e00" <= c <= "\u9fff" for c in piece) else "en"
+                argv = ["espeak-ng", "-w", str(out), "-s", "200", "-v", lang, "--", piece]
+                subprocess.run(argv, check=True, capture_output=True, timeout=30)
+                with wave.open(str(out)) as w:
+                    pcm = array("h", w.readframes(w.getnframes()))
+                    total += sum(1 for x in pcm if x) / w.getframerate()
+    return total

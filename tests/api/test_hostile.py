@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import kuhu_engine
 from hostile import HostileServer, answer, drip_headers, never_answer, pcm_answer
 
 from kuhu_driver._cancel import CancelToken
@@ -99,7 +100,6 @@ def test_stop_cuts_an_attempt_waiting_for_headers_and_frees_its_worker(
     """Nine saves on one engine, each stopped while the server holds its headers back
     (more than the 8 fetch workers); then the server heals, and a tenth save is written
     at once: no worker was left stuck."""
-    from pyttsx3.engine import Engine
 
     import kuhu_driver  # noqa: F401 - registers the driver
 
@@ -115,8 +115,7 @@ def test_stop_cuts_an_attempt_waiting_for_headers_and_frees_its_worker(
         monkeypatch.setenv("KUHU_API_URL", server.url)
         monkeypatch.setenv("KUHU_API_KEY", KEY)
         monkeypatch.setenv("KUHU_TIMEOUT", "30")
-        engine = Engine("kuhu")
-        try:
+        with kuhu_engine() as engine:
             for i in range(9):
                 engine.save_to_file(f"第{i}句。", str(tmp_path / f"{i}.wav"))
                 threading.Timer(0.3, engine.stop).start()
@@ -128,8 +127,6 @@ def test_stop_cuts_an_attempt_waiting_for_headers_and_frees_its_worker(
             engine.save_to_file("好了。", str(tmp_path / "ok.wav"))
             engine.runAndWait()
             assert time.monotonic() - t0 < 2.0
-        finally:
-            engine.proxy._driver.destroy()
     assert (tmp_path / "ok.wav").read_bytes()[44:] == b"\x01\x00" * 2205
     assert not any((tmp_path / f"{i}.wav").exists() for i in range(9))
 

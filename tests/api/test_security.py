@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import Recorder
+from helpers import Recorder, kuhu_engine, use_emulator
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
@@ -70,11 +70,9 @@ def test_canaries_never_leak(
     texts: list[str] = []
     errors: list[BaseException] = []
     with KuhuEmulator(api_key=CANARY_KEY, api_secret=CANARY_SECRET) as emu:
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_emulator(monkeypatch, emu)
         monkeypatch.setenv("KUHU_CACHE", "off")
-        engine = Engine("kuhu")
-        try:
+        with kuhu_engine() as engine:
             engine.connect("error", lambda name, exception: errors.append(exception))
             rec = Recorder()
             rec.connect(engine)
@@ -91,8 +89,6 @@ def test_canaries_never_leak(
             engine.say("权限", "auth")
             engine.runAndWait()
             texts += [repr(engine.proxy._driver), repr(engine.proxy._driver._synth)]
-        finally:
-            engine.proxy._driver.destroy()
         assert rec.utterances()[1] == ("finished-utterance", "ok", True)
         assert rec.utterances()[3] == ("finished-utterance", "retry", True)
         # A wrong secret, and a dead endpoint, raised to the caller.
@@ -132,8 +128,7 @@ def test_self_signed_https_is_refused_and_nothing_plays(
     cert, key = self_signed
     with KuhuEmulator(tls_cert=cert, tls_key=key) as emu:
         assert emu.url.startswith("https://")
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_emulator(monkeypatch, emu)
         # Variables that loosen TLS elsewhere change nothing here.
         for name, value in [
             ("SSL_CERT_FILE", cert),
@@ -145,14 +140,11 @@ def test_self_signed_https_is_refused_and_nothing_plays(
             ("KUHU_CACHE", "off"),
         ]:
             monkeypatch.setenv(name, value)
-        engine = Engine("kuhu")
-        try:
+        with kuhu_engine() as engine:
             rec = Recorder()
             rec.connect(engine)
             engine.say("不安全", "tls")
             engine.runAndWait()
-        finally:
-            engine.proxy._driver.destroy()
         assert rec.utterances() == [
             ("started-utterance", "tls"),
             ("error", "tls", "TLSError"),

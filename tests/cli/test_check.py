@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from helpers import use_emulator
 from rig import nonzero
 
 from kuhu_driver.api import DEFAULT_VOICE
@@ -98,8 +99,7 @@ def test_signing_on_but_no_secret(
     capture: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with KuhuEmulator(api_secret="console-secret") as emu:
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_emulator(monkeypatch, emu)
         monkeypatch.delenv("KUHU_API_SECRET", raising=False)
         code, out = run(capsys, "--yes")
         assert code == 1
@@ -142,8 +142,7 @@ def test_self_signed_tls(
 ) -> None:
     cert, key = self_signed
     with KuhuEmulator(tls_cert=cert, tls_key=key) as emu:
-        for name, value in emu.env().items():
-            monkeypatch.setenv(name, value)
+        use_emulator(monkeypatch, emu)
         code, out = run(capsys, "--yes")
         assert emu.requests == []  # nothing reached the server
     assert code == 1

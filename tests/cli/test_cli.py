@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import XIAOWAN, expected_pcm
+from helpers import XIAOWAN, espeak_seconds, expected_pcm
 
 from kuhu_driver.audio import parse_wav
 from kuhu_driver.cli import main
@@ -97,7 +97,8 @@ def test_dry_run_needs_no_key_and_sends_nothing(capsys: pytest.CaptureFixture[st
 def test_emulator_mode_needs_no_key(capture: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--emulator", "试一试"]) == 0
     assert "test signal" in capsys.readouterr().err
-    assert len(capture.read()) > 0
+    with KuhuEmulator() as emu:  # the emulator's signal for the text, as it was heard
+        assert capture.read() == expected_pcm(emu, "试一试")
 
 
 def test_batch_is_parallel_resumable_and_numbered(
@@ -220,7 +221,8 @@ def test_the_local_voice_speaks_when_the_cloud_refuses(
     err = capsys.readouterr().err.strip().splitlines()
     assert err == [err[0]] and err[0].startswith("kuhu-say: note: the cloud voice could not")
     assert "403" in err[0] and "CANARY" not in err[0]
-    assert len(capture.read()) > 22050  # heard: over half a second of the local voice
+    heard = len(capture.read()) / 2 / 22050  # the local voice, as long as eSpeak NG's own
+    assert abs(heard - espeak_seconds(["本地的声音。"])) < 0.1 * heard
 
 
 def test_python_dash_m_and_help() -> None:

@@ -37,18 +37,21 @@ def test_destroy_while_finalizing_touches_no_lock(
     engine = Engine("kuhu")
     driver = engine.proxy._driver
     held = threading.Event()
+    release = threading.Event()
 
-    def hold() -> None:  # as a thread frozen by finalization would: for ever
+    def hold() -> None:  # as a thread frozen by finalization would: until released
         with driver._lock, driver._synth._lock:
             held.set()
-            time.sleep(3)
+            release.wait(30)
 
-    threading.Thread(target=hold, daemon=True).start()
+    holder = threading.Thread(target=hold, daemon=True)
+    holder.start()
     assert held.wait(5)
     monkeypatch.setattr(sys, "is_finalizing", lambda: True)
     t0 = time.monotonic()
     driver.destroy()
     assert time.monotonic() - t0 < 0.5
     monkeypatch.undo()
-    time.sleep(3)
+    release.set()
+    holder.join(5)
     driver.destroy()

@@ -12,7 +12,7 @@ import time
 from typing import Any
 
 import pytest
-from helpers import expected_pcm
+from helpers import expected_pcm, kuhu_engine, wait_until
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401 - registers the driver
@@ -21,25 +21,15 @@ from kuhu_driver.pipeline import _keeper
 from kuhu_driver.testing import KuhuEmulator
 
 
-def wait_for(cond: Any, timeout: float = 5.0) -> None:
-    end = time.monotonic() + timeout
-    while not cond():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.01)
-
-
 def test_init_opens_the_connection_the_first_utterance_uses(
     kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:
-    engine = Engine("kuhu")
-    try:
-        wait_for(lambda: kuhu_emulator.connections == 1)
+    with kuhu_engine() as engine:
+        wait_until(lambda: kuhu_emulator.connections == 1)
         assert kuhu_emulator.requests == []  # nothing billed, nothing asked
         t_run = time.monotonic()
         engine.say("你好。")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     (req,) = kuhu_emulator.requests
     assert req.connection == 1 and req.connection_opened < t_run  # opened ahead, reused
     assert kuhu_emulator.connections == 1
@@ -86,8 +76,7 @@ def test_after_a_pause_the_connection_is_still_open_and_later_let_go(
     kuhu_emulator.audio_seconds_per_billed_char = 0.005  # 40 ms a sentence
     monkeypatch.setattr(_client, "KEEP_ALIVE", 0.4)
     monkeypatch.setattr(_keeper, "KEEP_WARM_FOR", 3.5)
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say("第一句。")
         engine.runAndWait()
         time.sleep(2.5)
@@ -99,8 +88,6 @@ def test_after_a_pause_the_connection_is_still_open_and_later_let_go(
         stopped_at = kuhu_emulator.connections
         time.sleep(1.0)
         assert kuhu_emulator.connections == stopped_at
-    finally:
-        engine.proxy._driver.destroy()
     _, second = kuhu_emulator.requests
     assert second.connection_opened < t_say  # no connection set up in its critical path
     assert opened >= 3 and stopped_at > opened
@@ -113,11 +100,8 @@ def test_after_a_pause_the_connection_is_still_open_and_later_let_go(
 def test_no_key_no_warm_up(kuhu_emulator: KuhuEmulator, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KUHU_API_KEY")
     monkeypatch.setenv("KUHU_FALLBACK", "local")  # speech without a key: the local voice
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine():
         time.sleep(0.3)
-    finally:
-        engine.proxy._driver.destroy()
     assert kuhu_emulator.heads == 0 and kuhu_emulator.connections == 0
 
 
@@ -157,12 +141,9 @@ def test_no_second_connection_is_opened_while_a_request_is_under_way(
     connection, and took CPU from the first request)."""
     kuhu_emulator.latency = 1.5
     monkeypatch.setattr(_keeper, "WARM_DELAY", 0.5)
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say("你好。")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert [r.text for r in kuhu_emulator.requests] == ["你好。"]
     assert kuhu_emulator.connections == 1 and kuhu_emulator.heads == 0
     assert capture.read() == expected_pcm(kuhu_emulator, "你好。")

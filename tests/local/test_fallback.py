@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm, say_numbered, utterance_events
+from helpers import (
+    Recorder,
+    espeak_seconds,
+    expected_pcm,
+    kuhu_engine,
+    say_numbered,
+    utterance_events,
+)
 from pyttsx3.engine import Engine
 from rig import nonzero
 
@@ -40,22 +47,11 @@ def local() -> Iterator[LocalVoice]:
     voice.close()
 
 
-def local_seconds(local: LocalVoice, texts: list[str]) -> float:
-    """How long the local voice takes to say ``texts``, piece by piece as the driver asks."""
-    return sum(
-        len(nonzero(local.synthesize(t[a:b], rate=1.0, volume=50)[0])) / 2 / 22050
-        for t in texts
-        for a, b in speech_pieces(t)
-    )
-
-
-def assert_local_voice(
-    heard: bytes, local: LocalVoice, texts: list[str], emu: KuhuEmulator
-) -> None:
+def assert_local_voice(heard: bytes, texts: list[str], emu: KuhuEmulator) -> None:
     """``heard`` is the local voice saying ``texts``: eSpeak NG varies a little from one
-    run to the next (its noise source), so not byte for byte, but as long as it takes to
-    say them (within 10 %), and none of it is the cloud's signal."""
-    expected = local_seconds(local, texts)
+    run to the next (its noise source), so not byte for byte, but as long as its own
+    program takes to say them (within 10 %), and none of it is the cloud's signal."""
+    expected = espeak_seconds(texts)
     seconds = len(heard) / 2 / 22050
     assert abs(seconds - expected) < 0.1 * expected, (seconds, expected)
     for t in texts:
@@ -65,15 +61,12 @@ def assert_local_voice(
 def fresh_engine_round(*utterances: tuple[str, str]) -> Recorder:
     """Say ``(text, name)`` pairs on an engine made now (so it sees the environment the
     test set), run one round, and destroy it; the events heard."""
-    eng = Engine("kuhu")
-    try:
+    with kuhu_engine() as eng:
         rec = Recorder()
         rec.connect(eng)
         for text, name in utterances:
             eng.say(text, name)
         eng.runAndWait()
-    finally:
-        eng.proxy._driver.destroy()
     return rec
 
 
@@ -101,7 +94,7 @@ def test_the_local_voice_speaks_when_the_cloud_fails(
     assert all(isinstance(n, CloudFallback) for n in notices)
     assert "key" not in str(notices[0]).lower() or kuhu_emulator.api_key not in str(notices[0])
     assert any("local voice spoke instead" in r.getMessage() for r in caplog.records)
-    assert_local_voice(capture.read(), local, texts, kuhu_emulator)
+    assert_local_voice(capture.read(), texts, kuhu_emulator)
     asked = [r.text for r in kuhu_emulator.requests if r.text]  # probes have none
     if fault in ("500", "reset"):
         # A server that was reached is up, if failing: an utterance asked for spends its
@@ -134,7 +127,7 @@ def test_a_long_text_goes_on_in_the_local_voice_from_the_first_piece_not_heard(
     assert heard.startswith(cloud)  # the cloud's pieces, exactly
     # Then the rest, from the first piece not heard, in the local voice: nothing
     # skipped, nothing said twice.
-    assert_local_voice(heard[len(cloud) :], local, pieces[2:], kuhu_emulator)
+    assert_local_voice(heard[len(cloud) :], pieces[2:], kuhu_emulator)
 
 
 def test_stop_silences_the_local_voice_too(
@@ -164,8 +157,7 @@ def test_files_do_not_fall_back_unless_asked(
     kuhu_emulator: KuhuEmulator, tmp_path: Path, local: LocalVoice, capture: Any
 ) -> None:
     kuhu_emulator.set_fault_plan(lambda req: "json403")
-    eng = Engine("kuhu")
-    try:
+    with kuhu_engine() as eng:
         rec = Recorder()
         rec.connect(eng)
         eng.save_to_file("保存。", str(tmp_path / "a.wav"), "file")
@@ -180,12 +172,10 @@ def test_files_do_not_fall_back_unless_asked(
         eng.save_to_file("保存。", str(tmp_path / "b.wav"), "file2")
         eng.runAndWait()
         assert eng.getProperty("fallback") == "always"
-    finally:
-        eng.proxy._driver.destroy()
     from kuhu_driver.audio import parse_wav
 
     wav = parse_wav((tmp_path / "b.wav").read_bytes())
-    assert_local_voice(nonzero(wav.data), local, ["保存。"], kuhu_emulator)
+    assert_local_voice(nonzero(wav.data), ["保存。"], kuhu_emulator)
 
 
 def test_with_fallback_off_the_error_is_as_before(
@@ -212,7 +202,7 @@ def test_no_key_speaks_locally(
     rec = fresh_engine_round(("没有密钥。", "a"))
     assert rec.utterances() == utterance_events(rec, "a", True)
     assert kuhu_emulator.requests == []
-    assert_local_voice(capture.read(), local, ["没有密钥。"], kuhu_emulator)
+    assert_local_voice(capture.read(), ["没有密钥。"], kuhu_emulator)
 
 
 def test_no_local_voice_is_the_old_error_said_once_in_the_log(
@@ -334,8 +324,7 @@ def test_a_slow_but_healthy_server_is_bought_once_and_heard_in_the_cloud_voice(
     monkeypatch.setenv("KUHU_CACHE", "off")
     kuhu_emulator.latency = 2.0
     texts = [f"慢的第{i}句。" for i in range(6)]
-    eng = Engine("kuhu")
-    try:
+    with kuhu_engine() as eng:
         rec = Recorder()
         rec.connect(eng)
         say_numbered(eng, texts)
@@ -347,8 +336,6 @@ def test_a_slow_but_healthy_server_is_bought_once_and_heard_in_the_cloud_voice(
         eng.say(texts[0], "again")  # its late answer was kept: heard, not bought again
         eng.say("一句新的话。", "new")  # waited for as long as this server takes
         eng.runAndWait()
-    finally:
-        eng.proxy._driver.destroy()
     assert rec.utterances()[13:] == [
         *utterance_events(rec, "again", False),
         *utterance_events(rec, "new", False),

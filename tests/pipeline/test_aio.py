@@ -7,12 +7,13 @@ import asyncio
 import os
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import expected_pcm, numbered
+from helpers import expected_pcm, fetches_settled, numbered
 
 import kuhu_driver
 from kuhu_driver.errors import InvalidInputError
@@ -45,7 +46,7 @@ def test_astream_closed_after_the_first_chunk_sends_nothing_more(
 
     first, closed = asyncio.run(first_only())
     assert first == expected_pcm(kuhu_emulator, "第一句很短。")
-    time.sleep(1.0)  # many rate-limit slots later
+    fetches_settled()  # whatever was under way at the close has ended
     assert [r for r in kuhu_emulator.requests if r.arrived > closed + 0.02] == []
     assert len(kuhu_emulator.requests) <= 2
 
@@ -63,7 +64,7 @@ def test_cancelling_the_task_that_reads_astream_stops_it(kuhu_emulator: KuhuEmul
         return time.monotonic()
 
     cancelled = asyncio.run(main())
-    time.sleep(0.6)
+    fetches_settled()
     assert [r for r in kuhu_emulator.requests if r.arrived > cancelled + 0.02] == []
 
 
@@ -125,5 +126,7 @@ def test_a_cancelled_asave_leaves_no_file(kuhu_emulator: KuhuEmulator, tmp_path:
             await task
 
     asyncio.run(main())
-    time.sleep(0.5)  # the thread ends on its own
+    for t in [t for t in threading.enumerate() if t.name == "kuhu-async"]:
+        t.join(5)  # the thread ends on its own
+    fetches_settled()
     assert list(tmp_path.iterdir()) == []

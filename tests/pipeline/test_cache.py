@@ -10,8 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm
-from pyttsx3.engine import Engine
+from helpers import Recorder, expected_pcm, kuhu_engine
 
 import kuhu_driver  # noqa: F401
 from kuhu_driver._config import resolve_settings
@@ -97,7 +96,7 @@ def test_damaged_entries_are_misses_and_writes_are_atomic(
     path.write_bytes(path.read_bytes()[:-10])  # as if cut short
     assert cache.get(key) is None
 
-    def crash(src: object, dst: object) -> None:
+    def crash(src: object, dst: object, **dir_fds: object) -> None:
         raise OSError("disk full")
 
     monkeypatch.setattr(os, "replace", crash)  # the rename into place fails
@@ -126,8 +125,7 @@ def test_a_cached_utterance_plays_with_zero_requests(
     kuhu_emulator: KuhuEmulator, capture: Any, cached_env: Path
 ) -> None:
     text = "缓存的句子。第二句。"
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say(text)
         engine.runAndWait()
         first = len(kuhu_emulator.requests)
@@ -139,8 +137,6 @@ def test_a_cached_utterance_plays_with_zero_requests(
         assert len(kuhu_emulator.requests) == first == 2
         assert engine.getProperty("billed_chars") == billed  # cache hits cost nothing
         assert rec.utterances()[-1] == ("finished-utterance", "again", True)
-    finally:
-        engine.proxy._driver.destroy()
     assert capture.read() == expected_pcm(kuhu_emulator, text) * 2
 
 
@@ -148,14 +144,11 @@ def test_errors_are_never_cached(
     kuhu_emulator: KuhuEmulator, capture: Any, cached_env: Path
 ) -> None:
     kuhu_emulator.fail_text("会失败", "json403")
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say("会失败")
         engine.runAndWait()
         engine.say("会失败")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert [r.outcome for r in kuhu_emulator.requests] == ["fault:json403", "ok"]
     assert capture.read() == expected_pcm(kuhu_emulator, "会失败")
 
@@ -164,13 +157,10 @@ def test_cache_off_writes_nothing(
     kuhu_emulator: KuhuEmulator, capture: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUHU_CACHE_DIR", str(tmp_path / "c"))  # KUHU_CACHE=off from the fixture
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         for _ in range(2):
             engine.say("不缓存")
             engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert len(kuhu_emulator.requests) == 2
     assert not (tmp_path / "c").exists()
 
@@ -250,8 +240,7 @@ def test_a_flipped_bit_on_disk_is_fetched_again_and_heard_right(
     kuhu_emulator: KuhuEmulator, capture: Any, cached_env: Path
 ) -> None:
     text = "位翻转。"
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say(text)
         engine.runAndWait()
         (entry,) = [p for p in (cached_env / CACHE_FOLDER).glob("??/*")]
@@ -260,8 +249,6 @@ def test_a_flipped_bit_on_disk_is_fetched_again_and_heard_right(
         entry.write_bytes(bytes(raw))
         engine.say(text)
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert len(kuhu_emulator.requests) == 2  # fetched again
     assert capture.read() == expected_pcm(kuhu_emulator, text) * 2  # exact, both times
 
@@ -277,15 +264,12 @@ def test_a_cache_folder_we_cannot_use_steps_aside_and_speech_goes_on(
     cached_env.mkdir()
     (cached_env / CACHE_FOLDER).write_bytes(b"a stray file")
     out = tmp_path / "out.wav"
-    engine = Engine("kuhu")
-    try:
-        with caplog.at_level(logging.WARNING, logger="kuhu_driver.pipeline._cache"):
-            engine.say("第一句。")
-            engine.say("第二句。")
-            engine.save_to_file("第三句。", str(out))
-            engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
+    logs = caplog.at_level(logging.WARNING, logger="kuhu_driver.pipeline._cache")
+    with kuhu_engine() as engine, logs:
+        engine.say("第一句。")
+        engine.say("第二句。")
+        engine.save_to_file("第三句。", str(out))
+        engine.runAndWait()
     warnings = [r for r in caplog.records if "cannot be used" in r.getMessage()]
     assert len(warnings) == 1
     assert capture.read() == expected_pcm(kuhu_emulator, "第一句。") + expected_pcm(

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm, numbered
+from helpers import Recorder, expected_pcm, kuhu_engine, numbered
 from pyttsx3.engine import Engine
 
 import kuhu_driver  # noqa: F401
@@ -43,14 +43,11 @@ def test_next_utterance_is_fetched_with_its_own_properties_while_this_one_plays(
     kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:
     kuhu_emulator.latency = 0.3
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say("第一", "a")
         engine.setProperty("rate", 300)
         engine.say("第二", "b")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     a, b = sorted(kuhu_emulator.requests, key=lambda r: r.params["text"] != "第一")
     assert (a.params["rate"], b.params["rate"]) == ("1.0", "1.5")
     assert a.finished is not None and b.arrived < a.finished  # overlapped
@@ -92,13 +89,10 @@ def test_stop_cancels_pending_requests(kuhu_emulator: KuhuEmulator, capture: Any
 
 
 def test_driver_counts_billed_characters_sent(kuhu_emulator: KuhuEmulator, capture: Any) -> None:
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say("你好。Hello!")
         engine.runAndWait()
         assert engine.getProperty("billed_chars") == estimate("你好。Hello!").billed_chars == 11
-    finally:
-        engine.proxy._driver.destroy()
 
 
 @pytest.mark.parametrize("agree", [True, False])

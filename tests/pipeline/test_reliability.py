@@ -13,8 +13,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm, say_numbered
-from hypothesis import given
+from helpers import Recorder, expected_pcm, kuhu_engine, say_numbered, use_emulator
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pyttsx3.engine import Engine
 
@@ -55,14 +55,11 @@ def test_faults_on_the_first_k_attempts_are_survived(
         return None
 
     kuhu_emulator.set_fault_plan(plan)
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         rec = Recorder()
         rec.connect(engine)
         say_numbered(engine, texts)
         billed_by_driver = engine.getProperty("billed_chars")
-    finally:
-        engine.proxy._driver.destroy()
     # All spoken, once each, in order.
     assert rec.utterances() == [
         e
@@ -90,11 +87,19 @@ def test_dead_server_ends_utterances_in_bounded_time_then_recovers(
 ) -> None:
     emu = KuhuEmulator().start()
     port, key = emu.port, emu.api_key
-    for name, value in emu.env().items():
-        monkeypatch.setenv(name, value)
+    use_emulator(monkeypatch, emu)
     monkeypatch.setenv("KUHU_CACHE", "off")
-    engine = Engine("kuhu")
-    try:
+    from kuhu_driver.api._retry import RetryPolicy
+
+    waits: list[float] = []
+    real_delay = RetryPolicy.delay
+
+    def delay(self: RetryPolicy, attempt: int, exc: Any) -> float:
+        waits.append(real_delay(self, attempt, exc))
+        return waits[-1]
+
+    monkeypatch.setattr(RetryPolicy, "delay", delay)
+    with kuhu_engine() as engine:
         emu.stop()  # every request now fails: connection refused
         rec = Recorder()
         rec.connect(engine)
@@ -111,15 +116,15 @@ def test_dead_server_ends_utterances_in_bounded_time_then_recovers(
             ("error", "b", "TransportError"),
             ("finished-utterance", "b", False),
         ]
-        # Three attempts each, with at most 0.5 + 1.0 s of backoff: about the retry budget.
-        assert elapsed < 2 * 1.5 + 1.0
+        # Three attempts each (two waits between), and nothing more than those waits: a
+        # refused connection fails at once, and no utterance waits for anything else.
+        assert len(waits) == 4 and all(w <= 1.0 for w in waits), waits
+        assert elapsed < sum(waits) + 0.5, (elapsed, waits)
         with KuhuEmulator(api_key=key, port=port) as back:
             engine.say("回来了", "c")
             engine.runAndWait()
             assert rec.utterances()[-1] == ("finished-utterance", "c", True)
             assert capture.read() == expected_pcm(back, "回来了")
-    finally:
-        engine.proxy._driver.destroy()
 
 
 @pytest.mark.timing
@@ -127,15 +132,12 @@ def test_dead_server_ends_utterances_in_bounded_time_then_recovers(
 def test_60_queued_utterances_stay_under_20_requests_a_second(
     remote_emulator: Any, capture: Any
 ) -> None:
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         rec = Recorder()
         rec.connect(engine)
         for i in range(60):
             engine.say(f"{i}", f"n{i}")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert rec.utterances() == [
         e
         for i in range(60)
@@ -295,18 +297,22 @@ def test_ctrl_c_with_a_request_in_flight_ends_kuhu_say_within_2_s(
 # -- bad input ---------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def shared(pulse: Any) -> Iterator[tuple[KuhuEmulator, Engine]]:
-    """One emulator and engine for many hypothesis examples (an engine per example
-    would make them slow), its sound to the capture rig."""
+    """One emulator and engine for all the hypothesis examples of one test (an engine
+    per example would make them slow), its sound to the capture rig. Each test gets its
+    own, so no test sees what another set (``SHARED_WITHIN_A_TEST``)."""
     alsa = {name: pulse.capture_env[name] for name in ("HOME", "XDG_RUNTIME_DIR")}
     with KuhuEmulator() as emu, pytest.MonkeyPatch.context() as mp:
-        for name, value in {**emu.env(), **alsa}.items():
-            mp.setenv(name, value)
+        use_emulator(mp, emu, **alsa)
         mp.setenv("KUHU_CACHE", "off")
         engine = Engine("kuhu")
         yield emu, engine
         engine.proxy._driver.destroy()
+
+
+#: The ``shared`` fixture is made once per test, not per example, on purpose.
+SHARED_WITHIN_A_TEST = settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _round(engine: Engine, *queue: tuple[str, Any]) -> Recorder:
@@ -342,6 +348,7 @@ odd_text = st.one_of(
 )
 
 
+@SHARED_WITHIN_A_TEST
 @given(text=odd_text)
 def test_any_text_is_spoken_or_refused_and_the_loop_goes_on(
     shared: tuple[KuhuEmulator, Engine], text: Any
@@ -390,6 +397,7 @@ odd_value = st.one_of(
 LIMITS = {"rate": (100, 400), "volume": (0.0, 1.0), "pitch": (0.5, 2.0)}
 
 
+@SHARED_WITHIN_A_TEST
 @given(name=st.sampled_from(["rate", "volume", "pitch", "voice", "sample_rate"]), value=odd_value)
 def test_any_property_value_is_clipped_or_refused(
     shared: tuple[KuhuEmulator, Engine], name: str, value: Any
@@ -429,16 +437,13 @@ def test_any_property_value_is_clipped_or_refused(
 def test_answers_that_are_not_audio_are_never_played(
     kuhu_emulator: KuhuEmulator, capture: Any, faults: list[str], error: str
 ) -> None:
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         rec = Recorder()
         rec.connect(engine)
         kuhu_emulator.fail_text("坏", *faults)
         engine.say("坏", "bad")
         engine.say("好", "good")
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert rec.utterances() == [
         ("started-utterance", "bad"),
         ("error", "bad", error),

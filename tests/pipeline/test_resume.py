@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import numbered
+from helpers import numbered, wait_until
 
 from kuhu_driver._text import billed_chars
 from kuhu_driver.api import DEFAULT_VOICE, build_request
@@ -211,8 +211,7 @@ def _stopped_halfway(text: str, out: Path, emu: KuhuEmulator) -> None:
     half = len(speech_pieces(text)) // 2
 
     def stop_at_half() -> None:
-        while len(emu.requests) < half:
-            time.sleep(0.01)
+        wait_until(lambda: len(emu.requests) >= half, 30, "half the requests")
         speech.stop()
 
     stopper = threading.Thread(target=stop_at_half)
@@ -253,3 +252,46 @@ def test_damaged_saved_progress_is_one_warning_and_the_save_starts_afresh(
     warned = [r for r in caplog.records if "damaged" in r.getMessage()]
     assert len(warned) == 1 and warned[0].levelname == "WARNING"
     assert not folder_for(out).exists()
+
+
+def test_a_fetch_that_ends_after_its_save_stopped_never_writes_into_the_next_runs(
+    tmp_path: Path,
+) -> None:
+    """A piece being kept when its run ends is finished first (the run lets go of the
+    folder only then); a piece that arrives after the run ended is not written at all,
+    even once the next run of the same save owns the folder."""
+    import threading
+
+    from kuhu_driver._model import Audio
+    from kuhu_driver.pipeline import SaveState
+
+    out = tmp_path / "book.wav"
+    audio = Audio(data=b"\x01\x02" * 1000, format="pcm", sample_rate=22050)
+    first = SaveState(out, "same-save").open()
+    storing, finish = threading.Event(), threading.Event()
+    real_store = first._store
+
+    def slow_store(index: int, piece: Audio) -> bool:
+        storing.set()
+        finish.wait(10)
+        return real_store(index, piece)
+
+    first._store = slow_store  # type: ignore[method-assign,assignment]
+    kept = threading.Thread(target=first.store, args=(1, audio))
+    kept.start()
+    assert storing.wait(10)
+    ended = threading.Thread(target=first.release)
+    ended.start()
+    ended.join(0.3)
+    assert ended.is_alive()  # the run waits for the piece under way
+    finish.set()
+    ended.join(10)
+    kept.join(10)
+    second = SaveState(out, "same-save").open()  # the next run of the same save
+    try:
+        assert second.kept() == {1}  # the piece kept before the first run ended
+        assert first.store(2, audio) is False  # arrives after: written nowhere
+        assert second.kept() == {1}
+        assert sorted(p.name for p in second.folder.iterdir()) == sorted(["job", "lock", "p00001"])
+    finally:
+        second.release()

@@ -10,8 +10,7 @@ import wave
 from pathlib import Path
 
 import pytest
-from helpers import cue_times, expected_pcm, numbered
-from pyttsx3.engine import Engine
+from helpers import cue_times, expected_pcm, fetches_settled, kuhu_engine, numbered, wait_until
 
 import kuhu_driver
 from kuhu_driver.api import DEFAULT_VOICE
@@ -29,13 +28,10 @@ def test_stream_yields_exactly_the_served_pcm_and_what_a_pcm_save_writes(
     chunks = list(kuhu_driver.stream(TEXT, sample_rate=16000))
     assert len(chunks) == len(speech_pieces(TEXT)) > 1  # a chunk per piece, as it came
     assert b"".join(chunks) == expected_pcm(kuhu_emulator, TEXT, sample_rate=16000)
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.setProperty("sample_rate", 16000)
         engine.save_to_file(TEXT, str(tmp_path / "x.pcm"))
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert (tmp_path / "x.pcm").read_bytes() == b"".join(chunks)
 
 
@@ -58,7 +54,7 @@ def test_closing_the_stream_early_stops_fetching(kuhu_emulator: KuhuEmulator) ->
     assert first == expected_pcm(kuhu_emulator, "第一句很短。")
     it.close()
     closed = time.monotonic()
-    time.sleep(1.0)  # the rate limit's spacing many times over: nothing new begins
+    fetches_settled()  # what was under way at the close has ended: nothing new begins
     # What arrives after close was sent before it, on its way over loopback (ms).
     late = [r for r in kuhu_emulator.requests if r.arrived > closed + 0.02]
     assert late == []
@@ -134,8 +130,8 @@ def test_a_long_text_s_cues_never_drift_and_resume_gives_the_same_subtitles(
     kuhu_emulator.latency = 0.05
 
     def stop_when_half_done() -> None:
-        while len(kuhu_emulator.requests) < len(cue_layout(text)) * 3 // 2:
-            time.sleep(0.01)
+        half = len(cue_layout(text)) * 3 // 2
+        wait_until(lambda: len(kuhu_emulator.requests) >= half, 30, "half the requests")
         speech.stop()
 
     stopper = threading.Thread(target=stop_when_half_done)

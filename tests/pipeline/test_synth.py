@@ -6,8 +6,7 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from helpers import synth_for
-from pyttsx3.engine import Engine
+from helpers import kuhu_engine, synth_for, wait_until
 
 import kuhu_driver  # noqa: F401 - registers the driver
 from kuhu_driver._cancel import CancelToken
@@ -52,8 +51,7 @@ def test_a_waiter_asks_itself_when_the_one_asking_is_stopped() -> None:
 
         t = threading.Thread(target=leader)
         t.start()
-        while not emu.requests:  # the leader's request is on the wire
-            threading.Event().wait(0.01)
+        wait_until(lambda: emu.requests, what="the leader's request")  # on the wire
         waiter: list[Any] = []
         w = threading.Thread(
             target=lambda: waiter.append(
@@ -78,14 +76,11 @@ def test_a_phrase_queued_three_times_is_bought_once(
     from helpers import expected_pcm
 
     text = "菜单：第一项，第二项。"
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         for i in range(3):
             engine.say(text, f"u{i}")
         engine.save_to_file(text, str(tmp_path / "x.wav"))
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert [r.text for r in kuhu_emulator.requests] == [text]  # once, not four times
     assert capture.read() == expected_pcm(kuhu_emulator, text) * 3
 
@@ -97,13 +92,10 @@ def test_said_and_saved_at_once_is_bought_once_with_the_cache_off(
 
     kuhu_emulator.latency = 0.3
     text = "通知：会议改到三点。"
-    engine = Engine("kuhu")
-    try:
+    with kuhu_engine() as engine:
         engine.say(text, "said")
         engine.save_to_file(text, str(tmp_path / "x.wav"))
         engine.runAndWait()
-    finally:
-        engine.proxy._driver.destroy()
     assert [r.text for r in kuhu_emulator.requests] == [text]
     assert capture.read() == expected_pcm(kuhu_emulator, text)
     assert (tmp_path / "x.wav").stat().st_size == 44 + len(
