@@ -8,6 +8,10 @@ behaviour (Windows and macOS are simulated in the tests, not run):
 - ``full_sync``: on macOS ``fsync`` does not reach the disk; ``F_FULLFSYNC`` does.
 - ``can_create_in``: ``os.access`` ignores Windows ACLs and Controlled Folder Access and
   macOS privacy-protected folders; creating and removing a file is the real test.
+- ``hide``: a leading dot hides a name everywhere but Windows, where the file attribute
+  does (Explorer, and the folder views of sync clients, show the rest).
+- ``process_running``: Windows has no signal 0; ``OpenProcess`` tells whether a process
+  that left a partial file is still there.
 """
 
 from __future__ import annotations
@@ -23,18 +27,23 @@ REPLACE_PATIENCE = 2.0
 
 
 def replace(
-    src: Path,
-    dst: Path,
+    src: str | Path,
+    dst: str | Path,
     *,
     patience: float = REPLACE_PATIENCE,
     sleep: Callable[[float], None] = time.sleep,
+    src_dir_fd: int | None = None,
+    dst_dir_fd: int | None = None,
 ) -> None:
-    """``src`` renamed over ``dst``; a ``PermissionError`` (Windows: ``dst`` is open
-    elsewhere) is retried for ``patience`` seconds, then raised."""
+    """``src`` renamed over ``dst`` (each relative to its folder's descriptor, if given);
+    a ``PermissionError`` (Windows: ``dst`` is open elsewhere, or an antivirus or a sync
+    client has it for a moment) is retried for ``patience`` seconds, then raised. Every
+    rename of ours goes through here."""
     waited, pause = 0.0, 0.05
     while True:
         try:
-            os.replace(src, dst)  # noqa: PTH105 - one name to fake in tests
+            # One name to fake in tests.
+            os.replace(src, dst, src_dir_fd=src_dir_fd, dst_dir_fd=dst_dir_fd)
             return
         except PermissionError:
             if waited >= patience:
@@ -51,7 +60,7 @@ def keep_beside(src: Path, dst: Path) -> Path:
         tag = "new" if n == 1 else f"new{n}"
         candidate = dst.with_name(f"{dst.stem}.{tag}{dst.suffix}")
         if not candidate.exists():
-            src.replace(candidate)
+            replace(src, candidate)
             return candidate
     raise FileExistsError(f"no free name beside {dst}")
 
@@ -140,4 +149,63 @@ def temp_beside(path: Path) -> tuple[int, Path]:
         os.close(fd)
         Path(name).unlink(missing_ok=True)
         raise
+    hide(Path(name))
     return fd, Path(name)
+
+
+#: Windows' ``FILE_ATTRIBUTE_HIDDEN``.
+_HIDDEN = 0x2
+
+
+def hide(path: Path) -> None:
+    """On Windows, give ``path`` (a partial file or a save's folder, named with a dot)
+    the hidden attribute; elsewhere the dot does it. Best effort: a file system without
+    attributes leaves it shown."""
+    if sys.platform != "win32":
+        return
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    kernel32.SetFileAttributesW(str(path), _HIDDEN)
+
+
+def process_running(pid: int) -> bool:
+    """Whether process ``pid`` exists (it may be another program, if the number was
+    reused); True when that cannot be told."""
+    if sys.platform != "win32":
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except OSError:
+            return True  # exists, owned by someone else
+        return True
+    import ctypes
+
+    kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined,unused-ignore]
+    query_limited_information, still_active = 0x1000, 259
+    handle = kernel32.OpenProcess(query_limited_information, False, pid)
+    if not handle:
+        return bool(kernel32.GetLastError() != 87)  # ERROR_INVALID_PARAMETER: none such
+    try:
+        code = ctypes.c_ulong()
+        if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+            return True
+        return code.value == still_active
+    finally:
+        kernel32.CloseHandle(handle)
+
+
+def writer_alive(pid: int, part: Path) -> bool:
+    """Whether the process that is writing ``part`` (named with its ``pid``) may still
+    be: it exists, and on Windows, where numbers are soon reused, wrote within the hour."""
+    if pid == os.getpid():
+        return True
+    if not process_running(pid):
+        return False
+    if sys.platform != "win32":
+        return True
+    try:
+        return time.time() - part.stat().st_mtime < 3600
+    except OSError:
+        return True

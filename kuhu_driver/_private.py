@@ -211,16 +211,18 @@ class PrivateDir:
 
     def replace(self, src: str, dst: str) -> None:
         """Rename ``src`` over ``dst``, both in this folder (a rename follows no link)."""
+        from ._files import replace  # retried while Windows refuses it for a moment
+
         s, sfd = self._where(src)
         d, dfd = self._where(dst)
-        os.replace(s, d, src_dir_fd=sfd, dst_dir_fd=dfd)
+        replace(s, d, src_dir_fd=sfd, dst_dir_fd=dfd)
 
     def move_out(self, name: str, dst: Path) -> None:
         """Put the finished file ``name`` in place of ``dst`` (outside this folder) with
         ``_files.install`` (retried while ``dst`` is open elsewhere, else kept beside
         it). On POSIX it first leaves this folder by a rename from its descriptor, to a
         name beside ``dst`` that no one can guess; if installing fails, it comes back."""
-        from ._files import install, temp_beside
+        from ._files import KeptBeside, install, replace, temp_beside
 
         if self._fd is None:
             install(self.path / name, dst)
@@ -228,15 +230,13 @@ class PrivateDir:
         where, dir_fd = self._where(name)
         fd, beside = temp_beside(dst)  # a fresh name, taken by the rename below
         os.close(fd)
-        os.replace(where, beside, src_dir_fd=dir_fd)
+        replace(where, beside, src_dir_fd=dir_fd)
         try:
             install(beside, dst)
         except BaseException as exc:
-            from ._files import KeptBeside
-
             if not isinstance(exc, KeptBeside):
                 with contextlib.suppress(OSError):
-                    os.replace(beside, where, dst_dir_fd=dir_fd)
+                    replace(beside, where, dst_dir_fd=dir_fd, patience=0)
             raise
 
     def unlink(self, name: str) -> None:

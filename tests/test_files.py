@@ -27,7 +27,8 @@ def held_open(
     real = os.replace
 
     def replace(src: Any, dst: Any, **dir_fds: Any) -> None:
-        if Path(dst) == held:
+        # A name in a folder opened by descriptor (a resumable save's) is matched by name.
+        if Path(dst) == held or (dir_fds.get("dst_dir_fd") is not None and dst == held.name):
             calls.append((src, dst))
             if times is None or len(calls) <= times:
                 raise PermissionError(13, "The process cannot access the file")
@@ -67,6 +68,40 @@ def test_an_output_held_open_keeps_the_paid_audio_beside_it(
     assert out.read_bytes() == b"the old file"
     assert parse_wav(kept.read_bytes()).data == expected_pcm(kuhu_emulator, text)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.new.wav", "out.wav"]
+
+
+def test_subtitles_held_open_are_kept_beside_and_the_audio_is_written(
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A video editor holds talk.srt: the audio is written, the new subtitles are kept
+    as talk.new.srt, and the one error line says where."""
+    out, srt = tmp_path / "talk.wav", tmp_path / "talk.srt"
+    held_open(monkeypatch, srt, times=None)
+    srt.write_text("the old subtitles")
+    text = "第一句话。第二句话。"
+    assert main([text, "--out", str(out), "--subtitles", str(srt)]) == 1
+    err = capsys.readouterr().err
+    assert f"the subtitles are in {tmp_path / 'talk.new.srt'}" in err
+    assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
+    assert srt.read_text() == "the old subtitles"
+    assert "第二句话。" in (tmp_path / "talk.new.srt").read_text(encoding="utf-8")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["talk.new.srt", "talk.srt", "talk.wav"]
+
+
+def test_a_progress_file_refused_for_a_moment_does_not_end_a_long_save(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An antivirus or OneDrive holds state.json (rewritten after every piece) for a
+    moment: the rename is retried and the save goes on to the end."""
+    out = tmp_path / "book.wav"
+    calls = held_open(monkeypatch, tmp_path / "state.json", times=2)
+    text = "一句要保存的话。" * 200  # resumable: more than one piece
+    assert main([text, "--out", str(out)]) == 0
+    assert len(calls) > 2  # refused twice, then taken, piece after piece
+    assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
 
 
 def test_a_folder_that_refuses_new_files_is_found_before_anything_is_billed(
@@ -179,3 +214,85 @@ def test_a_guard_also_closes_the_socket_on_windows(monkeypatch: pytest.MonkeyPat
         guard.fire(Cut.STOPPED)
         assert calls == expected, platform
         socket.socket.close(sock)
+
+
+class FakeKernel32:
+    """The calls of Windows' kernel32 that _files makes, on a machine of ``running``
+    processes: hidden attributes are recorded."""
+
+    def __init__(self, running: set[int]) -> None:
+        self.running = running
+        self.hidden: list[tuple[str, int]] = []
+        self.error = 0
+
+    def SetFileAttributesW(self, path: str, attributes: int) -> int:
+        self.hidden.append((path, attributes))
+        return 1
+
+    def OpenProcess(self, access: int, inherit: bool, pid: int) -> int:
+        if pid in self.running:
+            return 10_000 + pid
+        self.error = 87  # ERROR_INVALID_PARAMETER: no such process
+        return 0
+
+    def GetLastError(self) -> int:
+        return self.error
+
+    def GetExitCodeProcess(self, handle: int, code: Any) -> int:
+        code._obj.value = 259  # STILL_ACTIVE
+        return 1
+
+    def CloseHandle(self, handle: int) -> int:
+        return 1
+
+
+@pytest.fixture
+def windows(monkeypatch: pytest.MonkeyPatch) -> FakeKernel32:
+    """_files on Windows (its platform checks say win32; kernel32 is the fake), the
+    rest of the process as it is."""
+    import ctypes
+    import types
+
+    kernel32 = FakeKernel32(running={os.getpid()})
+    monkeypatch.setattr(_files, "sys", types.SimpleNamespace(platform="win32"))
+    monkeypatch.setattr(ctypes, "windll", types.SimpleNamespace(kernel32=kernel32), raising=False)
+    return kernel32
+
+
+def test_partial_files_and_save_folders_are_hidden_on_windows(
+    kuhu_emulator: KuhuEmulator, tmp_path: Path, windows: FakeKernel32
+) -> None:
+    """A dot does not hide a name on Windows: the long save's folder and the partial
+    file beside the output get the hidden attribute (no more .part of hundreds of MB in
+    Explorer and in OneDrive's views)."""
+    out = tmp_path / "book.wav"
+    text = "一句要保存的话。" * 200  # resumable: a save folder
+    assert main([text, "--out", str(out)]) == 0
+    hidden = {Path(p).name for p, attributes in windows.hidden if attributes == 0x2}
+    assert ".book.wav.kuhu-save" in hidden
+    assert any(n.startswith(".book.wav.") and n.endswith(".part") for n in hidden), hidden
+    assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
+
+
+@pytest.mark.parametrize(
+    ("pid", "age", "removed"),
+    [
+        (424242, 60, True),  # its process is gone: removed at once, not after a day
+        (4242, 60, False),  # still running and writing
+        (4242, 2 * 3600, True),  # a number reused by another program: stale after an hour
+    ],
+)
+def test_a_partial_file_left_by_a_dead_process_is_removed_at_once_on_windows(
+    kuhu_emulator: KuhuEmulator,
+    tmp_path: Path,
+    windows: FakeKernel32,
+    pid: int,
+    age: float,
+    removed: bool,
+) -> None:
+    windows.running.add(4242)
+    orphan = tmp_path / f".talk.wav.{pid}-abcdefgh.part"
+    orphan.write_bytes(b"\0" * 1000)
+    os.utime(orphan, (time.time() - age, time.time() - age))
+    assert main(["你好。", "--out", str(tmp_path / "talk.wav")]) == 0
+    assert orphan.exists() is not removed

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._files import temp_beside
+from .._files import KeptBeside, install, temp_beside
 from ..audio import mp3_frames
 from ..errors import InvalidInputError
 from ._chunk import _SENTENCE_END, chunk_spans
@@ -120,7 +120,11 @@ def write_subtitles(path: Path, cues: Sequence[Cue]) -> None:
         fd, tmp = temp_beside(path)  # a fresh file, never one planted under a known name
         with os.fdopen(fd, "wb") as f:
             f.write(render_subtitles(cues, fmt).encode("utf-8"))
-        tmp.replace(path)
+        install(tmp, path)  # retried while a player holds it; else kept beside it
+    except KeptBeside as exc:
+        raise InvalidInputError(
+            f"cannot replace {path}: another program has it open; the subtitles are in {exc.kept}"
+        ) from None
     except OSError as exc:
         if tmp is not None:
             tmp.unlink(missing_ok=True)

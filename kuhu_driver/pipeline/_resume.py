@@ -36,7 +36,7 @@ from pathlib import Path
 from typing import IO
 
 from .. import _filelock
-from .._files import full_sync
+from .._files import full_sync, hide
 from .._model import Audio
 from .._private import PrivateDir, UnsafeFolderError, check_private
 from ..errors import InvalidInputError
@@ -97,6 +97,7 @@ class SaveState:
             raise InvalidInputError(
                 f"cannot save to {self.path}: its resume folder {exc}; remove it, or save elsewhere"
             ) from None
+        hide(self.folder)
         self._lock()
         self._load()
         return self

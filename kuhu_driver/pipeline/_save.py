@@ -8,13 +8,18 @@ import contextlib
 import logging
 import os
 import re
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
-from .._files import KeptBeside, can_create_in, install, temp_beside, temp_tag
+from .._files import (
+    KeptBeside,
+    can_create_in,
+    install,
+    temp_beside,
+    temp_tag,
+    writer_alive,
+)
 from .._memory import give_back_free_memory
 from .._model import SAVE_FORMATS, Voicing
 from .._text import clean_text
@@ -286,25 +291,7 @@ def _remove_orphans(path: Path) -> None:
         return
     for part in candidates:
         m = pattern.fullmatch(part.name)
-        if m is not None and not _alive(int(m.group(1)), part):
+        if m is not None and not writer_alive(int(m.group(1)), part):
             with contextlib.suppress(OSError):
                 part.unlink()
                 logger.info("removed %s, left by a write that was killed", part.name)
-
-
-def _alive(pid: int, part: Path) -> bool:
-    """Whether the write that made ``part`` may still be going on."""
-    if pid == os.getpid():
-        return True
-    if sys.platform == "win32":  # pragma: no cover - no signal 0 there: a day unwritten
-        try:
-            return time.time() - part.stat().st_mtime < 86400
-        except OSError:
-            return True
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except OSError:
-        return True  # exists, owned by someone else
-    return True
