@@ -10,6 +10,9 @@ more things, each for a feature pyttsx3 has no public way to give:
   error nobody hears is logged instead;
 - ``engine.proxy._driver``: the driver an engine runs (``session_of``, and messages).
 
+The local voice's helper also calls ``proxy.setBusy`` (public to drivers) on an engine
+of its own: see :func:`hold_for_the_loop`.
+
 If a pyttsx3 release renames one of them, the feature it serves turns off with one
 warning (nothing breaks), and ``tests/driver/test_pyttsx3_adapter.py`` fails loudly.
 """
@@ -93,3 +96,32 @@ def engine_driver(engine: Any) -> object:
 def driver_class_name(engine: Any) -> str:
     """The name of the platform driver a pyttsx3 engine runs (for messages only)."""
     return type(engine_driver(engine)).__name__
+
+
+def hold_for_the_loop(engine: Any) -> None:
+    """Make the next command wait for ``runAndWait``'s loop, as an engine's first does.
+
+    pyttsx3 2.99 ends ``runAndWait`` with the proxy idle, so a second ``save_to_file``
+    starts at once, before the loop; the loop's first pump (every platform driver
+    marks itself idle as its loop starts) then runs the queued ``endLoop``, whose
+    ``driver.stop()`` cuts off the file that NSSpeechSynthesizer or SAPI5 is still
+    writing. Marked busy, the command is run by that first pump instead, and ``endLoop``
+    only once the platform reports the file done. Older releases leave the proxy busy
+    after ``runAndWait``: this changes nothing there."""
+    _set_busy(engine, True)
+
+
+def end_the_loop_on_error(engine: Any) -> None:
+    """A platform driver that raises in a command has marked itself busy first, and
+    would never report the command done: on pyttsx3's ``error`` event the proxy is
+    marked idle, so that the queued ``endLoop`` runs and ``runAndWait`` returns."""
+    engine.connect("error", lambda name, exception: _set_busy(engine, False))
+
+
+def _set_busy(engine: Any, busy: bool) -> None:
+    proxy = getattr(engine, "proxy", None)
+    set_busy = getattr(proxy, "setBusy", None)
+    if set_busy is None:
+        _missing("DriverProxy.setBusy")
+        return
+    set_busy(busy)

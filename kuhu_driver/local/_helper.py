@@ -14,7 +14,7 @@ import signal
 import sys
 from typing import Any
 
-from .._pyttsx3 import driver_class_name
+from .._pyttsx3 import driver_class_name, end_the_loop_on_error, hold_for_the_loop
 from .._text import has_han
 from ..errors import LocalVoiceError
 from ._voices import best_chinese, listed_voices
@@ -62,6 +62,7 @@ def helper_main() -> int:
         # KUHU_LOCAL_DRIVER names pyttsx3's driver (the tests give a fake one).
         engine = pyttsx3.init(os.environ.get("KUHU_LOCAL_DRIVER") or None)
         default_voice = engine.getProperty("voice")
+        end_the_loop_on_error(engine)
     except Exception as exc:
         out.write(json.dumps({"ok": False, "error": f"{type(exc).__name__}: {exc}"}) + "\n")
         out.flush()
@@ -74,6 +75,7 @@ def helper_main() -> int:
             engine.setProperty("voice", _pick_voice(engine, req["text"]) or default_voice)
             engine.setProperty("rate", int(req["rate"]))
             engine.setProperty("volume", float(req["volume"]))
+            hold_for_the_loop(engine)  # pyttsx3 2.99 would cut the file short
             engine.save_to_file(plain_text(req["text"]), req["path"])
             engine.runAndWait()
             if not os.path.exists(req["path"]):  # noqa: PTH110

@@ -156,7 +156,7 @@ class LocalVoice(Closing):
                 self._proc.stdin.flush()
                 reply = self._reply_locked(SYNTH_TIMEOUT)
             except (OSError, LocalVoiceError) as exc:
-                self._stop_locked()
+                self._failed_locked()  # a helper that hangs counts, or it could for ever
                 raise LocalVoiceError(f"the local voice failed: {exc}") from None
             if not reply.get("ok"):
                 self._failed_locked()

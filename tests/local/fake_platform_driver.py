@@ -10,8 +10,14 @@ pyttsx3 swallows), ``english-only`` (no Chinese voice), ``silent`` (a WAV of zer
 English voice given Chinese text), ``bad-voices`` (listing voices
 raises, as pyttsx3 2.99 does on Windows for a language such as "409;9"), ``sapi-409``
 (the same, with SAPI's own voice tokens reachable as SAPI5's driver has them, ``_tts``),
-``zh-hk-first`` (a Cantonese voice listed before the Mandarin one).
+``zh-hk-first`` (a Cantonese voice listed before the Mandarin one), ``hang`` (the file is
+written, its end never reported: SAPI5's loop waiting out a synthesis).
 ``FAKE_LOG``: a file that gets one JSON line per save (text, voice).
+
+As NSSpeechSynthesizer and SAPI5 do, it writes a file asynchronously: ``save_to_file``
+starts the writing and returns; the file grows for ``WRITE_SECONDS``; the platform's
+"finished" reaches pyttsx3 from the driver's loop; and ``stop()`` cuts the writing off
+where it is (``stopSpeaking``), leaving a file shorter than its header says.
 """
 
 from __future__ import annotations
@@ -19,10 +25,13 @@ from __future__ import annotations
 import json
 import os
 import struct
+import threading
 import time
 from typing import Any
 
 RATE = 22050
+#: How long writing a file takes (the platform speaking into it).
+WRITE_SECONDS = 0.05
 
 
 def samples(text: str) -> list[int]:
@@ -107,6 +116,7 @@ class FakePlatformDriver:
             self._tts = _SpVoice()
         self._looping = False
         self._written = False
+        self._cut = threading.Event()
         self._props: dict[str, Any] = {"voice": "en-voice", "rate": 200, "volume": 1.0}
 
     def destroy(self) -> None:
@@ -134,11 +144,10 @@ class FakePlatformDriver:
         pass
 
     def stop(self) -> None:
-        pass
+        self._cut.set()  # stopSpeaking: the file being written ends where it is
 
     def save_to_file(self, text: str, filename: str) -> None:
         self._proxy.setBusy(True)
-        self._written = True  # "done" comes from the loop, as the platform's event would
         mode = os.environ.get("FAKE_PLATFORM", "wav18")
         log = os.environ.get("FAKE_LOG")
         if log:
@@ -146,10 +155,20 @@ class FakePlatformDriver:
                 f.write(json.dumps({"text": text, "voice": self._props["voice"]}) + "\n")
         if mode == "raise":
             raise RuntimeError("the platform's synthesizer failed")
-        if mode == "never":
-            return
-        with open(filename, "wb") as f:
-            f.write(render(text, mode))
+        self._cut = threading.Event()
+        data = b"" if mode == "never" else render(text, mode)
+        threading.Thread(target=self._write, args=(filename, data, self._cut)).start()
+
+    def _write(self, filename: str, data: bytes, cut: threading.Event) -> None:
+        if data:
+            with open(filename, "wb") as f:
+                half = len(data) // 2
+                f.write(data[:half])
+                f.flush()
+                if not cut.wait(WRITE_SECONDS):
+                    f.write(data[half:])
+        if os.environ.get("FAKE_PLATFORM") != "hang":  # "hang": done is never reported
+            self._written = True  # "done" reaches pyttsx3 from the loop, as the delegate's
 
     def getProperty(self, name: str) -> Any:
         if name == "voices":

@@ -9,6 +9,7 @@ import json
 import os
 import struct
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -59,6 +60,19 @@ def test_every_file_the_platforms_write_is_read_to_the_sample(
     assert [a["voice"] for a in asked] == ["en-voice", "zh-voice"]  # Chinese for Chinese
 
 
+def test_pieces_in_a_row_are_each_whole_when_the_platform_writes_asynchronously(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """NSSpeechSynthesizer and SAPI5 write files asynchronously, and stop() cuts them
+    off. Under pyttsx3 2.99 the helper's one engine ran the second request's file before
+    the loop, whose first pump then stopped it: every second piece was cut short, and
+    after four failures the local voice was off for the process."""
+    with LocalVoice() as voice:
+        for i in range(9):
+            text = f"第{i}句话。"
+            assert voice.synthesize(text) == (pcm_of(text), fake.RATE), i
+
+
 @pytest.mark.parametrize(
     ("mode", "says"),
     [
@@ -78,6 +92,26 @@ def test_a_platform_that_fails_is_a_local_voice_error_and_a_fresh_helper(
         assert first is None  # stopped: the next piece gets a fresh one
         monkeypatch.setenv("FAKE_PLATFORM", "wav18")
         assert voice.synthesize("hello") == (pcm_of("hello"), fake.RATE)
+
+
+def test_a_helper_that_hangs_counts_as_a_failure_so_it_cannot_hang_for_ever(
+    platform: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A platform that never reports a file done (SAPI5 under pyttsx3 2.99 can wait out
+    the synthesis timeout): each such piece restarts the helper and counts, so after
+    MAX_RESTARTS the local voice is off at once instead of stalling every piece."""
+    from kuhu_driver.local import _voice
+
+    monkeypatch.setattr(_voice, "SYNTH_TIMEOUT", 0.5)
+    monkeypatch.setenv("FAKE_PLATFORM", "hang")
+    with LocalVoice() as voice:
+        for _ in range(_voice.MAX_RESTARTS + 1):
+            with pytest.raises(LocalVoiceError, match="did not answer"):
+                voice.synthesize("hello")
+        t0 = time.monotonic()
+        with pytest.raises(LocalVoiceError, match="failed too often"):
+            voice.synthesize("hello")
+        assert time.monotonic() - t0 < 0.5  # no helper started, no wait
 
 
 def test_no_chinese_voice_is_one_clear_error_not_silence(
