@@ -60,6 +60,8 @@ class Settings:
     fallback: str = "local"
     #: The longest wait for the cloud before the local voice speaks (KUHU_CLOUD_WAIT).
     cloud_wait: float = DEFAULT_CLOUD_WAIT
+    #: The HTTP proxy (KUHU_PROXY): a URL, "none", or None for the system's (``api._proxy``).
+    proxy: str | None = field(default=None, repr=False)
 
 
 def missing_key_error() -> ConfigError:
@@ -83,6 +85,7 @@ def resolve_settings(
     audio: str | None = None,
     fallback: str | None = None,
     cloud_wait: float | None = None,
+    proxy: str | None = None,
     env: Mapping[str, str] | None = None,
     require_key: bool = True,
 ) -> Settings:
@@ -118,6 +121,9 @@ def resolve_settings(
     fallback = _choice(env, "KUHU_FALLBACK", fallback, FALLBACKS)
     if cloud_wait is None:
         cloud_wait = _positive(env, "KUHU_CLOUD_WAIT", DEFAULT_CLOUD_WAIT, float)
+    proxy = (proxy if proxy is not None else env.get("KUHU_PROXY", "")).strip() or None
+    if proxy is not None and proxy.lower() not in DIRECT:
+        parse_proxy(proxy)  # a bad one is a ConfigError now, not at the first request
     return Settings(
         api_key=key,
         api_secret=secret,
@@ -130,6 +136,7 @@ def resolve_settings(
         audio=audio,
         fallback=fallback,
         cloud_wait=cloud_wait,
+        proxy=proxy,
     )
 
 
@@ -189,3 +196,46 @@ def speech_settings(**kw: object) -> Settings:
     if not settings.api_key and settings.fallback == "off":
         raise missing_key_error()
     return settings
+
+
+#: ``KUHU_PROXY`` values that mean a direct connection, whatever the system says.
+DIRECT = ("none", "off", "direct")
+
+
+@dataclass(frozen=True)
+class Proxy:
+    """An HTTP proxy; ``auth`` kept out of ``repr`` and of every message."""
+
+    host: str
+    port: int
+    auth: tuple[str, str] | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        """The proxy's URL, without its credentials."""
+        return f"http://{self.host}:{self.port}"
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+def parse_proxy(value: str, origin: str = "KUHU_PROXY") -> Proxy:
+    """``http://[user:password@]host[:port]`` as a :class:`Proxy`; :class:`ConfigError`
+    naming ``origin`` otherwise (never echoing a password)."""
+    from urllib.parse import unquote, urlsplit
+
+    try:
+        parts = urlsplit(value.strip())
+        port = parts.port or 80
+    except ValueError:
+        parts, port = None, 0
+    if parts is None or parts.scheme.lower() != "http" or not parts.hostname or port <= 0:
+        shown = f"{parts.scheme}://{parts.hostname}" if parts and parts.hostname else "it"
+        raise ConfigError(
+            f"{origin} must be an http:// proxy (http://host:port, user:password@ if it "
+            f"asks) or none; {shown} is not one"
+        )
+    auth = None
+    if parts.username is not None:
+        auth = (unquote(parts.username), unquote(parts.password or ""))
+    return Proxy(parts.hostname, port, auth)

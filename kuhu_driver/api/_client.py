@@ -103,6 +103,7 @@ class KuhuClient(Closing):
             keep_alive=KEEP_ALIVE,
             connect_timeout=min(5.0, timeout),
             transport=transport,
+            proxy=settings.proxy,
         )
         self._lock = threading.Lock()
         #: The last answer that gave audio, as the server sent it.

@@ -17,6 +17,7 @@ from ..errors import StoppedError
 from ._ahead import Ahead
 from ._answer import RawAnswer
 from ._exit import held_at_exit, track
+from ._proxy import proxy_for
 from ._request import Endpoint
 from ._transport import Cut, Guard, post, tls_context
 
@@ -24,6 +25,8 @@ if TYPE_CHECKING:
     import ssl
 
     import httpx
+
+    from .._config import Proxy
 
 
 class Line:
@@ -38,11 +41,14 @@ class Line:
         keep_alive: float,
         connect_timeout: float,
         transport: httpx.BaseTransport | None = None,
+        proxy: str | None = None,
     ) -> None:
         self.url = url
         self.keep_alive = keep_alive
         self.connect_timeout = connect_timeout
         self._transport = transport
+        self._proxy_setting = proxy  # KUHU_PROXY; the system's is looked up on first use
+        self._proxy: list[Proxy | None] = []  # found once
         self.ahead = Ahead(keep_alive)  # a connection opened before the request using it
         self._http_client: httpx.Client | None = None
         self._tls: ssl.SSLContext | None = None
@@ -76,8 +82,8 @@ class Line:
         """Open a new connection now (TCP and TLS, on threads of their own), for the next
         request that needs one: nothing is sent. False if none was started (one is being
         opened, or fresh for more than ``margin`` s; closed; a mock transport)."""
-        if self._transport is not None or self._closed:
-            return False
+        if self._transport is not None or self._closed or self.proxy() is not None:
+            return False  # through a proxy, the first request opens its tunnel itself
         parts = urlsplit(self.url.bare)
         tls = parts.scheme == "https"
         port = parts.port or (443 if tls else 80)
@@ -120,6 +126,13 @@ class Line:
             built.close()
             raise StoppedError("the client was closed")
 
+    def proxy(self) -> Proxy | None:
+        """The proxy connections go through (``api._proxy``), found on first use."""
+        with self._tls_lock:
+            if not self._proxy:
+                self._proxy.append(proxy_for(self.url.bare, self._proxy_setting))
+            return self._proxy[0]
+
     def _context(self) -> ssl.SSLContext:
         """The TLS context, built once (by whichever needs it first: the connection
         opened ahead, or the HTTP client)."""
@@ -136,7 +149,7 @@ class Line:
         if transport is None:
             from ._wire import Wire
 
-            transport = Wire(self._context(), self.ahead, self.keep_alive)
+            transport = Wire(self._context(), self.ahead, self.keep_alive, self.proxy())
         return httpx.Client(transport=transport, follow_redirects=False, trust_env=False)
 
     def exchange(
@@ -163,8 +176,10 @@ class Line:
         try:
             timer.start()
             with held_at_exit():
+                http = self.http()
+                proxy = self.proxy() if self._transport is None else None
                 return post(
-                    self.http(),
+                    http,
                     self.url,
                     body,
                     headers,
@@ -172,6 +187,7 @@ class Line:
                     cap=cap,
                     billed=billed,
                     guard=guard,
+                    via=None if proxy is None else str(proxy),
                 )
         finally:
             timer.cancel()

@@ -120,7 +120,7 @@ class Guard:
         ) from exc
 
 
-#: Certificates a test trusts besides certifi's roots (see ``trust_also``).
+#: Certificates a test trusts besides the roots (see ``trust_also``).
 _also_trusted: list[str] = []
 
 
@@ -130,23 +130,68 @@ def trust_also(cafile: str) -> None:
     _also_trusted.append(cafile)
 
 
-def tls_context() -> ssl.SSLContext:
-    """Certificate and host name checks on, trusting certifi's roots only (and what a
-    test's code added with ``trust_also``).
+#: Where Linux distributions keep the system's roots (Debian and Ubuntu, Fedora and RHEL,
+#: openSUSE, Alpine and Arch): read from these fixed paths, never from the environment.
+DISTRO_BUNDLES = (
+    "/etc/ssl/certs/ca-certificates.crt",
+    "/etc/pki/tls/certs/ca-bundle.crt",
+    "/etc/ssl/ca-bundle.pem",
+    "/etc/ssl/cert.pem",
+)
 
-    Built here, not from the environment: variables such as SSL_CERT_FILE must not be able
-    to make an endpoint trusted that would otherwise be refused.
+
+def os_trust_store() -> bool:
+    """Whether certificates are verified by the operating system (Windows, macOS)."""
+    return sys.platform in ("win32", "darwin")
+
+
+def tls_context() -> ssl.SSLContext:
+    """Certificate and host name checks on, always.
+
+    On Windows and macOS the operating system verifies (``truststore``), as browsers
+    there do: a corporate or antivirus root installed in the system's store is trusted,
+    and certifi's roots beside it. On Linux: certifi's roots and the distribution's
+    bundle, at its fixed path and only if root owns it and no one else may write it.
+    Plus what a test's code added with ``trust_also``.
+
+    Never from the environment: variables such as SSL_CERT_FILE must not be able to
+    make an endpoint trusted that would otherwise be refused (Windows and macOS read no
+    such variable: their stores are the system's).
     """
     import ssl
 
     import certifi
 
-    ctx = ssl.create_default_context(cafile=certifi.where())
+    if os_trust_store():
+        import truststore
+
+        ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        ctx.load_verify_locations(cafile=certifi.where())
+    else:
+        ctx = ssl.create_default_context(cafile=certifi.where())
+        bundle = _distro_bundle()
+        if bundle is not None:
+            ctx.load_verify_locations(cafile=bundle)
     for cafile in _also_trusted:
         ctx.load_verify_locations(cafile=cafile)
     ctx.check_hostname = True
     ctx.verify_mode = ssl.CERT_REQUIRED
     return ctx
+
+
+def _distro_bundle() -> str | None:
+    """The first of :data:`DISTRO_BUNDLES` that root owns and only root may write."""
+    import stat
+    from pathlib import Path
+
+    for path in DISTRO_BUNDLES:
+        try:
+            st = Path(path).stat()
+        except OSError:
+            continue
+        if stat.S_ISREG(st.st_mode) and st.st_uid == 0 and not st.st_mode & 0o022:
+            return path
+    return None
 
 
 class _Progress:
@@ -157,13 +202,22 @@ class _Progress:
 
 @contextlib.contextmanager
 def map_transport_errors(
-    guard: Guard, limit: float, url: Endpoint, progress: _Progress
+    guard: Guard, limit: float, url: Endpoint, progress: _Progress, via: str | None = None
 ) -> Iterator[None]:
-    """Turn httpx's failures into ours; a guard that fired explains any of them."""
+    """Turn httpx's failures into ours; a guard that fired explains any of them.
+    ``via``: the proxy the connection goes through (``host:port``), named in errors."""
     import httpx
 
     try:
         yield
+    except httpx.ProxyError as exc:
+        guard.raise_if_fired(limit, exc)
+        raise _unreachable(
+            TransportError(
+                f"the proxy {via} did not open a connection to {url.host} ({exc}): check "
+                "KUHU_PROXY, or the system's proxy settings"
+            )
+        ) from exc
     except httpx.ConnectTimeout as exc:
         guard.raise_if_fired(limit, exc)
         raise _unreachable(
@@ -177,7 +231,7 @@ def map_transport_errors(
         ) from exc
     except httpx.ConnectError as exc:
         guard.raise_if_fired(limit, exc)
-        raise _connect_error(exc, url) from exc
+        raise _connect_error(exc, url, via) from exc
     except httpx.RemoteProtocolError as exc:
         guard.raise_if_fired(limit, exc)
         if progress.got_headers:
@@ -197,7 +251,7 @@ def _unreachable(exc: TransportError) -> TransportError:
     return exc
 
 
-def _connect_error(exc: Exception, url: Endpoint) -> TransportError:
+def _connect_error(exc: Exception, url: Endpoint, via: str | None) -> TransportError:
     if "CERTIFICATE_VERIFY_FAILED" in str(exc) or "SSL" in type(exc.__context__).__name__:
         return TLSError(
             f"the TLS certificate of {url.host} could not be verified, so "
@@ -206,6 +260,13 @@ def _connect_error(exc: Exception, url: Endpoint) -> TransportError:
             "to be (certificate checks cannot be turned off)"
         )
     why = str(exc)
+    if via is not None:
+        return _unreachable(
+            TransportError(
+                f"could not connect to the proxy {via} ({why or type(exc).__name__}): check "
+                "KUHU_PROXY, or the system's proxy settings"
+            )
+        )
     if re.search(_DNS_FAILURE, why, re.IGNORECASE):
         return _unreachable(
             TransportError(
@@ -234,6 +295,7 @@ def post(
     cap: int,
     billed: int,
     guard: Guard,
+    via: str | None = None,
 ) -> RawAnswer:
     """POST ``body`` and read the whole answer, at most ``cap`` bytes, within ``limit``
     seconds (the caller's timer fires ``guard``, which also covers connecting and the
@@ -246,7 +308,7 @@ def post(
 
     with (
         watching(guard),  # outermost: the guard lets the socket go once all is closed
-        map_transport_errors(guard, limit, url, progress),
+        map_transport_errors(guard, limit, url, progress, via),
         http.stream(
             "POST",
             url.bare,

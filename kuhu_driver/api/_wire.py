@@ -24,6 +24,7 @@ from typing import Any, cast
 import httpcore
 import httpx
 
+from .._config import Proxy
 from ._ahead import Ahead, Ready, readable
 from ._exit import released_at_exit
 from ._netguard import stop_token, tell
@@ -202,17 +203,28 @@ class Wire(httpx.BaseTransport):
     """HTTP/1.1 through our :class:`Backend`, TLS with ``ssl_context``; idle connections
     are dropped after ``keep_alive`` seconds (the next one is then opened ahead)."""
 
-    def __init__(self, ssl_context: ssl.SSLContext, ahead: Ahead | None, keep_alive: float) -> None:
+    def __init__(
+        self,
+        ssl_context: ssl.SSLContext,
+        ahead: Ahead | None,
+        keep_alive: float,
+        proxy: Proxy | None = None,
+    ) -> None:
         self.backend = Backend(ahead)
-        self._pool = httpcore.ConnectionPool(
-            ssl_context=ssl_context,
-            max_connections=32,
-            max_keepalive_connections=8,
-            keepalive_expiry=keep_alive,
-            http1=True,
-            http2=False,
-            network_backend=self.backend,
-        )
+        pool: dict[str, Any] = {
+            "ssl_context": ssl_context,
+            "max_connections": 32,
+            "max_keepalive_connections": 8,
+            "keepalive_expiry": keep_alive,
+            "http1": True,
+            "http2": False,
+            "network_backend": self.backend,
+        }
+        self._pool: httpcore.ConnectionPool
+        if proxy is None:
+            self._pool = httpcore.ConnectionPool(**pool)
+        else:  # https through CONNECT: the proxy relays TLS it cannot read
+            self._pool = httpcore.HTTPProxy(proxy.url, proxy.auth, **pool)
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         url = request.url
