@@ -6,7 +6,7 @@ behaviour (Windows and macOS are simulated in the tests, not run):
   media player holding the output). It is retried briefly; a caller whose file was paid
   for then keeps it beside the target (``keep_beside``) rather than delete it.
 - ``full_sync``: on macOS ``fsync`` does not reach the disk; ``F_FULLFSYNC`` does.
-- ``can_create_in``: ``os.access`` ignores Windows ACLs and Controlled Folder Access and
+- ``can_create_beside``: ``os.access`` ignores Windows ACLs and Controlled Folder Access and
   macOS privacy-protected folders; creating and removing a file is the real test.
 - ``hide``: a leading dot hides a name everywhere but Windows, where the file attribute
   does (Explorer, and the folder views of sync clients, show the rest).
@@ -16,11 +16,13 @@ behaviour (Windows and macOS are simulated in the tests, not run):
 
 from __future__ import annotations
 
+import errno
 import os
 import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import IO
 
 #: How long a replace is retried while another program holds the target.
 REPLACE_PATIENCE = 2.0
@@ -78,20 +80,33 @@ def full_sync(fd: int) -> None:
     os.fsync(fd)
 
 
-def can_create_in(folder: Path) -> OSError | None:
-    """None if a file can be created in ``folder`` (tried, then removed); else why not."""
+def can_create_beside(path: Path) -> OSError | None:
+    """None if a file can be created beside ``path`` (tried, under the name a temporary
+    file of ``path`` would get, then removed); else why not."""
     try:
-        import tempfile
-
-        fd, name = tempfile.mkstemp(prefix=".kuhu-probe-", dir=folder)
+        fd, name = temp_beside(path)
     except OSError as exc:
         return exc
     os.close(fd)
     try:
-        Path(name).unlink()
+        name.unlink()
     except OSError as exc:
         return exc
     return None
+
+
+#: Windows' longest path of a file (MAX_PATH, 260, less its NUL) and of a folder
+#: (CreateDirectory keeps room for an 8.3 name: 248, less its NUL). Our own files'
+#: names are kept within them wherever the output's path is (on every platform: a
+#: shorter name costs nothing elsewhere).
+MAX_FILE_PATH = 259
+MAX_DIR_PATH = 247
+
+
+def room_beside(path: Path) -> int:
+    """How long a name beside ``path`` may be for its path to stay within
+    :data:`MAX_FILE_PATH`."""
+    return MAX_FILE_PATH - len(str(path.parent.absolute())) - 1
 
 
 class KeptBeside(PermissionError):
@@ -109,6 +124,23 @@ def install(src: Path, dst: Path, *, patience: float = REPLACE_PATIENCE) -> None
         replace(src, dst, patience=patience)
     except PermissionError:
         raise KeptBeside(dst, keep_beside(src, dst)) from None
+    except OSError as exc:
+        if exc.errno != errno.EXDEV:
+            raise
+        # Another file system (a save kept in the user's folder): copied beside, then in.
+        fd, copy = temp_beside(dst)
+        with os.fdopen(fd, "wb") as out, src.open("rb") as data:
+            copy_into(data, out)
+        install(copy, dst, patience=patience)
+
+
+def copy_into(data: IO[bytes], out: IO[bytes]) -> None:
+    """Copy ``data`` into ``out`` a megabyte at a time, and flush it to the disk."""
+    import shutil
+
+    shutil.copyfileobj(data, out, 1 << 20)
+    out.flush()
+    full_sync(out.fileno())
 
 
 def umask() -> int:
@@ -131,15 +163,12 @@ def temp_tag(path: Path) -> str:
 
 
 def temp_beside(path: Path) -> tuple[int, Path]:
-    """A new, empty temporary file beside ``path`` (``.NAME.PID-RANDOM.part``), created
+    """A new, empty temporary file beside ``path`` (``.NAME.PID-RANDOM.part``; near
+    Windows' path limit a name no longer than the room left, ``~RANDOM``), created
     exclusively (never a file or link someone planted), with the mode the finished file
     should have (the user's umask), set on the descriptor: no window in which a swapped
     name gets it. Its descriptor and path; nothing is left behind if this fails."""
-    import tempfile
-
-    fd, name = tempfile.mkstemp(
-        prefix=f".{temp_tag(path)}.{os.getpid()}-", suffix=".part", dir=path.parent or "."
-    )
+    fd, name = _create_beside(path)
     try:
         # Windows before 3.13 has no fchmod, and needs none: its only mode bit is
         # read-only, which mkstemp leaves off.
@@ -147,10 +176,34 @@ def temp_beside(path: Path) -> tuple[int, Path]:
             os.fchmod(fd, 0o666 & ~umask())
     except BaseException:
         os.close(fd)
-        Path(name).unlink(missing_ok=True)
+        name.unlink(missing_ok=True)
         raise
-    hide(Path(name))
-    return fd, Path(name)
+    hide(name)
+    return fd, name
+
+
+def _create_beside(path: Path) -> tuple[int, Path]:
+    folder = path.parent or Path()
+    usual = f".{temp_tag(path)}.{os.getpid()}-"
+    room = room_beside(path)
+    if len(usual) + len("12345678.part") <= room:
+        import tempfile
+
+        fd, name = tempfile.mkstemp(prefix=usual, suffix=".part", dir=folder)
+        return fd, Path(name)
+    # As long as the room left, which the output's own name fits in (at least 2).
+    import secrets
+
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
+    length = max(2, min(room, 9))
+    for _ in range(100):
+        candidate = folder / f"~{secrets.token_hex(4)[: length - 1]}"
+        try:
+            return os.open(candidate, flags, 0o600), candidate
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 #: Windows' ``FILE_ATTRIBUTE_HIDDEN``.

@@ -222,19 +222,29 @@ class PrivateDir:
         ``_files.install`` (retried while ``dst`` is open elsewhere, else kept beside
         it). On POSIX it first leaves this folder by a rename from its descriptor, to a
         name beside ``dst`` that no one can guess; if installing fails, it comes back."""
-        from ._files import KeptBeside, install, replace, temp_beside
+        from ._files import KeptBeside, copy_into, install, replace, temp_beside
 
         if self._fd is None:
             install(self.path / name, dst)
             return
         where, dir_fd = self._where(name)
         fd, beside = temp_beside(dst)  # a fresh name, taken by the rename below
-        os.close(fd)
-        replace(where, beside, src_dir_fd=dir_fd)
+        moved = True
+        try:
+            replace(where, beside, src_dir_fd=dir_fd)
+            os.close(fd)
+        except OSError as exc:
+            if exc.errno != errno.EXDEV:
+                os.close(fd)
+                beside.unlink(missing_ok=True)
+                raise
+            moved = False  # another file system (a save kept in the user's folder)
+            with os.fdopen(fd, "wb") as out, self.open_regular(name) as data:
+                copy_into(data, out)
         try:
             install(beside, dst)
         except BaseException as exc:
-            if not isinstance(exc, KeptBeside):
+            if moved and not isinstance(exc, KeptBeside):
                 with contextlib.suppress(OSError):
                     replace(beside, where, dst_dir_fd=dir_fd, patience=0)
             raise

@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import IO
 
 from .. import _filelock
-from .._files import full_sync, hide
+from .._config import default_cache_dir
+from .._files import MAX_DIR_PATH, MAX_FILE_PATH, full_sync, hide
 from .._model import Audio
 from .._private import PrivateDir, UnsafeFolderError, check_private
 from ..errors import InvalidInputError
@@ -59,8 +60,20 @@ def save_id(endpoint: str, voicing: object, fmt: str, text: str) -> str:
     return hashlib.sha256(canon.encode("utf-8")).hexdigest()
 
 
+#: The longest name made inside a save's folder (a temporary ``state.json``).
+_LONGEST_INSIDE = len(".state.json.123456789012.tmp")
+
+
 def folder_for(path: Path) -> Path:
-    return path.with_name(f".{path.name}{SUFFIX}")
+    """Where the save of ``path`` keeps its pieces: beside it (``.NAME.kuhu-save``);
+    or, where that folder or a file in it would pass Windows' path limits although the
+    output does not, in the user's cache folder, named from the output's path."""
+    beside = path.with_name(f".{path.name}{SUFFIX}")
+    full = len(str(beside.absolute()))
+    if full <= MAX_DIR_PATH and full + 1 + _LONGEST_INSIDE <= MAX_FILE_PATH:
+        return beside
+    digest = hashlib.sha256(str(path.absolute()).encode("utf-8")).hexdigest()[:16]
+    return default_cache_dir() / "saves" / f".{digest}{SUFFIX}"
 
 
 class SaveState:
@@ -90,7 +103,7 @@ class SaveState:
     def open(self) -> SaveState:
         """Take the save's lock and check what an earlier run left; :class:`InvalidInputError`
         if another process is writing the same output."""
-        _prune(self.path.parent)
+        _prune(self.folder.parent)
         try:
             self._dir = PrivateDir(self.folder)
         except UnsafeFolderError as exc:

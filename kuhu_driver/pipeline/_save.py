@@ -14,7 +14,7 @@ from typing import IO
 
 from .._files import (
     KeptBeside,
-    can_create_in,
+    can_create_beside,
     install,
     temp_beside,
     temp_tag,
@@ -54,7 +54,7 @@ def check_destination(path: str | os.PathLike[str]) -> Path:
     if not folder.is_dir():
         raise InvalidInputError(f"cannot write {target}: the folder {folder} does not exist")
     # Tried for real: os.access ignores Windows ACLs and macOS privacy-protected folders.
-    refused = can_create_in(folder)
+    refused = can_create_beside(target)
     if refused is not None:
         raise InvalidInputError(
             f"cannot write {target}: the folder {folder} does not take new files "
