@@ -48,14 +48,22 @@ sys.addaudithook(_windows_limits)  # once per process; it acts only inside ``win
 
 
 @pytest.fixture
-def windows_paths(monkeypatch: pytest.MonkeyPatch) -> Any:
+def windows_paths(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
     """Windows' limits on absolute paths, and folders used by path, as on Windows (on
-    POSIX the save's folder is used by descriptor, and its files' names are short)."""
+    POSIX the save's folder is used by descriptor, and its files' names are short). The
+    user's cache folder is this test's own."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(_private, "_POSIX", False)
     refused.clear()
     _enforcing[0] = True
     yield
     _enforcing[0] = False
+
+
+def leftovers(tmp_path: Path) -> list[Path]:
+    """Files or save folders left in the user's cache folder (this test's own)."""
+    cache = tmp_path / "cache"
+    return [p for p in cache.rglob("*") if p.is_file() or p.name.endswith(".kuhu-save")]
 
 
 def deep_folder(base: Path, length: int) -> Path:
@@ -100,8 +108,9 @@ def test_a_long_save_keeps_its_pieces_where_they_fit(
     assert main([text, "--out", str(out)]) == 0, refused
     assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
     assert [p.name for p in out.parent.iterdir()] == [name]
-    saves = Path(os.environ["HOME"]) / ".cache" / "kuhu_driver" / "saves"
-    assert not saves.exists() or list(saves.iterdir()) == []
+    assert leftovers(tmp_path) == []
+    # Near the limit the pieces were kept in the cache folder, else beside the output.
+    assert (tmp_path / "cache" / "kuhu_driver" / "saves").is_dir() == (folder_length == 247)
     assert refused == []
 
 
@@ -129,3 +138,4 @@ def test_a_long_save_kept_on_another_file_system_is_copied_into_place(
     assert crossed, "the save's folder was not in the cache folder"
     assert parse_wav(out.read_bytes()).data == expected_pcm(kuhu_emulator, text)
     assert [p.name for p in out.parent.iterdir()] == ["chapter.wav"]
+    assert leftovers(tmp_path) == []  # the folder went once the copy was in place

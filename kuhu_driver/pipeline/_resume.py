@@ -320,10 +320,13 @@ class SaveState:
         folder = self.dir
         try:
             folder.move_out(_PART, self.path)
-        finally:
-            if not folder.exists(_PART):
+        except BaseException:
+            if not folder.exists(_PART):  # kept beside a held output: nothing to resume
                 folder.remove_all()
                 self.release()
+            raise
+        folder.remove_all()  # the part is in place, or was copied there
+        self.release()
 
 
 def _well_formed(hashes: object, ends: object, start: object) -> bool:
