@@ -39,7 +39,24 @@ _HTTPCORE_ERRORS = (
 )
 
 
-class WatchedStream(httpcore.NetworkStream):
+class _Stream(httpcore.NetworkStream):
+    """httpcore's stream interface, ``start_tls`` written once for our two streams."""
+
+    def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,
+    ) -> httpcore.NetworkStream:
+        return self._start_tls(ssl_context, server_hostname, timeout)
+
+    def _start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
+    ) -> httpcore.NetworkStream:
+        raise NotImplementedError
+
+
+class WatchedStream(_Stream):
     """A network stream that tells the current attempt's guard its socket."""
 
     def __init__(self, inner: httpcore.NetworkStream) -> None:
@@ -56,11 +73,8 @@ class WatchedStream(httpcore.NetworkStream):
     def close(self) -> None:
         self._inner.close()
 
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
+    def _start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> httpcore.NetworkStream:
         tell(self._inner.get_extra_info("socket"))  # the handshake reads too
         return WatchedStream(self._inner.start_tls(ssl_context, server_hostname, timeout))
@@ -69,7 +83,7 @@ class WatchedStream(httpcore.NetworkStream):
         return self._inner.get_extra_info(info)
 
 
-class Opened(httpcore.NetworkStream):
+class Opened(_Stream):
     """A network stream over a connection opened ahead (TLS done already)."""
 
     def __init__(self, ready: Ready) -> None:
@@ -98,11 +112,8 @@ class Opened(httpcore.NetworkStream):
     def close(self) -> None:
         self._sock.close()
 
-    def start_tls(
-        self,
-        ssl_context: ssl.SSLContext,
-        server_hostname: str | None = None,
-        timeout: float | None = None,
+    def _start_tls(
+        self, ssl_context: ssl.SSLContext, server_hostname: str | None, timeout: float | None
     ) -> httpcore.NetworkStream:
         """Nothing to do: the handshake was made ahead, with this very context and host
         name (httpcore asks only for https, and only then was it opened with TLS)."""

@@ -17,6 +17,9 @@ from kuhu_driver.api import DEFAULT_VOICE
 from kuhu_driver.cli import PROBE_TEXT, check_setup, main
 from kuhu_driver.testing import KuhuEmulator
 
+#: Every check may play its probe: the device is the capture rig in every test.
+pytestmark = pytest.mark.usefixtures("capture")
+
 
 def run(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str]:
     code = main(["--check", *args])
@@ -57,7 +60,7 @@ def test_all_good_shows_the_setup_and_plays_the_probe(
 
 
 def test_no_request_sends_nothing(
-    kuhu_emulator: KuhuEmulator, capture: Any, capsys: pytest.CaptureFixture[str]
+    kuhu_emulator: KuhuEmulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
     code, out = run(capsys, "--no-request")
     assert code == 0, out
@@ -67,7 +70,6 @@ def test_no_request_sends_nothing(
 
 def test_no_key(
     kuhu_emulator: KuhuEmulator,
-    capture: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -80,7 +82,6 @@ def test_no_key(
 
 def test_wrong_key(
     kuhu_emulator: KuhuEmulator,
-    capture: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
@@ -96,7 +97,7 @@ def test_wrong_key(
 
 
 def test_signing_on_but_no_secret(
-    capture: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with KuhuEmulator(api_secret="console-secret") as emu:
         use_emulator(monkeypatch, emu)
@@ -112,9 +113,7 @@ def test_signing_on_but_no_secret(
         assert "console-secret" not in out
 
 
-def test_dead_endpoint(
-    capture: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dead_endpoint(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("KUHU_API_KEY", "some-key-1234")
     monkeypatch.setenv("KUHU_API_URL", "http://127.0.0.1:9/api/ai/audiosave")
     code, out = run(capsys, "--yes")
@@ -125,7 +124,7 @@ def test_dead_endpoint(
 
 
 def test_unknown_host_is_called_a_dns_failure(
-    capture: Any, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("KUHU_API_KEY", "some-key-1234")
     monkeypatch.setenv("KUHU_API_URL", "https://no-such-host.invalid/api/ai/audiosave")
@@ -136,7 +135,6 @@ def test_unknown_host_is_called_a_dns_failure(
 
 def test_self_signed_tls(
     self_signed: tuple[str, str],
-    capture: Any,
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
