@@ -13,6 +13,8 @@ proxy.
 from __future__ import annotations
 
 import logging
+import os
+import sys
 from urllib.parse import urlsplit
 
 from .._config import DIRECT, Proxy, parse_proxy
@@ -26,13 +28,15 @@ _warned: set[str] = set()
 def proxy_for(endpoint: str, setting: str | None) -> Proxy | None:
     """The proxy for connections to ``endpoint``: ``setting`` (``KUHU_PROXY``: a URL,
     or one of :data:`DIRECT`), else the system's; None for a direct connection."""
-    import urllib.request
-
     parts = urlsplit(endpoint)
     if parts.scheme != "https":
         return None
     if setting:
         return None if setting.strip().lower() in DIRECT else parse_proxy(setting)
+    if not _may_have_system_proxy():
+        return None
+    import urllib.request  # 10-20 ms of imports: only when there may be a proxy
+
     system = urllib.request.getproxies()
     value = system.get("https") or system.get("all")
     host = parts.hostname or ""
@@ -47,3 +51,11 @@ def proxy_for(endpoint: str, setting: str | None) -> Proxy | None:
             _warned.add(value)
             logger.warning("%s; connecting directly (set KUHU_PROXY to choose)", exc)
         return None
+
+
+def _may_have_system_proxy() -> bool:
+    """Whether the system may name a proxy: on Windows and macOS always (their settings);
+    elsewhere only through ``*_proxy`` variables."""
+    if sys.platform in ("win32", "darwin"):
+        return True
+    return any(name.lower() in ("https_proxy", "all_proxy") for name in os.environ)

@@ -150,9 +150,10 @@ def tls_context() -> ssl.SSLContext:
 
     On Windows and macOS the operating system verifies (``truststore``), as browsers
     there do: a corporate or antivirus root installed in the system's store is trusted,
-    and certifi's roots beside it. On Linux: certifi's roots and the distribution's
-    bundle, at its fixed path and only if root owns it and no one else may write it.
-    Plus what a test's code added with ``trust_also``.
+    and certifi's roots beside it. On Linux: the distribution's bundle (Mozilla's roots,
+    as certifi's, with what the machine's administrator added), at its fixed path and
+    only if root owns it and no one else may write it; else certifi's roots. Plus what
+    a test's code added with ``trust_also``.
 
     Never from the environment: variables such as SSL_CERT_FILE must not be able to
     make an endpoint trusted that would otherwise be refused (Windows and macOS read no
@@ -167,11 +168,8 @@ def tls_context() -> ssl.SSLContext:
 
         ctx: ssl.SSLContext = truststore.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
         ctx.load_verify_locations(cafile=certifi.where())
-    else:
-        ctx = ssl.create_default_context(cafile=certifi.where())
-        bundle = _distro_bundle()
-        if bundle is not None:
-            ctx.load_verify_locations(cafile=bundle)
+    else:  # the distribution's bundle is Mozilla's roots too, and the machine's own
+        ctx = ssl.create_default_context(cafile=_distro_bundle() or certifi.where())
     for cafile in _also_trusted:
         ctx.load_verify_locations(cafile=cafile)
     ctx.check_hostname = True
