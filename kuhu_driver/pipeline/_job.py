@@ -180,13 +180,10 @@ class Job:
 
     def _submit_next(self) -> None:
         i = self._next
-        a, b = self.spans[i]
-        piece = self.text[a:b]
         keep = self._keep
-        if keep is not None and i in self._kept and keep.stored(i) is not None:
+        if i in self._kept:
             fut: Future[Audio | None] = Future()
-            fut.set_result(None)  # whole on disk: read when its turn comes
-            self.billed_reused += billed_chars(piece)
+            fut.set_result(None)  # on disk from an earlier run: read when its turn comes
         else:
             leads = not self._led
             self._led = True
@@ -305,13 +302,17 @@ class Job:
         return audio if audio is not None else self._read_kept(i)
 
     def _read_kept(self, i: int) -> Audio:
-        """A piece of a resumable save, kept on disk as it arrived (a long save holds
-        only the piece being written, not all those fetched ahead); bought again only if
-        it was removed or damaged meanwhile."""
+        """A piece of a resumable save, kept on disk (by an earlier run, or as it
+        arrived: a long save holds only the piece being written, not all those fetched
+        ahead); read once, when its turn comes, and bought again only if it was removed
+        or damaged."""
         assert self._keep is not None
         audio = self._keep.stored(i)
         if audio is None:
-            audio = self._synth.fetch(self._request(i), self.cancel_event)
+            return self._synth.fetch(self._request(i), self.cancel_event)
+        if i in self._kept:
+            a, b = self.spans[i]
+            self.billed_reused += billed_chars(self.text[a:b])
         return audio
 
     def _take_over(self, i: int, exc: KuhuError) -> bool:
