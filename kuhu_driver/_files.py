@@ -24,6 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from ._open import create_new
+
 #: How long a replace is retried while another program holds the target.
 REPLACE_PATIENCE = 2.0
 
@@ -194,13 +196,11 @@ def _create_beside(path: Path) -> tuple[int, Path]:
     # As long as the room left, which the output's own name fits in (at least 2).
     import secrets
 
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    flags |= getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_BINARY", 0)
     length = max(2, min(room, 9))
     for _ in range(100):
         candidate = folder / f"~{secrets.token_hex(4)[: length - 1]}"
         try:
-            return os.open(candidate, flags, 0o600), candidate
+            return create_new(candidate), candidate
         except FileExistsError:
             continue
     raise FileExistsError(f"no free temporary name beside {path}")

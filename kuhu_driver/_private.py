@@ -27,11 +27,13 @@ import sys
 from pathlib import Path
 from typing import BinaryIO
 
+from ._files import KeptBeside, copy_into, full_sync, install, replace, temp_beside
+from ._open import BINARY as _BINARY
+from ._open import CLOEXEC as _CLOEXEC
+from ._open import NOFOLLOW as _NOFOLLOW
+from ._open import create_new, open_regular
+
 _POSIX = sys.platform != "win32"
-_BINARY = getattr(os, "O_BINARY", 0)
-_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
-_CLOEXEC = getattr(os, "O_CLOEXEC", 0)
-_NONBLOCK = getattr(os, "O_NONBLOCK", 0)
 _DIRECTORY = getattr(os, "O_DIRECTORY", 0)
 
 
@@ -84,25 +86,6 @@ def adopt_private(path: Path, st: os.stat_result) -> None:
     check_private(path, st)
     if _POSIX and st.st_mode & 0o077:
         path.chmod(0o700)
-
-
-def open_regular(path: str | Path, *, dir_fd: int | None = None) -> BinaryIO:
-    """``path`` opened for reading, never through a link, and only if it is a regular
-    file (``OSError`` otherwise): ``O_NONBLOCK``, so that a FIFO does not hang us, and a
-    device such as ``/dev/zero`` is refused."""
-    flags = os.O_RDONLY | _NOFOLLOW | _NONBLOCK | _CLOEXEC | _BINARY
-    f = os.fdopen(os.open(path, flags, dir_fd=dir_fd), "rb")
-    if not stat.S_ISREG(os.fstat(f.fileno()).st_mode):
-        f.close()
-        raise OSError(f"{Path(path).name} is not a regular file")
-    return f
-
-
-def create_new(path: str | Path, mode: int = 0o600, *, dir_fd: int | None = None) -> int:
-    """A file that did not exist (``FileExistsError`` otherwise, a link included), for
-    writing: its descriptor."""
-    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | _NOFOLLOW | _CLOEXEC | _BINARY
-    return os.open(path, flags, mode, dir_fd=dir_fd)
 
 
 def make_private_dirs(path: Path) -> None:
@@ -201,8 +184,6 @@ class PrivateDir:
                     f.write(data)
                 if sync:
                     f.flush()
-                    from ._files import full_sync
-
                     full_sync(f.fileno())
             self.replace(tmp, name)
         except BaseException:
@@ -211,8 +192,6 @@ class PrivateDir:
 
     def replace(self, src: str, dst: str) -> None:
         """Rename ``src`` over ``dst``, both in this folder (a rename follows no link)."""
-        from ._files import replace  # retried while Windows refuses it for a moment
-
         s, sfd = self._where(src)
         d, dfd = self._where(dst)
         replace(s, d, src_dir_fd=sfd, dst_dir_fd=dfd)
@@ -222,8 +201,6 @@ class PrivateDir:
         ``_files.install`` (retried while ``dst`` is open elsewhere, else kept beside
         it). On POSIX it first leaves this folder by a rename from its descriptor, to a
         name beside ``dst`` that no one can guess; if installing fails, it comes back."""
-        from ._files import KeptBeside, copy_into, install, replace, temp_beside
-
         if self._fd is None:
             install(self.path / name, dst)
             return

@@ -27,13 +27,8 @@ from pathlib import Path
 
 from .._files import replace
 from .._model import Audio, Request
-from .._private import (
-    adopt_private,
-    check_parents,
-    create_new,
-    make_private_dirs,
-    open_regular,
-)
+from .._open import create_new, open_regular
+from .._private import adopt_private, check_parents, make_private_dirs
 from ._store import MAGIC, header, is_ours, read_file
 
 logger = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import IO, BinaryIO
 
 from .._model import FORMATS, SAMPLE_RATES, Audio
-from .._private import open_regular
+from .._open import open_regular
 
 MAGIC = b"KUHU2\n"
 # magic, sample rate, audio length, format, then SHA-256 of (those fields + audio).
