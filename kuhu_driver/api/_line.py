@@ -48,7 +48,8 @@ class Line:
         self.connect_timeout = connect_timeout
         self._transport = transport
         self._proxy_setting = proxy  # KUHU_PROXY; the system's is looked up on first use
-        self._proxy: list[Proxy | None] = []  # found once
+        self._proxy: Proxy | None = None
+        self._proxy_found = False
         self.ahead = Ahead(keep_alive)  # a connection opened before the request using it
         self._http_client: httpx.Client | None = None
         self._tls: ssl.SSLContext | None = None
@@ -129,9 +130,10 @@ class Line:
     def proxy(self) -> Proxy | None:
         """The proxy connections go through (``api._proxy``), found on first use."""
         with self._tls_lock:
-            if not self._proxy:
-                self._proxy.append(proxy_for(self.url.bare, self._proxy_setting))
-            return self._proxy[0]
+            if not self._proxy_found:
+                self._proxy = proxy_for(self.url.bare, self._proxy_setting)
+                self._proxy_found = True
+            return self._proxy
 
     def _context(self) -> ssl.SSLContext:
         """The TLS context, built once (by whichever needs it first: the connection
