@@ -97,3 +97,17 @@ def test_layers_import_only_downwards() -> None:
             if len(dep_parts) < 2 or dep_parts[1] not in LAYERS or dep_parts[1] == layer:
                 continue  # a leaf, or its own layer
             assert dep_parts[1] in LAYERS[layer], f"{name} imports {dep}"
+
+
+def test_the_library_never_prints() -> None:
+    """Messages go through logging (kuhu-say's through ``cli._output.tell``), results
+    through the one writer each command has: no ``print`` anywhere in the package."""
+    calls = [
+        f"{path.relative_to(PACKAGE)}:{node.lineno}"
+        for path in sorted(PACKAGE.rglob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == "print"
+    ]
+    assert calls == []

@@ -34,7 +34,16 @@ from ..pipeline import (
 )
 from ._batch import run_batch
 from ._check import check_setup
-from ._output import Progress, cost_summary, list_voices, piece_progress, shown
+from ._output import (
+    Progress,
+    console,
+    cost_summary,
+    list_voices,
+    piece_progress,
+    result,
+    shown,
+    tell,
+)
 from ._parser import EMULATOR_NOTICE, build_parser
 
 
@@ -125,7 +134,7 @@ def _settings(args: argparse.Namespace) -> Iterator[Settings]:
     from ..testing import KuhuEmulator
 
     with KuhuEmulator() as emu:
-        print(EMULATOR_NOTICE, file=sys.stderr)
+        tell(EMULATOR_NOTICE)
         yield resolve_settings(
             api_key=emu.api_key, api_url=emu.url, cache=False, api_secret="", fallback=fallback
         )
@@ -137,13 +146,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.verbose:
         logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+    with console():
+        return _main(parser, args)
+
+
+def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     try:
         return _run(parser, args)
     except KuhuError as exc:
-        print(f"kuhu-say: error: {shown(str(exc), quote=False)}", file=sys.stderr)
+        tell(f"kuhu-say: error: {shown(str(exc), quote=False)}")
         return 1
     except KeyboardInterrupt:
-        print("kuhu-say: interrupted", file=sys.stderr)
+        tell("kuhu-say: interrupted")
         return 130
     except OSError as exc:
         # The reader went away (| head): stop quietly, as other commands do. Windows
@@ -209,7 +223,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     def ask(question: str) -> bool:
         if not (sys.stdin.isatty() and sys.stderr.isatty()):
-            print(f"kuhu-say: {question} No terminal to ask: add --yes", file=sys.stderr)
+            tell(f"kuhu-say: {question} No terminal to ask: add --yes")
             return False
         sys.stderr.write(f"{question} [y/N] ")
         sys.stderr.flush()
@@ -221,7 +235,7 @@ def _check(args: argparse.Namespace) -> int:
             from ..testing import KuhuEmulator
 
             emu = stack.enter_context(KuhuEmulator())
-            print(EMULATOR_NOTICE, file=sys.stderr)
+            tell(EMULATOR_NOTICE)
             env.update(emu.env())
             env.pop("KUHU_API_SECRET", None)
         report = check_setup(
@@ -231,7 +245,7 @@ def _check(args: argparse.Namespace) -> int:
             sample_rate=args.sample_rate,
         )
     for line in report.lines():
-        print(line)
+        result(line)
     return 0 if report.ok else 1
 
 
@@ -241,9 +255,9 @@ def _dry_run(texts: list[str]) -> int:
         e = estimate(t)
         billed += e.billed_chars
         requests += e.requests
-    print(f"billed characters: {billed}")
-    print(f"requests: {requests}")
-    print(f"cost: {yuan(billed):.4f} yuan (1 yuan per 10,000 billed characters; nothing was sent)")
+    result(f"billed characters: {billed}")
+    result(f"requests: {requests}")
+    result(f"cost: {yuan(billed):.4f} yuan (1 yuan per 10,000 billed characters; nothing was sent)")
     return 0
 
 
@@ -255,7 +269,7 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     text,
                     voicing,
                     CancelToken(),
-                    on_fallback=lambda notice: print(f"kuhu-say: note: {notice}", file=sys.stderr),
+                    on_fallback=lambda notice: tell(f"kuhu-say: note: {notice}"),
                     progress=lambda pieces: piece_progress("speaking", pieces),
                 )
             return 0 if played else 1
@@ -284,15 +298,15 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     began[0].billed_reused if began else 0,
                     synth.billed_shared,
                 )
-        print(f"wrote {shown(str(out))}", file=sys.stderr)
+        tell(f"wrote {shown(str(out))}")
         if args.subtitles:
-            print(f"wrote {shown(str(Path(args.subtitles).expanduser()))}", file=sys.stderr)
+            tell(f"wrote {shown(str(Path(args.subtitles).expanduser()))}")
         return 0
 
 
 def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voicing) -> int:
     with _settings(args) as settings, Synthesizer.from_settings(settings) as synth:
-        result = run_batch(
+        outcome = run_batch(
             items,
             Path(args.out_dir),
             synth,
@@ -300,13 +314,10 @@ def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voic
             fmt=args.format,
             on_progress=Progress("batch"),
         )
-    print(
-        f"wrote {len(result.written)}, skipped {len(result.skipped)} already done, "
-        f"failed {len(result.failed)}",
-        file=sys.stderr,
+    tell(
+        f"wrote {len(outcome.written)}, skipped {len(outcome.skipped)} already done, "
+        f"failed {len(outcome.failed)}"
     )
-    for path, exc in result.failed:
-        print(
-            f"kuhu-say: error: {shown(path.name)}: {shown(str(exc), quote=False)}", file=sys.stderr
-        )
-    return 1 if result.failed else 0
+    for path, exc in outcome.failed:
+        tell(f"kuhu-say: error: {shown(path.name)}: {shown(str(exc), quote=False)}")
+    return 1 if outcome.failed else 0

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import sys
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import TextIO
 
 from .._text import one_line, yuan
@@ -95,7 +97,37 @@ def cost_summary(sent: int, from_cache: int, reused: int, shared: int = 0) -> No
         if shared:
             parts.append(f"{shared} shared with an identical piece in flight")
         line += f"; {saved} ({yuan(saved):.4f} yuan) not bought again: " + ", ".join(parts)
-    print(f"kuhu-say: {line}", file=sys.stderr)
+    tell(f"kuhu-say: {line}")
+
+
+#: kuhu-say's messages to the person running it, on stderr: logging, as everywhere in the
+#: package; :func:`console` gives this logger its handler while ``main()`` runs.
+say = logging.getLogger("kuhu_driver.cli.say")
+
+
+@contextmanager
+def console() -> Iterator[None]:
+    """While the command runs: its messages (:func:`tell`) go to stderr as they are."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    say.addHandler(handler)
+    say.setLevel(logging.INFO)
+    say.propagate = False  # not twice under --verbose's handler on the root
+    try:
+        yield
+    finally:
+        say.removeHandler(handler)
+        say.propagate = True
+
+
+def tell(message: str) -> None:
+    """One message to the person running kuhu-say (stderr, through :data:`say`)."""
+    say.info(message)
+
+
+def result(line: str) -> None:
+    """One line of the command's result (a report, a cost), on stdout for scripts."""
+    sys.stdout.write(line + "\n")
 
 
 def shown(text: str, *, quote: bool = True) -> str:

@@ -107,12 +107,14 @@ def _serve(args: argparse.Namespace, stack: contextlib.ExitStack) -> int:
                 SlowLink(("127.0.0.1", emu.port), rtt=args.rtt, bandwidth=args.bandwidth)
             )
             env["KUHU_API_URL"] = link.url(emu.url)
-        print(f"kuhu emulator listening on {env['KUHU_API_URL']}", flush=True)
-        for line in env_lines(env, sys.platform):
-            print(line, flush=True)
+        banner = [f"kuhu emulator listening on {env['KUHU_API_URL']}"]
+        banner += env_lines(env, sys.platform)
         if tls[0] is not None:
-            print(f"{CERTIFICATE}{tls[0]}", flush=True)
-        print(READY_LINE, flush=True)
+            banner.append(f"{CERTIFICATE}{tls[0]}")
+        banner.append(READY_LINE)
+        # The command's output, read by people and by programs (``read_banner``).
+        sys.stdout.write("".join(line + "\n" for line in banner))
+        sys.stdout.flush()
         try:
             while True:
                 time.sleep(3600)
