@@ -7,6 +7,11 @@ connection's first bytes wait one more round trip: the TCP handshake, which a re
 client pays before it can send anything (on loopback the kernel completes it at once).
 So a new HTTPS connection costs what it costs across a real network: TCP, then TLS,
 then the request's own round trip. Closing is relayed with the same delay.
+
+The link also counts round trips as it sees them, without a clock: ``link.round_trips()``
+is one for each new connection (its TCP handshake) and one for each flight of the
+client's bytes sent after the server's last reached it on that connection. A TLS 1.3 request on
+a new connection is three; one on a connection already open is one.
 """
 
 from __future__ import annotations
@@ -33,6 +38,8 @@ class SlowLink:
         self._listener: socket.socket | None = None
         self._sockets: set[socket.socket] = set()
         self._lock = threading.Lock()
+        self._trips: list[float] = []  # when each round trip began (monotonic)
+        self._spoke_last: dict[int, list[str]] = {}  # by open connection: who sent last
 
     def __repr__(self) -> str:
         return f"SlowLink(rtt={self.rtt:g}, bandwidth={self.bandwidth}, to={self.target})"
@@ -46,6 +53,23 @@ class SlowLink:
     def url(self, url: str) -> str:
         """``url`` (of the target, on 127.0.0.1) as reached through this link."""
         return url.replace(f"127.0.0.1:{self.target[1]}", f"127.0.0.1:{self.port}", 1)
+
+    def round_trips(self, since: float = 0.0) -> int:
+        """The round trips begun at or after ``since`` (a ``time.monotonic()`` reading):
+        new connections, and flights of the client's bytes that follow the server's."""
+        with self._lock:
+            return sum(1 for t in self._trips if t >= since)
+
+    def answered(self) -> bool:
+        """Whether on every open connection the server's bytes reached the client after
+        the client last spoke (a TLS 1.3 server's session tickets answer the client's
+        finish): the client's next bytes begin a round trip of their own."""
+        with self._lock:
+            return all(side[0] == "server" for side in self._spoke_last.values())
+
+    def _trip(self) -> None:
+        with self._lock:
+            self._trips.append(time.monotonic())
 
     def start(self) -> SlowLink:
         if self._listener is None:
@@ -92,6 +116,10 @@ class SlowLink:
         with self._lock:
             self._sockets.update((client, server))
         ends = [2]  # pipes still relaying; the last one to end closes both sockets
+        self._trip()  # the TCP handshake
+        spoke = ["server"]  # who sent last: the client's next bytes begin a new flight
+        with self._lock:
+            self._spoke_last[id(spoke)] = spoke
 
         def ended() -> None:
             with self._lock:
@@ -99,14 +127,29 @@ class SlowLink:
                 if ends[0]:
                     return
                 self._sockets.difference_update((client, server))
+                del self._spoke_last[id(spoke)]
             client.close()
             server.close()
 
-        self._pipe(client, server, ended, handshake=True)
-        self._pipe(server, client, ended, handshake=False)
+        self._pipe(client, server, ended, handshake=True, spoke=spoke)
+        self._pipe(server, client, ended, handshake=False, spoke=spoke)
+
+    def _spoke(self, spoke: list[str], side: str, data: bytes) -> None:
+        with self._lock:
+            if not data or spoke[0] == side:
+                return
+            spoke[0] = side
+        if side == "client":
+            self._trip()
 
     def _pipe(
-        self, src: socket.socket, dst: socket.socket, ended: Callable[[], None], *, handshake: bool
+        self,
+        src: socket.socket,
+        dst: socket.socket,
+        ended: Callable[[], None],
+        *,
+        handshake: bool,
+        spoke: list[str],
     ) -> None:
         """Relay ``src`` to ``dst``: a reader that stamps each chunk with its arrival
         time, a writer that delivers it then."""
@@ -122,6 +165,8 @@ class SlowLink:
                 except OSError:
                     data = b""
                 now = time.monotonic()
+                if handshake:  # the client's bytes count as they leave it
+                    self._spoke(spoke, "client", data)
                 start = max(state["free"], now)
                 if self.bandwidth is not None:
                     start += len(data) / self.bandwidth
@@ -142,6 +187,8 @@ class SlowLink:
                         dst.shutdown(socket.SHUT_WR)
                         break
                     dst.sendall(data)
+                    if not handshake:  # the server's as they reach the client
+                        self._spoke(spoke, "server", data)
                 except OSError:
                     with contextlib.suppress(OSError):
                         src.shutdown(socket.SHUT_RDWR)  # the reader ends too
