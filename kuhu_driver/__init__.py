@@ -26,7 +26,7 @@ if TYPE_CHECKING:
     from ._text import billed_chars
     from .api import VOICES, KuhuClient, Voice, find_voice
     from .cli import check_setup
-    from .driver import session_of
+    from .driver import pause, resume, session_of
     from .pipeline import (
         Estimate,
         Session,
@@ -48,6 +48,8 @@ _LAZY = {
     "Session": "pipeline",
     "VoiceArgs": "pipeline",
     "session_of": "driver",
+    "pause": "driver",
+    "resume": "driver",
     "Estimate": "pipeline",
     "billed_chars": "_text",
     "chunk_text": "pipeline",
@@ -77,6 +79,8 @@ __all__ = [
     "chunk_text",
     "estimate",
     "find_voice",
+    "pause",
+    "resume",
     "save",
     "session_of",
     "speak",

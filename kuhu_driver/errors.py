@@ -13,6 +13,7 @@
     ├── AudioDeviceError           no sound device, or playback failed
     ├── LocalVoiceError            the platform's local voice could not speak
     ├── InvalidInputError          text or a property value is unusable (a ValueError too)
+    │   └── MarkupError            malformed markup; carries ``position`` in the text
     ├── UnknownPropertyError       no such pyttsx3 property (a KeyError too)
     └── StoppedError               stop() ended the work before it was done
 
@@ -36,6 +37,7 @@ __all__ = [
     "InvalidInputError",
     "KuhuError",
     "LocalVoiceError",
+    "MarkupError",
     "RateLimitedError",
     "ServerError",
     "StoppedError",
@@ -138,6 +140,15 @@ class StoppedError(KuhuError):
 
 class InvalidInputError(KuhuError, ValueError):
     """Text or a property value cannot be used (also a ``ValueError``)."""
+
+
+class MarkupError(InvalidInputError):
+    """The text's markup is malformed: an element of ours badly formed, unclosed or with
+    a value that cannot be read. ``position`` is where, counted from 0 in the text."""
+
+    def __init__(self, message: str, *, position: int) -> None:
+        super().__init__(message)
+        self.position = position
 
 
 class UnknownPropertyError(KuhuError, KeyError):

@@ -20,6 +20,8 @@ left the emulator. Modes:
   reset, accepted and never answered, or 500s) for its first 8 s: three utterances, one
   per round, then one per round until the cloud's voice is back.
 - ``slow``: a server that takes 5 s for every answer: three utterances, one per round.
+- ``pause``: a long utterance, paused 1 s after it started (``kuhu_driver.pause``, from
+  a timer thread) and resumed 2 s later.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
   program then waits for a line on stdin (the server is back) and speaks again.
 """
@@ -210,6 +212,24 @@ def main() -> None:
             say(f"慢的第{i}句。", f"u{i}")
             run()
             time.sleep(0.3)
+    elif mode == "pause":
+        import kuhu_driver
+
+        def pause_now() -> None:
+            out["pause"] = time.monotonic()
+            kuhu_driver.pause(engine)
+
+        def resume_now() -> None:
+            out["resume"] = time.monotonic()
+            kuhu_driver.resume(engine)
+
+        def held(name: str) -> None:
+            threading.Timer(1.0, pause_now).start()
+            threading.Timer(3.0, resume_now).start()
+
+        engine.connect("started-utterance", held)
+        say(LONG, "long")
+        run()
     elif mode == "vanish":
         say(LONG, "long")
         print("speaking", flush=True)

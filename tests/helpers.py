@@ -236,3 +236,25 @@ def espeak_seconds(texts: list[str]) -> float:
                     pcm = array("h", w.readframes(w.getnframes()))
                     total += sum(1 for x in pcm if x) / w.getframerate()
     return total
+
+
+def written(capture: Any) -> array[int]:
+    """Every sample written from the first sound to the last, zeros included (the test
+    audio has none: a zero is silence the player wrote)."""
+    capture.read()  # until no new sound comes
+    data = capture.path.read_bytes()[capture.offset :]
+    samples = array("h", data[: len(data) - len(data) % 2])
+    loud = [i for i, x in enumerate(samples) if x]
+    assert loud, "nothing was heard"
+    return samples[loud[0] : loud[-1] + 1]
+
+
+def zero_runs(samples: array[int]) -> list[int]:
+    runs, n = [], 0
+    for x in samples:
+        if x == 0:
+            n += 1
+        elif n:
+            runs.append(n)
+            n = 0
+    return runs

@@ -157,7 +157,8 @@ class MiniaudioPlayer(StreamBase):
         try:
             with self._lock:
                 self._last_progress = time.monotonic()
-                while len(out) < want and self._queue:
+                # Paused: silence, and the queue holds its place to the sample.
+                while len(out) < want and self._queue and not self._paused:
                     seg = self._queue[0]
                     if seg.pos == 0 and self._last_end is not None:
                         # Silence this stream wrote between the last segment and this one
@@ -248,6 +249,8 @@ class MiniaudioPlayer(StreamBase):
         _close_quietly(device)
 
     def close(self) -> None:
+        if self._paused:
+            self.stop()  # held audio is never heard: closing does not wait for it
         with self._lock:
             last = self._queue[-1] if self._queue else None
         if last is not None and self._device is not None:

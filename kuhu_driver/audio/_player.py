@@ -112,7 +112,19 @@ class Player(Protocol):
         fails or stalls."""
 
     def stop(self) -> None:
-        """Silence everything now, from any thread; drop what is queued."""
+        """Silence everything now, from any thread; drop what is queued (and end a
+        pause: what is queued next plays)."""
+
+    def pause(self) -> None:
+        """Hold the stream where it is, from any thread: silence from the next period,
+        the position kept; what is queued waits. Nothing is dropped."""
+
+    def resume(self) -> None:
+        """Go on from the sample where ``pause`` held the stream."""
+
+    @property
+    def paused(self) -> bool:
+        """Whether the stream is held by ``pause``."""
 
     def close(self) -> None:
         """Let what was taken be heard, then release the device."""
@@ -132,14 +144,34 @@ class StreamBase:
         self._lock = threading.Lock()
         self._queue: deque[Segment] = deque()
         self._last_progress = time.monotonic()
+        self._paused = False
 
     def preload(self) -> None:
         """Nothing to load ahead (a backend with a library to import says otherwise)."""
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
+
+    def pause(self) -> None:
+        with self._lock:
+            self._paused = True
+        self._held(True)
+
+    def resume(self) -> None:
+        with self._lock:
+            self._paused = False
+            self._last_progress = time.monotonic()  # a pause is not a stalled device
+        self._held(False)
+
+    def _held(self, paused: bool) -> None:
+        """Backend hook: the stream was paused or resumed."""
 
     def stop(self) -> None:
         with self._lock:
             dropped = list(self._queue)
             self._queue.clear()
+            self._paused = False
         for seg in dropped:
             seg._drop()
         self._silence_now()
@@ -149,7 +181,7 @@ class StreamBase:
 
     def _stalled(self) -> bool:
         with self._lock:
-            busy = bool(self._queue)
+            busy = bool(self._queue) and not self._paused
         return busy and time.monotonic() - self._last_progress > STALL_SECONDS
 
     def _fail(self, message: str) -> AudioDeviceError:
@@ -202,4 +234,4 @@ class StreamBase:
             raise
 
     def _stalled_draining(self) -> bool:
-        return time.monotonic() - self._last_progress > STALL_SECONDS
+        return not self._paused and time.monotonic() - self._last_progress > STALL_SECONDS

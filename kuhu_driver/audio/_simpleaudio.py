@@ -95,6 +95,8 @@ class SimpleaudioPlayer(StreamBase):
         handle = self._handle
         if handle is not None:
             handle.stop()
+        with self._wake:
+            self._wake.notify_all()  # a paused segment, dropped, stops waiting
 
     def _stalled(self) -> bool:
         return False  # a simpleaudio stream reports its own failures; is_playing ends
@@ -115,13 +117,24 @@ class SimpleaudioPlayer(StreamBase):
             seg.done.set()
 
     def _play(self, seg: Segment) -> None:
-        if seg.frames == 0:
-            return
+        while seg.pos < seg.frames and not seg.dropped:
+            with self._wake:
+                while self._paused and not seg.dropped:
+                    self._wake.wait()
+            if seg.dropped or not self._play_from(seg):
+                return
+
+    def _play_from(self, seg: Segment) -> bool:
+        """Play ``seg`` from ``seg.pos``; False if it was dropped, True if it ended or
+        was paused (``seg.pos`` then holds where, as the clock counts it)."""
         # ALSA's PulseAudio plugin drops the first few milliseconds of every new stream
         # (measured: 7 ms each): lead with silence so that the speech is heard whole.
         lead = seg.sample_rate * self.LEAD_MS // 1000
+        first = seg.pos
         try:
-            handle = self._module.play_buffer(bytes(2 * lead) + seg.pcm, 1, 2, seg.sample_rate)
+            handle = self._module.play_buffer(
+                bytes(2 * lead) + seg.pcm[2 * first :], 1, 2, seg.sample_rate
+            )
         except Exception as exc:  # simpleaudio raises its own SimpleaudioError
             raise AudioDeviceError(
                 f"could not open the audio device ({exc}): {NO_DEVICE_HINT}"
@@ -132,18 +145,28 @@ class SimpleaudioPlayer(StreamBase):
             while handle.is_playing():
                 if seg.dropped:
                     handle.stop()
-                    return
+                    return False
                 elapsed = max(0.0, time.monotonic() - start)
-                seg.pos = min(seg.frames, int(elapsed * seg.sample_rate))
+                seg.pos = min(seg.frames, first + int(elapsed * seg.sample_rate))
                 self._last_progress = time.monotonic()
                 seg._fire_marks()
+                if self._paused:
+                    handle.stop()  # resumed later from seg.pos, by the clock
+                    return True
                 time.sleep(0.001)
         finally:
             self._handle = None
         seg.pos = seg.frames
         seg._fire_marks()
+        return True
+
+    def _held(self, paused: bool) -> None:
+        with self._wake:
+            self._wake.notify_all()
 
     def close(self) -> None:
+        if self._paused:
+            self.stop()  # held audio is never heard: closing does not wait for it
         with self._lock:
             last = self._queue[-1] if self._queue else None
         if last is not None:

@@ -31,6 +31,7 @@ def run_batch(
     fmt: str = "wav",
     workers: int = 8,
     on_progress: Callable[[int, int], None] | None = None,
+    markup: str = "auto",
 ) -> BatchResult:
     """Write ``out_dir/NNNN.fmt`` for each ``(number, text)``; existing files are kept.
 
@@ -61,7 +62,7 @@ def run_batch(
     jobs: list[Job] = []
 
     def one(path: Path, text: str) -> None:
-        job = start_job(synth, text, voicing, format=api_format, window=2)
+        job = start_job(synth, text, voicing, format=api_format, window=2, markup=markup)
         with lock:
             jobs.append(job)
         write_job(job, path)

@@ -197,14 +197,14 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         lines = _read(args.batch).splitlines()
         items = [(i, line.strip()) for i, line in enumerate(lines, 1) if line.strip()]
         if args.dry_run:
-            return _dry_run([text for _, text in items])
+            return _dry_run([text for _, text in items], args.markup)
         return _batch(args, items, voicing)
 
     text = args.text if args.text else _read(args.file)
     if not text.strip():
         parser.error("the text is empty: there is nothing to speak")
     if args.dry_run:
-        return _dry_run([text])
+        return _dry_run([text], args.markup)
     if args.subtitles and not args.out:
         parser.error("--subtitles needs --out: they are timed to the written audio")
     if args.out:
@@ -249,14 +249,18 @@ def _check(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _dry_run(texts: list[str]) -> int:
+def _dry_run(texts: list[str], markup: str) -> int:
     billed = requests = 0
+    silence = 0.0
     for t in texts:
-        e = estimate(t)
+        e = estimate(t, markup=markup)
         billed += e.billed_chars
         requests += e.requests
+        silence += e.silence_seconds
     result(f"billed characters: {billed}")
     result(f"requests: {requests}")
+    if silence:
+        result(f"silence added: {silence:.3f} s (made here, not sent or billed)")
     result(f"cost: {yuan(billed):.4f} yuan (1 yuan per 10,000 billed characters; nothing was sent)")
     return 0
 
@@ -271,6 +275,7 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     CancelToken(),
                     on_fallback=lambda notice: tell(f"kuhu-say: note: {notice}"),
                     progress=lambda pieces: piece_progress("speaking", pieces),
+                    markup=args.markup,
                 )
             return 0 if played else 1
         with Synthesizer.from_settings(settings) as synth:
@@ -290,6 +295,7 @@ def _speak(args: argparse.Namespace, text: str, voicing: Voicing) -> int:
                     subtitles=Path(args.subtitles).expanduser() if args.subtitles else None,
                     fallback=settings.fallback == "always",
                     on_job=progress,
+                    markup=args.markup,
                 )
             finally:
                 cost_summary(
@@ -313,6 +319,7 @@ def _batch(args: argparse.Namespace, items: list[tuple[int, str]], voicing: Voic
             voicing,
             fmt=args.format,
             on_progress=Progress("batch"),
+            markup=args.markup,
         )
     tell(
         f"wrote {len(outcome.written)}, skipped {len(outcome.skipped)} already done, "

@@ -89,6 +89,14 @@ def _add_speech_options(p: argparse.ArgumentParser) -> None:
         help=f"sample rate: {', '.join(map(str, SAMPLE_RATES))} (default 22050)",
     )
     p.add_argument(
+        "--markup",
+        choices=("auto", "ssml", "off"),
+        default="auto",
+        help="markup in the text (SSML, SAPI's XML, macOS's [[slnc N]]): obeyed when "
+        "the text has some (auto, the default), always read as markup (ssml), or sent "
+        "as it is (off). Breaks are silence made here, never billed",
+    )
+    p.add_argument(
         "--no-fallback",
         action="store_true",
         help="when the cloud cannot answer, fail instead of speaking with the platform's own "

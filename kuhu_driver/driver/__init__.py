@@ -6,6 +6,7 @@ Layer: the top; maps pyttsx3's calls onto ``pipeline``, nothing more.
 
 from __future__ import annotations
 
-from ._driver import KuhuDriver, buildDriver, session_of
+from ._driver import KuhuDriver, buildDriver
+from ._engine import pause, resume, session_of
 
-__all__ = ["KuhuDriver", "buildDriver", "session_of"]
+__all__ = ["KuhuDriver", "buildDriver", "pause", "resume", "session_of"]

@@ -26,7 +26,7 @@ from typing import Any
 
 from .._cancel import CancelToken, wait_any
 from .._config import Settings, speech_settings
-from .._pyttsx3 import Pyttsx3Proxy, engine_driver
+from .._pyttsx3 import Pyttsx3Proxy
 from ..api import held_at_exit
 from ..audio import Player, make_player
 from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError
@@ -126,13 +126,23 @@ class KuhuDriver:
         # A request follows: the connection is opened now if it is not open (and kept
         # open again, if a Ctrl-C or stop ended that).
         self._synth.warm_up(now=True)
-        self._begin(Task("say", text, self._proxy_name(), self._props.voicing()))
+        self._begin(self._task("say", text))
 
     def save_to_file(self, text: object, filename: object) -> None:
         self._synth.warm_up(now=True)
-        self._begin(
-            Task("save", text, self._proxy_name(), self._props.voicing(), path=os.fspath(filename))  # type: ignore[call-overload]
-        )
+        self._begin(self._task("save", text, os.fspath(filename)))  # type: ignore[call-overload]
+
+    def _task(self, kind: str, text: object, path: str | None = None) -> Task:
+        props = self._props.props
+        name = self._proxy_name()
+        return Task(kind, text, name, props.voicing(), path=path, markup=props.markup)
+
+    def pause(self) -> None:
+        """Hold the engine's one stream where it is (``kuhu_driver.pause(engine)``)."""
+        self._player.pause()
+
+    def resume(self) -> None:
+        self._player.resume()
 
     def stop(self) -> None:
         with self._lock:
@@ -288,9 +298,11 @@ class KuhuDriver:
         if not isinstance(task.text, str):
             raise InvalidInputError(f"text must be a str, not {type(task.text).__name__}")
         with self._lock:
-            job = self._prefetched.pop((task.text, task.voicing, fmt), None)
+            job = self._prefetched.pop((task.text, task.voicing, fmt, task.markup), None)
         if job is None:
-            job = start_job(self._synth, task.text, task.voicing, format=fmt, window=window)
+            job = start_job(
+                self._synth, task.text, task.voicing, format=fmt, window=window, markup=task.markup
+            )
         else:
             job.widen(window)
         job.allow_fallback(self._props.falls_back(task.kind))
@@ -346,10 +358,16 @@ class KuhuDriver:
             job,
             self._player,
             on_start=start,
-            on_word=lambda loc, n: self._post(task, "started-word", location=loc, length=n),
+            on_word=lambda loc, n: self._word(task, job, loc, n),
             before_play=gate,
             more_follows=self._utterance_follows,
+            on_mark=lambda mark: self._post(task, "mark", mark=mark),
         )
+
+    def _word(self, task: Task, job: Job, location: int, length: int) -> None:
+        """``started-word`` at the word's place in the text as given (markup and all)."""
+        location, length = job.script.source_span(location, length)
+        self._post(task, "started-word", location=location, length=length)
 
     def _queued(self) -> Iterator[Key | None]:
         return queued_utterances(
@@ -378,7 +396,7 @@ class KuhuDriver:
             job.cancel()
         for key in missing:
             try:  # fallback is decided when the job is adopted (say or save)
-                job = start_job(self._synth, key[0], key[1], format=key[2], window=1)
+                job = start_job(self._synth, key[0], key[1], format=key[2], window=1, markup=key[3])
             except KuhuError:
                 continue  # its own turn will report the error
             with self._lock:
@@ -412,6 +430,7 @@ class KuhuDriver:
             fallback=self._props.falls_back(task.kind),
             job=adopted,
             on_job=began,
+            markup=task.markup,
         )
 
     def _words_written(self, task: Task, job: Job, index: int) -> None:
@@ -419,16 +438,4 @@ class KuhuDriver:
         # file, in order (a resumed save's earlier pieces are not told again).
         a, b = job.spans[index]
         for loc, n in word_spans(job.text[a:b]):
-            self._post(task, "started-word", location=a + loc, length=n)
-
-
-def session_of(engine: Any) -> Session:
-    """The :class:`Session` of a pyttsx3 engine made with ``pyttsx3.init("kuhu")``: its
-    ``stream()``, ``save()`` and ``speak()`` share the engine's connection, cache and
-    breaker (``speak()`` plays on a device of its own)."""
-    driver = engine_driver(engine)
-    if not isinstance(driver, KuhuDriver):
-        raise TypeError(
-            f"not a kuhu engine (it runs {type(driver).__name__}): pyttsx3.init('kuhu') makes one"
-        )
-    return driver.session
+            self._word(task, job, a + loc, n)

@@ -13,7 +13,7 @@ from .._text import billed_chars, clean_text
 from ..errors import KuhuError
 from ..pipeline import RESUMABLE_BILLED, Properties, check_destination
 
-Key = tuple[str, Voicing, str]  # text, voicing, API format
+Key = tuple[str, Voicing, str, str]  # text, voicing, API format, markup mode
 
 
 def queued_utterances(
@@ -33,7 +33,7 @@ def queued_utterances(
                 props = props.with_value(*args)
         elif mtd == say:
             text = args[0] if args else None
-            yield (text, props.voicing(), "pcm") if isinstance(text, str) else None
+            yield (text, props.voicing(), "pcm", props.markup) if isinstance(text, str) else None
         elif mtd == save:
             text, path = args
             fmt = SAVE_FORMATS.get(Path(str(path)).suffix.lower())
@@ -43,7 +43,7 @@ def queued_utterances(
                 and not resumable(text)
                 and _writable(path)
             ):
-                yield (text, props.voicing(), fmt)
+                yield (text, props.voicing(), fmt, props.markup)
             else:
                 yield None
         else:

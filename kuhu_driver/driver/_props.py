@@ -40,7 +40,7 @@ class EngineProperties:
             return self._synth.client.billed_chars_sent
         if name == "fallback":
             return self.fallback
-        if name in ("rate", "volume", "pitch", "voice", "sample_rate"):
+        if name in ("rate", "volume", "pitch", "voice", "sample_rate", "markup"):
             return getattr(self.props, name)
         return self.props.with_value(name, None)  # raises UnknownPropertyError
 

@@ -20,6 +20,7 @@ class Task:
     name: str | None
     voicing: Voicing
     path: str | None = None
+    markup: str = "auto"  # how its markup is read (the engine's "markup" property)
     cancel: CancelToken = field(default_factory=CancelToken)
     job: Job | None = None
 

@@ -62,11 +62,16 @@ async def _in_thread(run: Callable[[], None], stop: Callable[[], None]) -> None:
 
 
 async def aspeak(
-    text: str, *, session: Session | None = None, **voicing: Unpack[VoiceArgs]
+    text: str,
+    *,
+    session: Session | None = None,
+    markup: str | None = None,
+    **voicing: Unpack[VoiceArgs],
 ) -> None:
     """Speak ``text`` and return when it has been heard (see :func:`speak`), without
-    blocking the event loop. Cancelling the task silences it within 50 ms."""
-    speech = (session or default_session()).speech(text, **voicing)
+    blocking the event loop. Cancelling the task silences it within 50 ms; its
+    session's ``pause()`` holds it (``kuhu_driver.pause()`` for the default session)."""
+    speech = (session or default_session()).speech(text, markup=markup, **voicing)
     await _in_thread(speech.play, speech.stop)
 
 
@@ -76,20 +81,25 @@ async def asave(
     *,
     subtitles: str | os.PathLike[str] | None = None,
     session: Session | None = None,
+    markup: str | None = None,
     **voicing: Unpack[VoiceArgs],
 ) -> None:
     """:func:`save`, without blocking the event loop; cancelling the task stops it."""
-    speech = (session or default_session()).speech(text, **voicing)
+    speech = (session or default_session()).speech(text, markup=markup, **voicing)
     await _in_thread(lambda: speech.save(path, subtitles), speech.stop)
 
 
 async def astream(
-    text: str, *, session: Session | None = None, **voicing: Unpack[VoiceArgs]
+    text: str,
+    *,
+    session: Session | None = None,
+    markup: str | None = None,
+    **voicing: Unpack[VoiceArgs],
 ) -> AsyncGenerator[bytes, None]:
     """:func:`stream` as an async iterator: the same bytes, the event loop never blocked.
     Closing it (``aclose()``, leaving ``async for`` with ``break`` and closing it, or
     cancelling the task) stops fetching at once."""
-    speech = (session or default_session()).speech(text, **voicing)
+    speech = (session or default_session()).speech(text, markup=markup, **voicing)
     loop = asyncio.get_running_loop()
     items: asyncio.Queue[tuple[str, Any]] = asyncio.Queue()
     room = threading.Semaphore(AHEAD)

@@ -196,15 +196,29 @@ def compile_patterns() -> None:
 
 @dataclass(frozen=True)
 class Estimate:
-    """What speaking a text will cost."""
+    """What speaking a text will cost: only the text sent is billed; the silence of
+    its markup's breaks (``silence_seconds``) is made here, at no cost."""
 
     billed_chars: int
     requests: int
     yuan: float
+    silence_seconds: float = 0.0
 
 
-def estimate(text: str) -> Estimate:
-    """Billed characters, requests and yuan for ``text``, chunked as the driver does."""
-    spans = speech_pieces(text)
-    billed = sum(billed_chars(text[a:b]) for a, b in spans)
-    return Estimate(billed_chars=billed, requests=len(spans), yuan=yuan(billed))
+def estimate(text: str, *, markup: str = "auto") -> Estimate:
+    """Billed characters, requests and yuan for ``text``, chunked as the driver does,
+    its markup read as ``markup`` says (see ``speak``); raises ``MarkupError`` for
+    malformed markup."""
+    from ._markup import parse  # not at import: chunking stays pure and cheap
+    from ._plan import plan_pieces
+
+    script = parse(text, markup)
+    plan = plan_pieces(script, speech_pieces)
+    sent = [(a, b) for i, (a, b) in enumerate(plan.spans) if i not in plan.silences]
+    billed = sum(billed_chars(script.text[a:b]) for a, b in sent)
+    return Estimate(
+        billed_chars=billed,
+        requests=len(sent),
+        yuan=yuan(billed),
+        silence_seconds=script.silence_ms() / 1000,
+    )

@@ -24,6 +24,8 @@ from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError, 
 from ..local import falls_back
 from ._chunk import speech_pieces
 from ._cues import cue_spans
+from ._markup import Script, parse
+from ._plan import Plan, plan_pieces
 from ._resume import SaveState
 from ._synth import Synthesizer
 
@@ -39,6 +41,22 @@ SECONDS_PER_BILLED = 0.15
 QUICK_PREFIX = 1000
 
 
+def script_of(text: str | Script, markup: str = "auto") -> Script:
+    """``text`` cleaned and parsed (a :class:`Script` as it is); InvalidInputError
+    (MarkupError for malformed markup) if it cannot be spoken."""
+    if isinstance(text, Script):
+        return text
+    try:
+        script = parse(clean_text(text), markup)
+        if not script.breaks:  # a text of breaks alone is silence; else words are needed
+            clean_text(script.text)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(str(exc)) from None
+    return script
+
+
 def check_billed(text: str, max_billed: int) -> int:
     """What ``text`` (cleaned) bills; :class:`InvalidInputError` if over ``max_billed``."""
     billed = billed_chars(text)
@@ -49,6 +67,21 @@ def check_billed(text: str, max_billed: int) -> int:
             "KUHU_MAX_BILLED if you mean it"
         )
     return billed
+
+
+def _plan(script: Script, format: str, *, cues: bool, whole: bool) -> tuple[Plan, bool]:
+    """The pieces of a job, and whether they are only its first so far: a long plain
+    text's first piece is found in its first characters and asked for before the rest
+    is split (20,000 characters take 13 ms to split)."""
+    if script.breaks and format != "pcm":
+        raise InvalidInputError(
+            "breaks in the text can be saved to .wav or .pcm, not to MP3 (its frames "
+            "cannot hold an exact silence): save to .wav"
+        )
+    text = script.text
+    if not (cues or whole or script.markup) and len(text) > QUICK_PREFIX:
+        return Plan(speech_pieces(text[:QUICK_PREFIX])[:1]), True
+    return plan_pieces(script, cue_spans if cues else speech_pieces), False
 
 
 @dataclass(frozen=True)
@@ -65,7 +98,7 @@ class Job:
     def __init__(
         self,
         synth: Synthesizer,
-        text: str,
+        text: str | Script,
         voicing: Voicing,
         *,
         format: str,
@@ -73,23 +106,18 @@ class Job:
         keep: SaveState | None = None,
         cues: bool = False,
         ahead_seconds: float | None = None,
+        markup: str = "auto",
     ) -> None:
-        try:
-            self.text = clean_text(text)
-        except (TypeError, ValueError) as exc:
-            raise InvalidInputError(str(exc)) from None
+        #: The text as spoken (markup obeyed: see ``_markup``); ``text`` is what is sent.
+        self.script = script_of(text, markup)
+        self.text = self.script.text
         check_billed(self.text, synth.max_billed)
         self.voicing = voicing
         self.format = format
-        # A long text's first piece is found in its first characters and asked for
-        # before the rest is split (20,000 characters take 13 ms to split).
-        quick = (
-            speech_pieces(self.text[:QUICK_PREFIX])[:1]
-            if not cues and keep is None and len(self.text) > QUICK_PREFIX
-            else None
-        )
-        #: One piece per subtitle cue (``cues``), else a short first sentence, then more.
-        self.spans = quick or (cue_spans(self.text) if cues else speech_pieces(self.text))
+        #: One piece per subtitle cue (``cues``), else a short first sentence, then more;
+        #: never across a cut of the markup, and a piece of silence at each break.
+        self.plan, quick = _plan(self.script, format, cues=cues, whole=keep is not None)
+        self.spans = self.plan.spans
         self.cancel_event = CancelToken()
         #: Called once, with the notice, when the local voice takes over.
         self.on_fallback: Callable[[CloudFallback], None] | None = None
@@ -121,7 +149,7 @@ class Job:
         self._first_asked = CancelToken()
         if quick:
             self.widen(1)
-            self._split_the_rest(quick[0])
+            self._split_the_rest(self.spans[0])
         self.widen(self._window)
 
     def _split_the_rest(self, first: tuple[int, int]) -> None:
@@ -137,6 +165,7 @@ class Job:
                 self._first_asked = CancelToken()
             else:
                 self._futures += [None] * (len(spans) - 1)
+            self.plan = Plan(spans)
             self.spans = spans
 
     def allow_fallback(self, allowed: bool) -> None:
@@ -181,9 +210,10 @@ class Job:
     def _submit_next(self) -> None:
         i = self._next
         keep = self._keep
-        if i in self._kept:
+        if i in self._kept or i in self.plan.silences:
             fut: Future[Audio | None] = Future()
-            fut.set_result(None)  # on disk from an earlier run: read when its turn comes
+            # On disk from an earlier run: read when its turn comes. Silence: made here.
+            fut.set_result(self.silence(i) if i in self.plan.silences else None)
         else:
             leads = not self._led
             self._led = True
@@ -210,11 +240,21 @@ class Job:
         self._submitted[i] = time.monotonic()
         self._next += 1
 
+    def voicing_of(self, i: int) -> Voicing:
+        """Piece ``i``'s voicing: the job's, changed by its markup."""
+        tone = self.plan.tones.get(i)
+        return self.voicing if tone is None else tone.apply(self.voicing)
+
+    def silence(self, i: int) -> Audio:
+        """Piece ``i``, a break: its silence, to the sample, never sent or billed."""
+        rate = self.voicing.sample_rate
+        return Audio(bytes(2 * round(self.plan.silences[i] * rate / 1000)), "pcm", rate)
+
     def _request(self, i: int) -> Request:
         """Piece ``i``'s request, made once (its billed count and cache key with it)."""
         a, b = self.spans[i]
         try:
-            return piece_request(self.text[a:b], self.voicing, self.format)
+            return piece_request(self.text[a:b], self.voicing_of(i), self.format)
         except ValueError as exc:
             raise InvalidInputError(str(exc)) from None
 
@@ -322,7 +362,7 @@ class Job:
             return False
         self._local_from = i
         for j, fut in enumerate(self._futures[i:], start=i):
-            if fut is not None and not fut.cancel():
+            if fut is not None and j not in self.plan.silences and not fut.cancel():
                 # Under way: its answer, if it comes, is kept rather than bought again.
                 fut.add_done_callback(functools.partial(self._keep_late, self._request(j)))
         notice = CloudFallback(exc, piece=i)
@@ -342,15 +382,18 @@ class Job:
         a, b = self.spans[i]
         if self.cancel_event.is_set():
             raise StoppedError("stopped")
+        if i in self.plan.silences:
+            return self.silence(i)
+        voicing = self.voicing_of(i)
         pcm, rate = self._synth.local.synthesize(
-            self.text[a:b], rate=self.voicing.rate, volume=self.voicing.volume
+            self.text[a:b], rate=voicing.rate, volume=voicing.volume
         )
         return Audio(pcm, "pcm", rate)
 
 
 def start_job(
     synth: Synthesizer,
-    text: str,
+    text: str | Script,
     voicing: Voicing,
     *,
     format: str = "pcm",
@@ -359,6 +402,7 @@ def start_job(
     keep: SaveState | None = None,
     cues: bool = False,
     ahead_seconds: float | None = None,
+    markup: str = "auto",
 ) -> Job:
     """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
 
@@ -367,7 +411,8 @@ def start_job(
     not fetched, and each piece that arrives is kept there (see ``_resume``). With
     ``cues``, each piece is one subtitle cue (see ``_cues``). With ``ahead_seconds``,
     the pieces fetched ahead hold at most about that much audio beyond the next one
-    (a slow consumer's memory)."""
+    (a slow consumer's memory). ``markup``: ``"auto"``, ``"ssml"`` or ``"off"`` (see
+    ``_markup``); a :class:`Script` is taken as parsed."""
     job = Job(
         synth,
         text,
@@ -377,6 +422,7 @@ def start_job(
         keep=keep,
         cues=cues,
         ahead_seconds=ahead_seconds,
+        markup=markup,
     )
     job.allow_fallback(fallback)
     return job

@@ -3,6 +3,7 @@ with its word marks at their frame offsets."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from itertools import accumulate
 
@@ -11,6 +12,7 @@ from ..audio import Player, Segment
 from ..errors import KuhuError, StoppedError
 from ._chunk import word_spans
 from ._job import Job, Piece
+from ._plan import AT_END
 
 #: How much of an utterance is left to play when the next one is handed to the player.
 HANDOVER_SECONDS = 0.06
@@ -25,13 +27,15 @@ def play_job(
     before_play: Callable[[], None] | None = None,
     on_piece: Callable[[int], None] | None = None,
     more_follows: Callable[[], bool] | None = None,
+    on_mark: Callable[[str], None] | None = None,
 ) -> bool:
     """Play ``job``'s pieces in order as each arrives; True if all of it played.
 
     Each piece is queued on the player's one stream as soon as it has arrived and the
     piece before it is playing, so pieces follow each other sample for sample.
     ``on_start`` runs before the first sound; ``on_word(location, length)`` runs (on the
-    player's thread) as the device takes each word's first sample. After the last piece
+    player's thread) as the device takes each word's first sample, ``on_mark(name)`` as
+    it takes the sample at a mark of the markup. After the last piece
     it waits until the device has played it, unless ``more_follows()`` says another
     utterance comes next. Returns False if the job was cancelled; raises
     :class:`KuhuError` on failure, after the audio already queued has been heard.
@@ -49,7 +53,7 @@ def play_job(
                 started = True
                 if on_start is not None:
                     on_start()
-            seg = _segment(job, piece, on_word)
+            seg = _segment(job, piece, on_word, on_mark)
             player.enqueue(seg)
             if playing is not None:
                 if not player.wait(playing[0], job.cancel_event, drain=False):
@@ -77,20 +81,35 @@ def play_job(
     return True
 
 
-def _segment(job: Job, piece: Piece, on_word: Callable[[int, int], None] | None) -> Segment:
-    """The piece as a player segment, with its words at their frame offsets."""
+def _segment(
+    job: Job,
+    piece: Piece,
+    on_word: Callable[[int, int], None] | None,
+    on_mark: Callable[[str], None] | None,
+) -> Segment:
+    """The piece as a player segment, with its words and marks at their frame offsets
+    (a mark before the word that starts where it stands)."""
     pcm, rate = piece.audio.data, piece.audio.sample_rate
     frames = len(pcm) // 2
     # Words of this piece only: scanning the whole text per piece is quadratic.
     text = job.text[piece.start : piece.end]
-    words = word_spans(text)
     prefix = [0, *accumulate(char_costs(text))]
     total = prefix[-1] or 1
-    marks = [frames * prefix[loc] // total for loc, _ in words]
-    mine = [(piece.start + loc, n) for loc, n in words]
 
-    def mark(i: int) -> None:
-        if on_word is not None:
-            on_word(*mine[i])
+    def frame(loc: int) -> int:
+        return frames if loc == AT_END else frames * prefix[loc] // total
 
-    return Segment(pcm, rate, marks, mark if on_word is not None else None)
+    events: list[tuple[int, int, Callable[[], None]]] = []
+    if on_word is not None:
+        for loc, n in word_spans(text):
+            events.append((frame(loc), 1, functools.partial(on_word, piece.start + loc, n)))
+    if on_mark is not None:
+        for loc, name in job.plan.marks.get(piece.index, ()):
+            events.append((frame(loc), 0, functools.partial(on_mark, name)))
+    events.sort(key=lambda e: e[:2])
+    calls = [call for _, _, call in events]
+
+    def fire(i: int) -> None:
+        calls[i]()
+
+    return Segment(pcm, rate, [f for f, _, _ in events], fire if calls else None)

@@ -10,11 +10,12 @@ from typing import TYPE_CHECKING, TypedDict
 from .._model import SAMPLE_RATES, Voicing
 from ..api import DEFAULT_VOICE, resolve_voice_id
 from ..errors import InvalidInputError, UnknownPropertyError
+from ._markup import markup_mode
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-PROPERTY_NAMES = ("rate", "volume", "pitch", "voice", "voices", "sample_rate")
+PROPERTY_NAMES = ("rate", "volume", "pitch", "voice", "voices", "sample_rate", "markup")
 
 
 def _real(name: str, value: object) -> float:
@@ -42,6 +43,8 @@ class Properties:
     pitch: float = 1.0
     voice: str = DEFAULT_VOICE.id
     sample_rate: int = 22050
+    #: How markup in the text is read: "auto", "ssml" or "off" (see ``_markup``).
+    markup: str = "auto"
 
     def with_value(self, name: str, value: object) -> Properties:
         """A copy with one property set; out-of-range numbers are clipped, as pyttsx3 says."""
@@ -66,6 +69,8 @@ class Properties:
                     f"sample_rate must be one of {', '.join(map(str, SAMPLE_RATES))}, not {value!r}"
                 )
             return replace(self, sample_rate=value)
+        if name == "markup":
+            return replace(self, markup=markup_mode(value))
         if name == "voices":
             raise InvalidInputError("voices is read-only: set 'voice' to one of them")
         raise UnknownPropertyError(

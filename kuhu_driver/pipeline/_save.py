@@ -26,7 +26,7 @@ from .._text import clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import InvalidInputError, StoppedError
 from ._cues import piece_seconds, timed_cues, write_subtitles
-from ._job import Job, Piece, check_billed, start_job
+from ._job import Job, Piece, check_billed, script_of, start_job
 from ._resume import SaveState, save_id
 from ._synth import Synthesizer
 
@@ -77,28 +77,30 @@ def start_save(
     window: int = 3,
     fallback: bool = False,
     cues: bool = False,
+    markup: str = "auto",
 ) -> tuple[Job, SaveState | None]:
     """Begin a save to ``path``: a long one resumes from the pieces an earlier run of the
     same save left. Pass both results to :func:`write_job`. With ``cues``, one piece per
-    subtitle cue (see ``_cues``)."""
+    subtitle cue (see ``_cues``); ``markup`` as :func:`start_job` reads it."""
     fmt = save_format(path)
-    try:
-        cleaned = clean_text(text)
-    except (TypeError, ValueError) as exc:
-        raise InvalidInputError(str(exc)) from None
+    script = script_of(text, markup)
     # Checked before a resume folder is made for it.
-    if check_billed(cleaned, synth.max_billed) <= RESUMABLE_BILLED:
+    if check_billed(script.text, synth.max_billed) <= RESUMABLE_BILLED:
         job = start_job(
-            synth, text, voicing, format=fmt, window=window, fallback=fallback, cues=cues
+            synth, script, voicing, format=fmt, window=window, fallback=fallback, cues=cues
         )
         return job, None
     pieces = f"{fmt}+cues" if cues else fmt  # another split: other pieces to resume
-    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, pieces, cleaned))
+    source = script.text
+    if script.markup:  # its markup read: the source is what the save is
+        pieces += "+markup"
+        source = clean_text(text) if isinstance(text, str) else source
+    keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, pieces, source))
     try:
         keep.open()
         job = start_job(
             synth,
-            text,
+            script,
             voicing,
             format=fmt,
             window=window,
@@ -126,6 +128,7 @@ def save_text(
     fallback: bool = False,
     job: Job | None = None,
     on_job: Callable[[Job], Callable[[int], None] | None] | None = None,
+    markup: str = "auto",
 ) -> bool:
     """The one save flow, for the driver, :class:`Session` and ``kuhu-say``: begin (or
     resume) the save of ``text`` to ``path`` (checked already: see
@@ -143,13 +146,16 @@ def save_text(
             window=window,
             fallback=fallback,
             cues=subtitles is not None,
+            markup=markup,
         )
     on_piece = on_job(job) if on_job is not None else None
     seconds: list[float] | None = [] if subtitles is not None else None
     if not write_job(job, path, keep=keep, on_piece=on_piece, seconds=seconds):
         return False
     if subtitles is not None and seconds is not None:
-        write_subtitles(subtitles, timed_cues(job.text, seconds))
+        plan = job.plan
+        spans = job.spans if job.script.markup else None
+        write_subtitles(subtitles, timed_cues(job.text, seconds, spans, plan.silences))
     return True
 
 

@@ -26,10 +26,10 @@ from .._closing import Closing
 from .._config import Settings, speech_settings
 from .._exit_order import at_exit as exit_step
 from .._model import Voicing
-from .._text import clean_text
 from ..audio import Player, make_player
 from ..errors import CloudFallback
-from ._job import Job, start_job
+from ._job import Job, script_of, start_job
+from ._markup import markup_mode
 from ._play import play_job
 from ._properties import Properties, VoiceArgs, with_given
 from ._stream import Speech
@@ -48,7 +48,8 @@ class Session(Closing):
     defaults of every call; a call's own arguments win.
     ``api_key``, ``api_secret``, ``api_url`` (or ``settings``) override ``KUHU_*``.
     Close it (or use ``with``) to release the connection and the device. An engine's
-    session is :func:`kuhu_driver.session_of` (engine)."""
+    session is :func:`kuhu_driver.session_of` (engine). ``markup`` and ``on_mark``: see
+    the attributes of the same names. ``pause()`` holds its speech; ``resume()`` goes on."""
 
     def __init__(
         self,
@@ -58,11 +59,19 @@ class Session(Closing):
         api_url: str | None = None,
         settings: Settings | None = None,
         synthesizer: Synthesizer | None = None,
+        markup: str = "auto",
+        on_mark: Callable[[str], None] | None = None,
         **voicing: Unpack[VoiceArgs],
     ) -> None:
         self.settings = settings or speech_settings(
             api_key=api_key, api_secret=api_secret, api_url=api_url
         )
+        #: How markup in the text is read: ``"auto"`` (when the text has some), ``"ssml"``
+        #: (always) or ``"off"`` (never: sent as it is). A call's ``markup=`` wins.
+        self.markup = markup_mode(markup)
+        #: Called with each mark's name (SSML ``<mark name=>``, SAPI ``<bookmark mark=>``)
+        #: as the device takes its sample; on the audio thread, so it must be quick.
+        self.on_mark = on_mark
         self._props = with_given(Properties(), voicing)
         self._synth = synthesizer or Synthesizer.from_settings(self.settings)
         self._player: Player | None = None
@@ -72,6 +81,7 @@ class Session(Closing):
         self._idle: threading.Timer | None = None
         self._ended = 0.0  # when the last utterance ended
         self._closed = False
+        self._paused = False
 
     def __repr__(self) -> str:
         return f"Session(api_url={self.settings.api_url!r})"
@@ -90,13 +100,15 @@ class Session(Closing):
         return with_given(self._props, args).voicing()
 
     # -- what programs call ------------------------------------------------------------
-    def speak(self, text: str, **voicing: Unpack[VoiceArgs]) -> None:
+    def speak(self, text: str, *, markup: str | None = None, **voicing: Unpack[VoiceArgs]) -> None:
         """Speak ``text`` and return once it has been heard (see :func:`speak`)."""
-        self.speech(text, **voicing).play()
+        self.speech(text, markup=markup, **voicing).play()
 
-    def stream(self, text: str, **voicing: Unpack[VoiceArgs]) -> Generator[bytes, None, None]:
+    def stream(
+        self, text: str, *, markup: str | None = None, **voicing: Unpack[VoiceArgs]
+    ) -> Generator[bytes, None, None]:
         """``text`` as 16-bit mono PCM as it arrives (see :func:`stream`)."""
-        speech = self.speech(text, **voicing)
+        speech = self.speech(text, markup=markup, **voicing)
         try:
             yield from speech.pcm()
         finally:
@@ -108,16 +120,48 @@ class Session(Closing):
         path: str | os.PathLike[str],
         *,
         subtitles: str | os.PathLike[str] | None = None,
+        markup: str | None = None,
         **voicing: Unpack[VoiceArgs],
     ) -> None:
         """Save ``text`` to ``path``, with ``subtitles`` if asked (see :func:`save`)."""
-        self.speech(text, **voicing).save(path, subtitles)
+        self.speech(text, markup=markup, **voicing).save(path, subtitles)
 
-    def speech(self, text: str, **voicing: Unpack[VoiceArgs]) -> Speech:
+    def speech(
+        self, text: str, *, markup: str | None = None, **voicing: Unpack[VoiceArgs]
+    ) -> Speech:
         """A :class:`Speech` of this session: one text, with a ``stop()``."""
-        always = self.settings.fallback == "always"
-        voiced = self.voicing(**voicing)
-        return Speech(text, voiced, self._synth, self.speak_voiced, fallback_always=always)
+        return Speech(
+            text,
+            self.voicing(**voicing),
+            self._synth,
+            self.speak_voiced,
+            fallback_always=self.settings.fallback == "always",
+            markup=self.markup if markup is None else markup_mode(markup),
+            on_mark=self.on_mark,
+        )
+
+    # -- pausing -----------------------------------------------------------------------
+    def pause(self) -> None:
+        """Hold this session's speech where it is (silent within a period of the
+        device, the position kept to the sample), and any it speaks next, until
+        :meth:`resume`. Nothing is dropped, and nothing is requested again."""
+        with self._lock:
+            self._paused = True
+            player = self._player
+        if player is not None:
+            player.pause()
+
+    def resume(self) -> None:
+        """Go on from the sample where :meth:`pause` held the speech."""
+        with self._lock:
+            self._paused = False
+            player = self._player
+        if player is not None:
+            player.resume()
+
+    @property
+    def paused(self) -> bool:
+        return self._paused
 
     # -- the device --------------------------------------------------------------------
     def speak_voiced(
@@ -129,6 +173,8 @@ class Session(Closing):
         on_fallback: Callable[[CloudFallback], None] | None = None,
         progress: Callable[[int], Callable[[int], None] | None] | None = None,
         on_job: Callable[[Job, Player], None] | None = None,
+        markup: str | None = None,
+        on_mark: Callable[[str], None] | None = None,
     ) -> bool:
         """Speak ``text`` with ``voicing`` after the utterances before it; True when all
         of it was heard, False if ``cancel`` was set first.
@@ -136,14 +182,16 @@ class Session(Closing):
         The device is opened first (without one, nothing is sent or billed); a
         connection is opened meanwhile if none is ready. ``progress(pieces)`` may
         return a callback told of each piece played; ``on_job(job, player)`` hears of
-        the job once it starts (to stop it from elsewhere)."""
-        clean_text(text)  # text that cannot be spoken opens nothing
+        the job once it starts (to stop it from elsewhere). ``markup`` (the session's
+        by default) says how the text is read; ``on_mark`` hears its marks."""
+        script = script_of(text, self.markup if markup is None else markup)
+        # Text that cannot be spoken (or malformed markup) opens nothing.
         if not self._take_turn(cancel):
             return False
         try:
             self._synth.warm_up(now=True)
             player = self._device(voicing.sample_rate)
-            job = start_job(self._synth, text, voicing, fallback=True)
+            job = start_job(self._synth, script, voicing, fallback=True)
             job.on_fallback = on_fallback
             if on_job is not None:
                 on_job(job, player)
@@ -151,7 +199,7 @@ class Session(Closing):
                 job.cancel()
             try:
                 on_piece = progress(len(job.spans)) if progress is not None else None
-                return play_job(job, player, on_piece=on_piece)
+                return play_job(job, player, on_piece=on_piece, on_mark=on_mark)
             finally:
                 job.cancel()
         finally:
@@ -193,6 +241,9 @@ class Session(Closing):
             self._player = None
             player.close()
             raise
+        with self._lock:
+            if self._paused != player.paused:  # paused before the device was opened
+                (player.pause if self._paused else player.resume)()
         return player
 
     def _end_turn(self) -> None:

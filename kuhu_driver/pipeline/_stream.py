@@ -28,7 +28,14 @@ class Speaker(Protocol):
     """How a :class:`Speech` is heard: its session's ``speak_voiced``."""
 
     def __call__(
-        self, text: str, voicing: Voicing, cancel: CancelToken, *, on_job: OnJob
+        self,
+        text: str,
+        voicing: Voicing,
+        cancel: CancelToken,
+        *,
+        on_job: OnJob,
+        markup: str,
+        on_mark: Callable[[str], None] | None,
     ) -> bool: ...
 
 
@@ -50,9 +57,14 @@ class Speech:
         speaker: Speaker,
         *,
         fallback_always: bool = False,
+        markup: str = "auto",
+        on_mark: Callable[[str], None] | None = None,
     ) -> None:
         self.text = text
         self.voicing = voicing
+        #: How markup in the text is read (see ``_markup``), and who hears its marks.
+        self.markup = markup
+        self.on_mark = on_mark
         self._synth = synthesizer
         self._speaker = speaker
         self._fallback_always = fallback_always  # a save uses the local voice at once
@@ -95,7 +107,14 @@ class Speech:
         synth = self._synth
         synth.warm_up(now=True)
         job = self._adopt(
-            start_job(synth, self.text, self.voicing, fallback=True, ahead_seconds=STREAM_AHEAD)
+            start_job(
+                synth,
+                self.text,
+                self.voicing,
+                fallback=True,
+                ahead_seconds=STREAM_AHEAD,
+                markup=self.markup,
+            )
         )
         try:
             for piece in job:
@@ -108,7 +127,14 @@ class Speech:
     def play(self) -> None:
         """Speak to the end (the device opened first: without one nothing is billed)."""
         self._check()
-        if not self._speaker(self.text, self.voicing, self.stop_token, on_job=self._playing):
+        if not self._speaker(
+            self.text,
+            self.voicing,
+            self.stop_token,
+            on_job=self._playing,
+            markup=self.markup,
+            on_mark=self.on_mark,
+        ):
             raise StoppedError("stopped")
 
     def _playing(self, job: Job, player: Player) -> None:
@@ -134,6 +160,7 @@ class Speech:
             subtitles=sub,
             fallback=self._fallback_always,
             on_job=self._adopted,
+            markup=self.markup,
         ):
             raise StoppedError("stopped")
 
