@@ -22,6 +22,8 @@ left the emulator. Modes:
 - ``slow``: a server that takes 5 s for every answer: three utterances, one per round.
 - ``pause``: a long utterance, paused 1 s after it started (``kuhu_driver.pause``, from
   a timer thread) and resumed 2 s later.
+- ``breaks``: SSML's, SAPI's and macOS's breaks of 700, 500 and 300 ms, one utterance
+  each, in one round.
 - ``vanish``: a long utterance, during which the test kills the sound server; the
   program then waits for a line on stdin (the server is back) and speaks again.
 """
@@ -229,6 +231,11 @@ def main() -> None:
 
         engine.connect("started-utterance", held)
         say(LONG, "long")
+        run()
+    elif mode == "breaks":
+        engine.say('一<break time="700ms"/>二', "ssml")
+        engine.say('Hello <silence msec="500"/> world', "sapi")
+        engine.say("前[[slnc 300]]后", "mac")
         run()
     elif mode == "vanish":
         say(LONG, "long")

@@ -138,7 +138,7 @@ def test_pause_is_heard_at_once_and_resume_goes_on_from_the_same_sample(
         dropouts = sorted(rec.silences(loud[0], loud[-1]))[:-1]  # all but the pause
         assert abs(heard - sent) < 0.003 + sum(dropouts), (heard, sent, dropouts)
     else:
-        assert -0.02 < heard - sent < 0.35, (heard, sent)
+        assert -0.02 < heard - sent < 0.45, (heard, sent)  # measured: +0.31 to +0.32 s
     pieces = out["pieces"]["long"]
     assert sorted(r[0] for r in out["requests"]) == sorted(pieces)  # none bought twice
 
