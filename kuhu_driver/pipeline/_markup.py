@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import re
+from array import array
 from dataclasses import dataclass, field
 
 from ..errors import InvalidInputError, MarkupError
@@ -65,16 +66,18 @@ class Script:
     cuts: list[int] = field(default_factory=list)
     tones: list[tuple[int, Tone]] = field(default_factory=list)
     #: For each character of ``text``, where what made it begins and ends in the source
-    #: text (a character, an entity, a ``<sub>``); None when ``text`` is the source.
-    source: list[tuple[int, int]] | None = None
+    #: text (a character, an entity, a ``<sub>``): two arrays, 16 bytes a character (a
+    #: long SSML text is a long save); None when ``text`` is the source.
+    source: tuple[array[int], array[int]] | None = None
 
     def source_span(self, location: int, length: int) -> tuple[int, int]:
         """``(location, length)`` in ``text`` as a span of the source text."""
-        if self.source is None or not self.source:
+        if self.source is None or not self.source[0]:
             return location, length
-        last = len(self.source) - 1
-        a = self.source[min(location, last)][0]
-        b = self.source[min(location + length - 1, last)][1] if length else a
+        starts, ends = self.source
+        last = len(starts) - 1
+        a = starts[min(location, last)]
+        b = ends[min(location + length - 1, last)] if length else a
         return a, max(0, b - a)
 
     def silence_ms(self) -> int:
@@ -137,16 +140,18 @@ class _Parser:
         self.src = source
         self.xml = xml
         self.out: list[str] = []
-        self.origin: list[tuple[int, int]] = []
+        self.starts: array[int] = array("q")  # see Script.source
+        self.ends: array[int] = array("q")
         self.script = Script("", markup=True)
         self.stack: list[_Open] = [_Open("", 0, 0, Tone())]
         self.unknown: set[str] = set()
         self.skip_text = 0  # inside a <sub>: its text is replaced by the alias
+        self.ahead = dict.fromkeys("<&[" if xml else "[", -1)  # see _next_special
 
     # -- the text ------------------------------------------------------------------------
     @property
     def pos(self) -> int:
-        return len(self.origin)
+        return len(self.starts)
 
     def add(self, text: str, at: int, end: int | None = None) -> None:
         """``text`` spoken, from the source at ``at`` (each character its own, or all
@@ -154,10 +159,13 @@ class _Parser:
         if self.skip_text or not text:
             return
         self.out.append(text)
+        n = len(text)
         if end is None:
-            self.origin.extend((k, k + 1) for k in range(at, at + len(text)))
+            self.starts.extend(range(at, at + n))
+            self.ends.extend(range(at + 1, at + n + 1))
         else:
-            self.origin.extend([(at, end)] * len(text))
+            self.starts.extend(array("q", [at]) * n)
+            self.ends.extend(array("q", [end]) * n)
 
     def cut(self) -> None:
         if not self.script.cuts or self.script.cuts[-1] != self.pos:
@@ -193,13 +201,18 @@ class _Parser:
                 ", ".join(sorted(self.unknown)),
             )
         self.script.text = "".join(self.out)
-        self.script.source = self.origin
+        self.script.source = (self.starts, self.ends)
         return self.script
 
     def _next_special(self, i: int) -> int:
-        chars = "<&[" if self.xml else "["
-        found = [k for k in (self.src.find(c, i) for c in chars) if k >= 0]
-        return min(found, default=len(self.src))
+        """Where the next ``<``, ``&`` or ``[`` is at or after ``i``: each looked for
+        again only once passed, so that a long text is read in linear time."""
+        n = len(self.src)
+        for c, k in self.ahead.items():
+            if k < i:
+                found = self.src.find(c, i)
+                self.ahead[c] = found if found >= 0 else n
+        return min(self.ahead.values(), default=n)
 
     def _plain(self, i: int, j: int) -> None:
         self.add(self.src[i:j], i)
@@ -379,7 +392,7 @@ class _Parser:
 
     def _sentence_break(self) -> None:
         if self.out and not self.out[-1][-1:].isspace():
-            end = self.origin[-1][1]
+            end = self.ends[-1]
             self.add(" ", end, end)  # at a piece's edge: never sent
         self.cut()
 
@@ -390,12 +403,15 @@ class _Parser:
         if not part:
             return
         spelt: list[str] = []
-        origin: list[tuple[int, int]] = []
+        starts, ends = array("q"), array("q")
         for k, ch in enumerate(part):
-            if k and not ch.isspace() and not part[k - 1].isspace():
-                spelt.append(" ")
-                origin.append(self.origin[top.plain + k])
+            copies = 2 if k and not ch.isspace() and not part[k - 1].isspace() else 1
+            if copies == 2:
+                spelt.append(" ")  # made by the character it stands before
             spelt.append(ch)
-            origin.append(self.origin[top.plain + k])
+            starts.extend(array("q", [self.starts[top.plain + k]]) * copies)
+            ends.extend(array("q", [self.ends[top.plain + k]]) * copies)
         self.out = [text[: top.plain], "".join(spelt)]
-        self.origin[top.plain :] = origin
+        del self.starts[top.plain :], self.ends[top.plain :]
+        self.starts.extend(starts)
+        self.ends.extend(ends)
