@@ -62,6 +62,8 @@ class Settings:
     cloud_wait: float = DEFAULT_CLOUD_WAIT
     #: The HTTP proxy (KUHU_PROXY): a URL, "none", or None for the system's (``api._proxy``).
     proxy: str | None = field(default=None, repr=False)
+    #: Where the key came from: "argument", "KUHU_API_KEY", the store (``_keystore``), "".
+    key_source: str = ""
 
 
 def missing_key_error() -> ConfigError:
@@ -95,13 +97,9 @@ def resolve_settings(
     voice, see ``KUHU_FALLBACK``); ``speech_settings`` decides that for speaking.
     """
     env = os.environ if env is None else env
-    key = api_key if api_key is not None else env.get("KUHU_API_KEY", "")
-    if not isinstance(key, str):
-        raise TypeError("api_key must be a string")
-    key = key.strip()
+    key, secret, key_source = _credentials(api_key, api_secret, env)
     if not key and require_key:
         raise missing_key_error()
-    secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
     url = api_url if api_url is not None else env.get("KUHU_API_URL") or DEFAULT_API_URL
     if cache is None:
         cache = _switch(env, "KUHU_CACHE")
@@ -137,7 +135,29 @@ def resolve_settings(
         fallback=fallback,
         cloud_wait=cloud_wait,
         proxy=proxy,
+        key_source=key_source,
     )
+
+
+def _credentials(
+    api_key: str | None, api_secret: str | None, env: Mapping[str, str]
+) -> tuple[str, str | None, str]:
+    """Key, secret and where the key came from: an argument > ``KUHU_API_KEY`` > the
+    key stored by ``kuhu-say --set-key`` (with its secret, unless one is given)."""
+    key = api_key if api_key is not None else env.get("KUHU_API_KEY", "")
+    if not isinstance(key, str):
+        raise TypeError("api_key must be a string")
+    key = key.strip()
+    source = ("argument" if api_key is not None else "KUHU_API_KEY") if key else ""
+    secret = api_secret if api_secret is not None else env.get("KUHU_API_SECRET") or None
+    if not key and api_key is None:
+        from ._keystore import stored_key  # only when no key is given: no cost otherwise
+
+        stored = stored_key(env)
+        if stored is not None:
+            key, source = stored.api_key, stored.where
+            secret = secret or stored.api_secret
+    return key, secret, source
 
 
 def _switch(env: Mapping[str, str], name: str) -> bool:

@@ -29,6 +29,12 @@ def _isolated_env(
         if name.startswith("KUHU_"):
             monkeypatch.delenv(name)
     monkeypatch.setenv("KUHU_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # Nor the key the developer stored (kuhu-say --set-key), in a file or the keyring.
+    monkeypatch.setenv("KUHU_CONFIG_DIR", str(tmp_path_factory.mktemp("config")))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    keystore = sys.modules.get("kuhu_driver._keystore")
+    if keystore is not None:
+        keystore._found.clear()
     # Most tests check how failures surface; the local voice that covers them by
     # default is tested in test_fallback.py (and test_cli.py), which lift this.
     monkeypatch.setenv("KUHU_FALLBACK", "off")

@@ -15,7 +15,8 @@ LAYERS = {
     "local": {"audio"},
     "pipeline": {"api", "audio", "local"},
     "driver": {"pipeline", "api", "audio", "local"},
-    "cli": {"pipeline", "api", "audio", "local", "testing"},
+    "cli": {"pipeline", "api", "audio", "local", "testing", "speechd"},
+    "speechd": {"pipeline", "api", "audio", "local"},
     "testing": {"audio"},
 }
 

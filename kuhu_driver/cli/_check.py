@@ -74,10 +74,6 @@ class CheckReport:
         return out
 
 
-def _source(env: Mapping[str, str], name: str) -> str:
-    return f"from {name}" if env.get(name) else "default"
-
-
 def check_setup(
     *,
     request: bool = True,
@@ -135,18 +131,19 @@ def _settings(report: CheckReport, env: Mapping[str, str]) -> Settings | None:
         report.add(
             "key",
             True,
-            f"set (ends in …{settings.api_key[-4:]}), {_source(env, 'KUHU_API_KEY')}",
+            f"set (ends in …{settings.api_key[-4:]}), from {settings.key_source}",
         )
     else:
         report.add(
             "key",
             False,
             "not set",
-            "set KUHU_API_KEY to your key (console → 密钥管理); to try without one: "
-            "kuhu-say --emulator",
+            "set KUHU_API_KEY to your key (console → 密钥管理), or store it once with "
+            "kuhu-say --set-key; to try without one: kuhu-say --emulator",
         )
     if settings.api_secret:
-        report.add("secret", None, "set (requests are signed), from KUHU_API_SECRET")
+        where = "KUHU_API_SECRET" if env.get("KUHU_API_SECRET") else settings.key_source
+        report.add("secret", None, f"set (requests are signed), from {where}")
     else:
         report.add("secret", None, "not set (requests are not signed)")
     where = "default" if settings.api_url.strip() == DEFAULT_API_URL else "from KUHU_API_URL"

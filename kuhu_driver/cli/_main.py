@@ -170,6 +170,18 @@ def _main(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
 
 
 def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    one_time = ("set_key", "forget_key", "install_speechd", "uninstall_speechd")
+    chosen = [f for f in one_time if getattr(args, f)]
+    if chosen:
+        if len(chosen) > 1 or args.text or args.file or args.batch or args.out:
+            parser.error(f"--{chosen[0].replace('_', '-')} goes alone")
+        from . import _setup
+
+        if args.set_key:
+            return _setup.set_key()
+        if args.forget_key:
+            return _setup.forget()
+        return _setup.install_speechd(remove=args.uninstall_speechd)
     if args.list_voices:
         list_voices(sys.stdout, as_json=args.json)
         return 0

@@ -146,3 +146,19 @@ def _add_other_modes(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "-y", "--yes", action="store_true", help="with --check: send the request without asking"
     )
+    p.add_argument(
+        "--set-key",
+        action="store_true",
+        help="store the API key and secret once (asked, never echoed) in the OS keyring, or "
+        "else in a file only you can read; used when KUHU_API_KEY is not set",
+    )
+    p.add_argument("--forget-key", action="store_true", help="remove the stored key")
+    p.add_argument(
+        "--install-speechd",
+        action="store_true",
+        help="install the Speech Dispatcher module for this user (no root): then "
+        "spd-say -o kuhu, or pick kuhu in Orca's preferences",
+    )
+    p.add_argument(
+        "--uninstall-speechd", action="store_true", help="remove the Speech Dispatcher module"
+    )

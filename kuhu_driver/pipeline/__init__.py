@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from ._cache import CACHE_FOLDER, AudioCache
 from ._chunk import (
-    Estimate,
     chunk_spans,
     chunk_text,
     compile_patterns,
-    estimate,
+    reader_pieces,
     speech_pieces,
     word_spans,
 )
@@ -30,6 +29,9 @@ from ._cues import (
 )
 from ._job import Job, Piece, start_job
 from ._keeper import WARM_DELAY
+from ._markup import MARKUP_MODES, Script
+from ._markup import parse as parse_markup
+from ._plan import AT_END, Estimate, estimate
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, VoiceArgs, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
@@ -47,9 +49,11 @@ from ._stream import Speech
 from ._synth import Synthesizer
 
 __all__ = [
+    "AT_END",
     "CACHE_FOLDER",
     "HANDOVER_SECONDS",
     "KEEP_DEVICE_FOR",
+    "MARKUP_MODES",
     "PROPERTY_NAMES",
     "RESUMABLE_BILLED",
     "SUFFIX",
@@ -61,6 +65,7 @@ __all__ = [
     "Piece",
     "Properties",
     "SaveState",
+    "Script",
     "Session",
     "Speech",
     "Synthesizer",
@@ -73,7 +78,9 @@ __all__ = [
     "cue_spans",
     "default_session",
     "estimate",
+    "parse_markup",
     "play_job",
+    "reader_pieces",
     "render_subtitles",
     "save",
     "save_format",

@@ -6,11 +6,10 @@ import bisect
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
 
-from .._text import HAN_CLASS, MAX_BILLED_PER_REQUEST, billed_chars, char_costs, yuan
+from .._text import HAN_CLASS, MAX_BILLED_PER_REQUEST, char_costs
 from ..errors import InvalidInputError
 
 #: The first piece of an utterance is at most this long, so first sound comes quickly.
@@ -173,6 +172,30 @@ def speech_pieces(text: str) -> list[tuple[int, int]]:
     return chunk_spans(text, first_limit=FIRST_PIECE_LIMIT, ramp=RAMP)
 
 
+#: The largest piece of a screen reader's message: it is interrupted at any moment, and
+#: what was fetched is paid for (see ``reader_pieces``).
+READER_PIECE_LIMIT = 400
+
+
+def reader_pieces(text: str) -> list[tuple[int, int]]:
+    """How a screen reader's message is split (the Speech Dispatcher module): each
+    sentence its own request (split further past ``READER_PIECE_LIMIT`` billed
+    characters). A sentence read again (a menu, a message resumed after a pause, which
+    the server sends again from a sentence's end) is then the same request: the cache
+    has it."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    for m in [*_SENTENCE_END.finditer(text), None]:
+        end = m.end() if m is not None else len(text)
+        if end > start:
+            part = text[start:end]
+            spans += [
+                (start + a, start + b) for a, b in chunk_spans(part, limit=READER_PIECE_LIMIT)
+            ]
+        start = end
+    return spans
+
+
 @cache
 def _word_re() -> re.Pattern[str]:
     return re.compile(
@@ -192,33 +215,3 @@ def compile_patterns() -> None:
     speech_pieces(sample)
     word_spans(sample)
     char_costs(sample)
-
-
-@dataclass(frozen=True)
-class Estimate:
-    """What speaking a text will cost: only the text sent is billed; the silence of
-    its markup's breaks (``silence_seconds``) is made here, at no cost."""
-
-    billed_chars: int
-    requests: int
-    yuan: float
-    silence_seconds: float = 0.0
-
-
-def estimate(text: str, *, markup: str = "auto") -> Estimate:
-    """Billed characters, requests and yuan for ``text``, chunked as the driver does,
-    its markup read as ``markup`` says (see ``speak``); raises ``MarkupError`` for
-    malformed markup."""
-    from ._markup import parse  # not at import: chunking stays pure and cheap
-    from ._plan import plan_pieces
-
-    script = parse(text, markup)
-    plan = plan_pieces(script, speech_pieces)
-    sent = [(a, b) for i, (a, b) in enumerate(plan.spans) if i not in plan.silences]
-    billed = sum(billed_chars(script.text[a:b]) for a, b in sent)
-    return Estimate(
-        billed_chars=billed,
-        requests=len(sent),
-        yuan=yuan(billed),
-        silence_seconds=script.silence_ms() / 1000,
-    )

@@ -18,14 +18,13 @@ from dataclasses import dataclass
 
 from .._cancel import CancelToken, wait_any
 from .._model import Audio, Request, Voicing
-from .._text import billed_chars, clean_text, yuan
+from .._text import billed_chars
 from ..api import piece_request
 from ..errors import CloudFallback, InvalidInputError, KuhuError, StoppedError, TransportError
 from ..local import falls_back
 from ._chunk import speech_pieces
-from ._cues import cue_spans
-from ._markup import Script, parse
-from ._plan import Plan, plan_pieces
+from ._markup import Script
+from ._plan import Plan, check_billed, job_plan, script_of
 from ._resume import SaveState
 from ._synth import Synthesizer
 
@@ -35,53 +34,6 @@ logger = logging.getLogger(__name__)
 #: Seconds of audio a billed character makes, at most, as the read-ahead reckons it
 #: before the audio arrives (a Han character bills 2 and takes a voice about 0.25 s).
 SECONDS_PER_BILLED = 0.15
-
-#: Characters of a long text in which its first piece is looked for (the first piece
-#: bills at most FIRST_PIECE_LIMIT, and every character bills at least 1).
-QUICK_PREFIX = 1000
-
-
-def script_of(text: str | Script, markup: str = "auto") -> Script:
-    """``text`` cleaned and parsed (a :class:`Script` as it is); InvalidInputError
-    (MarkupError for malformed markup) if it cannot be spoken."""
-    if isinstance(text, Script):
-        return text
-    try:
-        script = parse(clean_text(text), markup)
-        if not script.breaks:  # a text of breaks alone is silence; else words are needed
-            clean_text(script.text)
-    except (TypeError, ValueError) as exc:
-        if isinstance(exc, InvalidInputError):
-            raise
-        raise InvalidInputError(str(exc)) from None
-    return script
-
-
-def check_billed(text: str, max_billed: int) -> int:
-    """What ``text`` (cleaned) bills; :class:`InvalidInputError` if over ``max_billed``."""
-    billed = billed_chars(text)
-    if billed > max_billed:
-        raise InvalidInputError(
-            f"the text bills {billed} characters (about {yuan(billed):.2f} yuan), more "
-            f"than the {max_billed} allowed for one utterance; split it, or raise "
-            "KUHU_MAX_BILLED if you mean it"
-        )
-    return billed
-
-
-def _plan(script: Script, format: str, *, cues: bool, whole: bool) -> tuple[Plan, bool]:
-    """The pieces of a job, and whether they are only its first so far: a long plain
-    text's first piece is found in its first characters and asked for before the rest
-    is split (20,000 characters take 13 ms to split)."""
-    if script.breaks and format != "pcm":
-        raise InvalidInputError(
-            "breaks in the text can be saved to .wav or .pcm, not to MP3 (its frames "
-            "cannot hold an exact silence): save to .wav"
-        )
-    text = script.text
-    if not (cues or whole or script.markup) and len(text) > QUICK_PREFIX:
-        return Plan(speech_pieces(text[:QUICK_PREFIX])[:1]), True
-    return plan_pieces(script, cue_spans if cues else speech_pieces), False
 
 
 @dataclass(frozen=True)
@@ -107,6 +59,7 @@ class Job:
         cues: bool = False,
         ahead_seconds: float | None = None,
         markup: str = "auto",
+        split: Callable[[str], list[tuple[int, int]]] | None = None,
     ) -> None:
         #: The text as spoken (markup obeyed: see ``_markup``); ``text`` is what is sent.
         self.script = script_of(text, markup)
@@ -116,7 +69,9 @@ class Job:
         self.format = format
         #: One piece per subtitle cue (``cues``), else a short first sentence, then more;
         #: never across a cut of the markup, and a piece of silence at each break.
-        self.plan, quick = _plan(self.script, format, cues=cues, whole=keep is not None)
+        self.plan, quick = job_plan(
+            self.script, format, cues=cues, whole=keep is not None, split=split
+        )
         self.spans = self.plan.spans
         self.cancel_event = CancelToken()
         #: Called once, with the notice, when the local voice takes over.
@@ -361,15 +316,30 @@ class Job:
         if not (self._fallback and falls_back(exc) and local is not None and local.available()):
             return False
         self._local_from = i
-        for j, fut in enumerate(self._futures[i:], start=i):
-            if fut is not None and j not in self.plan.silences and not fut.cancel():
-                # Under way: its answer, if it comes, is kept rather than bought again.
-                fut.add_done_callback(functools.partial(self._keep_late, self._request(j)))
+        self._keep_from(i)
         notice = CloudFallback(exc, piece=i)
         logger.warning("%s", notice)
         if self.on_fallback is not None:
             self.on_fallback(notice)
         return True
+
+    def set_aside(self, *handed: Piece) -> None:
+        """Hand out nothing more, and keep what was fetched: each piece not handed out
+        that has arrived or is under way, and the ``handed`` ones (sent, perhaps not yet
+        heard), is kept (``keep_unheard``), so that asked for again (a paused message
+        resumed) it is not bought again."""
+        with self._submit_lock:
+            self._local_from = self._consumed  # nothing more is submitted
+        for piece in handed:
+            if piece.index not in self.plan.silences:
+                self._synth.keep_unheard(self._request(piece.index), piece.audio)
+        self._keep_from(self._consumed)
+
+    def _keep_from(self, i: int) -> None:
+        for j, fut in enumerate(self._futures[i:], start=i):
+            if fut is not None and j not in self.plan.silences and not fut.cancel():
+                # Under way or arrived: its answer is kept rather than bought again.
+                fut.add_done_callback(functools.partial(self._keep_late, self._request(j)))
 
     def _keep_late(self, req: Request, fut: Future[Audio | None]) -> None:
         if not fut.cancelled() and fut.exception() is None:
@@ -403,6 +373,7 @@ def start_job(
     cues: bool = False,
     ahead_seconds: float | None = None,
     markup: str = "auto",
+    split: Callable[[str], list[tuple[int, int]]] | None = None,
 ) -> Job:
     """Begin fetching ``text``; raises :class:`InvalidInputError` for unusable text.
 
@@ -412,7 +383,8 @@ def start_job(
     ``cues``, each piece is one subtitle cue (see ``_cues``). With ``ahead_seconds``,
     the pieces fetched ahead hold at most about that much audio beyond the next one
     (a slow consumer's memory). ``markup``: ``"auto"``, ``"ssml"`` or ``"off"`` (see
-    ``_markup``); a :class:`Script` is taken as parsed."""
+    ``_markup``); a :class:`Script` is taken as parsed. ``split``: how the text is cut
+    into requests (``speech_pieces`` by default)."""
     job = Job(
         synth,
         text,
@@ -423,6 +395,7 @@ def start_job(
         cues=cues,
         ahead_seconds=ahead_seconds,
         markup=markup,
+        split=split,
     )
     job.allow_fallback(fallback)
     return job

@@ -1,6 +1,7 @@
 """A script's pieces: the text split into requests that never cross a cut of its markup
 (a break, a change of voicing, a sentence of ``<s>``), with a piece of silence at each
-break and each mark placed in the piece that sounds it. Pure: no I/O."""
+break and each mark placed in the piece that sounds it; what a text costs (``estimate``).
+Pure: no I/O."""
 
 from __future__ import annotations
 
@@ -8,8 +9,16 @@ import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from ._markup import Script
+from .._text import billed_chars, clean_text, yuan
+from ..errors import InvalidInputError
+from ._chunk import speech_pieces
+from ._cues import cue_spans
+from ._markup import Script, parse
 from ._tones import Tone
+
+#: Characters of a long text in which its first piece is looked for (the first piece
+#: bills at most FIRST_PIECE_LIMIT, and every character bills at least 1).
+QUICK_PREFIX = 1000
 
 #: A mark's offset meaning "as the piece ends" (after its last sample).
 AT_END = -1
@@ -83,3 +92,78 @@ def _placement(plan: Plan, i: int, pos: int, after: bool) -> tuple[int, int] | N
     if a <= pos < b:
         return (i, pos - a)
     return None
+
+
+def script_of(text: str | Script, markup: str = "auto") -> Script:
+    """``text`` cleaned and parsed (a :class:`Script` as it is); InvalidInputError
+    (MarkupError for malformed markup) if it cannot be spoken."""
+    try:
+        script = text if isinstance(text, Script) else parse(clean_text(text), markup)
+        if not script.breaks:  # a text of breaks alone is silence; else words are needed
+            clean_text(script.text)
+    except (TypeError, ValueError) as exc:
+        if isinstance(exc, InvalidInputError):
+            raise
+        raise InvalidInputError(str(exc)) from None
+    return script
+
+
+def check_billed(text: str, max_billed: int) -> int:
+    """What ``text`` (cleaned) bills; :class:`InvalidInputError` if over ``max_billed``."""
+    billed = billed_chars(text)
+    if billed > max_billed:
+        raise InvalidInputError(
+            f"the text bills {billed} characters (about {yuan(billed):.2f} yuan), more "
+            f"than the {max_billed} allowed for one utterance; split it, or raise "
+            "KUHU_MAX_BILLED if you mean it"
+        )
+    return billed
+
+
+def job_plan(
+    script: Script,
+    format: str,
+    *,
+    cues: bool,
+    whole: bool,
+    split: Callable[[str], list[tuple[int, int]]] | None = None,
+) -> tuple[Plan, bool]:
+    """The pieces of a job, and whether they are only its first so far: a long plain
+    text's first piece is found in its first characters and asked for before the rest
+    is split (20,000 characters take 13 ms to split)."""
+    if script.breaks and format != "pcm":
+        raise InvalidInputError(
+            "breaks in the text can be saved to .wav or .pcm, not to MP3 (its frames "
+            "cannot hold an exact silence): save to .wav"
+        )
+    text = script.text
+    if not (cues or whole or script.markup or split) and len(text) > QUICK_PREFIX:
+        return Plan(speech_pieces(text[:QUICK_PREFIX])[:1]), True
+    return plan_pieces(script, cue_spans if cues else split or speech_pieces), False
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What speaking a text will cost: only the text sent is billed; the silence of
+    its markup's breaks (``silence_seconds``) is made here, at no cost."""
+
+    billed_chars: int
+    requests: int
+    yuan: float
+    silence_seconds: float = 0.0
+
+
+def estimate(text: str, *, markup: str = "auto") -> Estimate:
+    """Billed characters, requests and yuan for ``text``, chunked as the driver does,
+    its markup read as ``markup`` says (see ``speak``); raises ``MarkupError`` for
+    malformed markup."""
+    script = parse(text, markup)
+    plan = plan_pieces(script, speech_pieces)
+    sent = [(a, b) for i, (a, b) in enumerate(plan.spans) if i not in plan.silences]
+    billed = sum(billed_chars(script.text[a:b]) for a, b in sent)
+    return Estimate(
+        billed_chars=billed,
+        requests=len(sent),
+        yuan=yuan(billed),
+        silence_seconds=script.silence_ms() / 1000,
+    )

@@ -26,7 +26,8 @@ from .._text import clean_text
 from ..audio import convert_pcm, strip_id3, wav_header
 from ..errors import InvalidInputError, StoppedError
 from ._cues import piece_seconds, timed_cues, write_subtitles
-from ._job import Job, Piece, check_billed, script_of, start_job
+from ._job import Job, Piece, start_job
+from ._plan import check_billed, script_of
 from ._resume import SaveState, save_id
 from ._synth import Synthesizer
 

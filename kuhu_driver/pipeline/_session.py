@@ -28,8 +28,9 @@ from .._exit_order import at_exit as exit_step
 from .._model import Voicing
 from ..audio import Player, make_player
 from ..errors import CloudFallback
-from ._job import Job, script_of, start_job
+from ._job import Job, start_job
 from ._markup import markup_mode
+from ._plan import script_of
 from ._play import play_job
 from ._properties import Properties, VoiceArgs, with_given
 from ._stream import Speech

@@ -106,7 +106,7 @@ def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
     """Splitting 20,000 characters takes milliseconds: the first piece, found in the
     text's first characters, is asked for first. Were the two splits ever to disagree,
     the full one wins and nothing is heard twice or lost."""
-    from kuhu_driver.pipeline import _job
+    from kuhu_driver.pipeline import _job, _plan
 
     text = "第一句很短。" + "后面的内容比较长，需要分成好几段来请求。" * 600
     order: list[str] = []
@@ -115,7 +115,7 @@ def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
     def split(t: str) -> list[tuple[int, int]]:
         order.append(f"split {len(t)}")
         spans = real_split(t)
-        if not agree and len(t) == _job.QUICK_PREFIX:
+        if not agree and len(t) == _plan.QUICK_PREFIX:
             return [(0, spans[0][1] + 1)]  # a first piece the full split will not have
         return spans
 
@@ -125,10 +125,11 @@ def test_a_long_text_asks_for_its_first_piece_before_splitting_the_rest(
         order.append("ask")
         return real_submit(self, fn)
 
-    monkeypatch.setattr(_job, "speech_pieces", split)
+    monkeypatch.setattr(_plan, "speech_pieces", split)  # the first piece's split
+    monkeypatch.setattr(_job, "speech_pieces", split)  # the rest's
     monkeypatch.setattr(Synthesizer, "submit", submit)
     kuhu_emulator.audio_seconds_per_billed_char = 0.0002
     engine.say(text, "long")
     engine.runAndWait()
-    assert order[:3] == [f"split {_job.QUICK_PREFIX}", "ask", f"split {len(text)}"]
+    assert order[:3] == [f"split {_plan.QUICK_PREFIX}", "ask", f"split {len(text)}"]
     assert capture.read() == expected_pcm(kuhu_emulator, text)
