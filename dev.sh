@@ -20,11 +20,13 @@ have_pkg() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok
 # The tests add: PulseAudio and ALSA's pulse plugin for the real-time audio rig, tinyproxy
 # (an HTTP proxy on loopback, for the CONNECT tests), openssl
 # for a self-signed certificate, and gcc with the ALSA headers, which simpleaudio (the
-# optional backend, tested too) is compiled against.
+# optional backend, tested too) is compiled against; Speech Dispatcher (a private server
+# runs our module in the tests) and python3-speechd (its client, as Orca uses it).
 RUN_PKGS=(espeak-ng)
 # g++ too: miniaudio's own build script runs c++ when pip builds it from source, as it
 # does where miniaudio has no wheel (a Raspberry Pi's 64-bit OS); one job here does so.
-TEST_PKGS=("${RUN_PKGS[@]}" gcc g++ libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins openssl tinyproxy)
+TEST_PKGS=("${RUN_PKGS[@]}" gcc g++ libasound2-dev pulseaudio pulseaudio-utils libasound2-plugins openssl tinyproxy
+    speech-dispatcher python3-speechd)
 
 setup() {
     local extras=$1
@@ -64,7 +66,8 @@ MATRIX_TESTS=(audio driver local/test_local_helper.py local/test_fallback.py
     pipeline/test_speak.py pipeline/test_session.py
     cli/test_check.py pipeline/test_resume.py pipeline/test_stream.py pipeline/test_aio.py
     api/test_answers.py api/test_ratelimit.py api/test_exit.py api/test_ahead.py
-    test_loading.py test_examples.py)
+    test_loading.py test_examples.py test_keystore.py pipeline/test_markup_heard.py
+    speechd/test_protocol.py speechd/test_install.py)
 PYTHONS=(3.10 3.11 3.12 3.13)
 # Tests inside those folders that run once, on the default Python, in a job of their own
 # beside the others: the device opened 220 times in one process (a minute of waiting on

@@ -53,8 +53,16 @@ class PrivateSpeechd:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [
-                "speech-dispatcher", "-s", "-t", "0", "-C", str(self.conf),
-                "-P", str(self.base / "speechd.pid"), "-L", str(self.logs),
+                "speech-dispatcher",
+                "-s",
+                "-t",
+                "0",
+                "-C",
+                str(self.conf),
+                "-P",
+                str(self.base / "speechd.pid"),
+                "-L",
+                str(self.logs),
             ],
             env=self.env,
             stdout=subprocess.DEVNULL,

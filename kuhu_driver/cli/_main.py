@@ -177,11 +177,7 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error(f"--{chosen[0].replace('_', '-')} goes alone")
         from . import _setup
 
-        if args.set_key:
-            return _setup.set_key()
-        if args.forget_key:
-            return _setup.forget()
-        return _setup.install_speechd(remove=args.uninstall_speechd)
+        return _setup.run(chosen[0])
     if args.list_voices:
         list_voices(sys.stdout, as_json=args.json)
         return 0

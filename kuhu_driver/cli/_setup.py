@@ -60,3 +60,17 @@ def install_speechd(*, remove: bool = False) -> int:
     for line in install_module(os.environ):
         tell(line)
     return 0
+
+
+def run(command: str) -> int:
+    """One of the setup commands by its option's name (``set_key``…); a folder or file
+    we cannot use safely, or at all, is one line on stderr."""
+    try:
+        if command == "set_key":
+            return set_key()
+        if command == "forget_key":
+            return forget()
+        return install_speechd(remove=command == "uninstall_speechd")
+    except OSError as exc:  # UnsafeFolderError (a planted folder) included
+        tell(f"kuhu-say: error: {shown(str(exc), quote=False)}")
+        return 1

@@ -271,3 +271,18 @@ def test_the_servers_sentence_marks_end_requests_and_spelling_spells() -> None:
     spelt = message_script("SPEAK", "<speak>abc</speak>", SpeechdSettings(spelling=True))
     assert spelt.text == "a b c"
     assert trim_marks("x" + "\u0300" * 10 + "y") == "x" + "\u0300" * 4 + "y"
+
+
+def test_the_module_uses_the_key_stored_once(kuhu_emulator: KuhuEmulator) -> None:
+    """A desktop session starts the server without the user's shell variables."""
+    from kuhu_driver import _keystore
+
+    _keystore.store_key(kuhu_emulator.api_key, None)
+    env = {k: v for k, v in os.environ.items() if k != "KUHU_API_KEY"}
+    mod = ModuleProcess(env)
+    mod.send("INIT\n")
+    mod.reply()
+    mod.message("SPEAK", "<speak>钥匙存好了。</speak>")
+    assert mod.events()[0] == ["701 BEGIN", "702 END"]
+    assert "the key comes from a file only you can read" in mod.close()
+    assert [(r.text, r.outcome) for r in kuhu_emulator.requests] == [("钥匙存好了。", "ok")]

@@ -28,9 +28,7 @@ AUDIO_PER_CHAR = 0.08  # the emulator's default: 0.16 s a Han character
 
 
 @pytest.fixture
-def server(
-    pulse: Any, kuhu_emulator: KuhuEmulator, tmp_path: Path
-) -> Iterator[PrivateSpeechd]:
+def server(pulse: Any, kuhu_emulator: KuhuEmulator, tmp_path: Path) -> Iterator[PrivateSpeechd]:
     import os
 
     sd = PrivateSpeechd(tmp_path, pulse, dict(os.environ))
@@ -67,6 +65,7 @@ def sent_seconds(emu: KuhuEmulator, text: str) -> float:
     return emu.pcm_duration(unicodedata.normalize("NFKC", text))
 
 
+@pytest.mark.timing  # heard within 50-150 ms
 def test_spd_say_is_heard_whole_and_a_second_one_right_after_the_server_answers(
     server: PrivateSpeechd, kuhu_emulator: KuhuEmulator, pulse: Any
 ) -> None:
@@ -91,11 +90,13 @@ def test_spd_say_is_heard_whole_and_a_second_one_right_after_the_server_answers(
     assert [r.text for r in kuhu_emulator.requests] == ["你好,世界。", "第二句话。"]
     assert heard_second > t_second
     # The module is resident: its connection, cache and limiter warm.
-    assert heard_second - answered < 0.15, heard_second - answered
-    span = (rec.time_of(loud[-1]) - heard_second)
+    print(f"second spd-say: heard {(heard_second - answered) * 1000:.0f} ms after the answer")
+    assert heard_second - answered < 0.05, heard_second - answered
+    span = rec.time_of(loud[-1]) - heard_second
     assert abs(span - sent_seconds(kuhu_emulator, "第二句话。")) < 0.05
 
 
+@pytest.mark.timing  # heard within 50-150 ms
 def test_marks_reach_the_client_in_order_as_their_place_is_heard(
     server: PrivateSpeechd, kuhu_emulator: KuhuEmulator, pulse: Any
 ) -> None:
@@ -115,6 +116,7 @@ def test_marks_reach_the_client_in_order_as_their_place_is_heard(
     assert [e[1] for e in out["events"]][-1] == "end"
 
 
+@pytest.mark.timing  # heard within 50-150 ms
 def test_cancel_is_silent_at_once_and_buys_nothing_more(
     server: PrivateSpeechd, kuhu_emulator: KuhuEmulator, pulse: Any
 ) -> None:
