@@ -28,6 +28,7 @@ from day import bench_day_outage, bench_soak, bench_stream_memory  # noqa: E402
 from heard import bench_heard, bench_outage  # noqa: E402
 from network import bench_network  # noqa: E402
 from rig import PulseRig  # noqa: E402
+from screen_reader import bench_speechd  # noqa: E402
 from session import bench_session  # noqa: E402
 from speed import bench_first_sound, bench_stream  # noqa: E402
 from startup import bench_memory, bench_start_up  # noqa: E402
@@ -46,7 +47,7 @@ def main() -> None:
     # First, with no sound server running: start-up and memory need none, and its
     # recorder's load would be in their figures.
     run([bench_start_up, bench_memory, bench_stream_memory, bench_network, bench_session])
-    run([bench_soak, bench_day_outage])  # each with a sound server of its own
+    run([bench_soak, bench_day_outage, bench_speechd])  # each with a sound server of its own
     with tempfile.TemporaryDirectory() as tmp:
         rig = PulseRig(Path(tmp))
         rig.start()

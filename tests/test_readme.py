@@ -108,18 +108,25 @@ def test_readme_emulator_commands(
 def test_readme_commands(
     block: str, kuhu_emulator: KuhuEmulator, capture: Any, tmp_path: Path
 ) -> None:
+    env = _env(kuhu_emulator)
+    if "--install-speechd" in block:
+        env["HOME"] = str(tmp_path)  # the module goes into a home of the test's
     proc = subprocess.run(
         ["bash", "-e", "-c", block],
-        env=_env(kuhu_emulator),
+        env=env,
         cwd=tmp_path,
         capture_output=True,
         text=True,
         timeout=120,
+        input=f"{kuhu_emulator.api_key}\n\n",  # what --set-key asks for
     )
     assert proc.returncode == 0, proc.stderr
     assert "Traceback" not in proc.stderr
     if "--batch" in block:
         assert sorted(p.name for p in (tmp_path / "clips").iterdir()) == ["0001.wav", "0002.wav"]
+    if "--install-speechd" in block:
+        assert (tmp_path / ".local/libexec/speech-dispatcher-modules/sd_kuhu").exists()
+        assert "stored the key" in proc.stderr
 
 
 @pytest.mark.parametrize("snippet", SNIPPETS)
