@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import threading
+import time
 
 from .._config import speech_settings
 from ..errors import KuhuError
@@ -139,10 +140,31 @@ def _level(lines: list[str]) -> None:
             logging.getLogger("kuhu_driver").setLevel(_LEVELS.get(int(value), logging.DEBUG))
 
 
+class _OncePerIncident(logging.Filter):
+    """A warning said once, not once per message: a screen reader sends hundreds of
+    messages an hour, and an outage or a refused key would fill the log with the same
+    line. The same words are said again only after ``QUIET`` seconds without them."""
+
+    QUIET = 600.0
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.levelno < logging.WARNING:
+            return True
+        words, now = record.getMessage(), time.monotonic()
+        seen = self._last.get(words)
+        self._last[words] = now
+        return seen is None or now - seen > self.QUIET
+
+
 def main() -> int:
     """``sd_kuhu [CONFIG]``: the module, on stdin and stdout (its log on stderr, which
     the server keeps in its log folder)."""
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_OncePerIncident())
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger("kuhu_driver")
     root.addHandler(handler)

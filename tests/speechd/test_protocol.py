@@ -286,3 +286,21 @@ def test_the_module_uses_the_key_stored_once(kuhu_emulator: KuhuEmulator) -> Non
     assert mod.events()[0] == ["701 BEGIN", "702 END"]
     assert "the key comes from a file only you can read" in mod.close()
     assert [(r.text, r.outcome) for r in kuhu_emulator.requests] == [("钥匙存好了。", "ok")]
+
+
+def test_a_refused_key_is_one_line_in_the_log_and_the_local_voice_speaks(
+    kuhu_emulator: KuhuEmulator,
+) -> None:
+    env = {**os.environ, "KUHU_API_KEY": "not-the-key", "KUHU_FALLBACK": "local"}
+    mod = ModuleProcess(env)
+    mod.send("INIT\n")
+    mod.reply()
+    for text in ("第一条。", "第二条。"):
+        mod.message("SPEAK", f"<speak>{text}</speak>")
+        events, audio = mod.events(timeout=60)
+        assert events == ["701 BEGIN", "702 END"]
+        assert len(audio) > 11025  # the local voice said it
+    log = mod.close()
+    said = [line for line in log.splitlines() if "403" in line]
+    assert len(said) == 1, log
+    assert all(r.outcome != "ok" for r in kuhu_emulator.requests)
