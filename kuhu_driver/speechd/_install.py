@@ -56,7 +56,8 @@ _CONF = f"""{OURS}
 def _write(folder: PrivateDir, name: str, data: bytes, mode: int) -> None:
     fd, tmp = folder.create_temp(f".{name}.")
     try:
-        os.fchmod(fd, mode)
+        if sys.platform != "win32":  # (never called there: Speech Dispatcher is Linux's)
+            os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
         folder.replace(tmp, name)
