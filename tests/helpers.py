@@ -258,3 +258,13 @@ def zero_runs(samples: array[int]) -> list[int]:
             runs.append(n)
             n = 0
     return runs
+
+
+def recorded(engine: Any, *said: tuple[str, str]) -> Recorder:
+    """Every event of ``engine`` while it says each ``(text, name)`` in one round."""
+    rec = Recorder()
+    rec.connect(engine)
+    for text, name in said:
+        engine.say(text, name)
+    engine.runAndWait()
+    return rec

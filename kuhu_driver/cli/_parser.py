@@ -134,31 +134,25 @@ def _add_other_modes(p: argparse.ArgumentParser) -> None:
         default="wav",
         help="with --batch: audio format (default wav)",
     )
-    p.add_argument(
-        "--check",
-        action="store_true",
-        help="check the setup: settings, the audio device, and one 1-character request "
-        "(0.0002 yuan, asked first); exit 0 only if all is well",
-    )
-    p.add_argument(
-        "--no-request", action="store_true", help="with --check: everything but the request"
-    )
-    p.add_argument(
-        "-y", "--yes", action="store_true", help="with --check: send the request without asking"
-    )
-    p.add_argument(
-        "--set-key",
-        action="store_true",
-        help="store the API key and secret once (asked, never echoed) in the OS keyring, or "
-        "else in a file only you can read; used when KUHU_API_KEY is not set",
-    )
-    p.add_argument("--forget-key", action="store_true", help="remove the stored key")
-    p.add_argument(
-        "--install-speechd",
-        action="store_true",
-        help="install the Speech Dispatcher module for this user (no root): then "
-        "spd-say -o kuhu, or pick kuhu in Orca's preferences",
-    )
-    p.add_argument(
-        "--uninstall-speechd", action="store_true", help="remove the Speech Dispatcher module"
-    )
+    for flags, help_text in (
+        (
+            ("--check",),
+            "check the setup: settings, the audio device, and one 1-character request "
+            "(0.0002 yuan, asked first); exit 0 only if all is well",
+        ),
+        (("--no-request",), "with --check: everything but the request"),
+        (("-y", "--yes"), "with --check: send the request without asking"),
+        (
+            ("--set-key",),
+            "store the API key and secret once (asked, never echoed) in the OS keyring, or "
+            "else in a file only you can read; used when KUHU_API_KEY is not set",
+        ),
+        (("--forget-key",), "remove the stored key"),
+        (
+            ("--install-speechd",),
+            "install the Speech Dispatcher module for this user (no root): then "
+            "spd-say -o kuhu, or pick kuhu in Orca's preferences",
+        ),
+        (("--uninstall-speechd",), "remove the Speech Dispatcher module"),
+    ):
+        p.add_argument(*flags, action="store_true", help=help_text)

@@ -19,6 +19,7 @@ from helpers import (
     espeak_seconds,
     expected_pcm,
     kuhu_engine,
+    recorded,
     say_numbered,
     utterance_events,
 )
@@ -62,12 +63,7 @@ def fresh_engine_round(*utterances: tuple[str, str]) -> Recorder:
     """Say ``(text, name)`` pairs on an engine made now (so it sees the environment the
     test set), run one round, and destroy it; the events heard."""
     with kuhu_engine() as eng:
-        rec = Recorder()
-        rec.connect(eng)
-        for text, name in utterances:
-            eng.say(text, name)
-        eng.runAndWait()
-    return rec
+        return recorded(eng, *utterances)
 
 
 @pytest.mark.parametrize("fault", ["500", "json403", "reset", "slow"])

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from helpers import Recorder, expected_pcm, written, zero_runs
+from helpers import Recorder, expected_pcm, recorded, written, zero_runs
 from pyttsx3.engine import Engine
 
 from kuhu_driver import MarkupError, Session
@@ -24,13 +24,13 @@ RATE = 22050
 def test_breaks_of_ssml_sapi_and_macos_are_exact_silence_billed_for_nothing(
     engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:
-    rec = Recorder()
-    rec.connect(engine)
-    engine.say('一<break time="700ms"/>二', "ssml")
-    engine.say('Hello <silence msec="500"/> world', "sapi")
-    engine.say("前[[slnc 300]]后", "mac")
-    engine.say("a < b & c", "plain")
-    engine.runAndWait()
+    rec = recorded(
+        engine,
+        ('一<break time="700ms"/>二', "ssml"),
+        ('Hello <silence msec="500"/> world', "sapi"),
+        ("前[[slnc 300]]后", "mac"),
+        ("a < b & c", "plain"),
+    )
     assert [e for e in rec.events if e[0] != "started-word"] == [
         e
         for name in ("ssml", "sapi", "mac", "plain")
@@ -83,11 +83,7 @@ def test_marks_are_events_in_order_with_the_utterances_name(
 def test_a_malformed_text_is_one_error_and_sends_nothing(
     engine: Engine, kuhu_emulator: KuhuEmulator, capture: Any
 ) -> None:
-    rec = Recorder()
-    rec.connect(engine)
-    engine.say('一<break time="700ms"二', "bad")
-    engine.say("好的。", "good")
-    engine.runAndWait()
+    rec = recorded(engine, ('一<break time="700ms"二', "bad"), ("好的。", "good"))
     assert rec.utterances() == [
         ("started-utterance", "bad"),
         ("error", "bad", "MarkupError"),
