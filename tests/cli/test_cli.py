@@ -94,6 +94,20 @@ def test_dry_run_needs_no_key_and_sends_nothing(capsys: pytest.CaptureFixture[st
     assert "0.5000 yuan" in out
 
 
+def test_dry_run_counts_only_what_is_sent_and_shows_the_silence(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["--dry-run", '一<break time="700ms"/>二[[slnc 300]]三']) == 0
+    out = capsys.readouterr().out
+    assert "billed characters: 6" in out and "requests: 3" in out
+    assert "silence added: 1.000 s (made here, not sent or billed)" in out
+    assert main(["--dry-run", "--markup", "off", '一<break time="700ms"/>二']) == 0
+    out = capsys.readouterr().out
+    assert "billed characters: 25" in out and "silence added" not in out
+    assert main(["--dry-run", '一<break time="x"/>二']) == 1
+    assert "malformed markup at character 2" in capsys.readouterr().err
+
+
 def test_emulator_mode_needs_no_key(capture: Any, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--emulator", "试一试"]) == 0
     assert "test signal" in capsys.readouterr().err
