@@ -114,9 +114,17 @@ def test_the_device_is_given_every_piece_back_to_back_with_nothing_between(
 def test_pause_is_heard_at_once_and_resume_goes_on_from_the_same_sample(
     pulse: PulseRig, backend: str
 ) -> None:
-    if backend == "simpleaudio" and not simpleaudio_usable():
-        pytest.skip("simpleaudio is not installed here, or would crash this Python")
     out, rec = run_heard(pulse, "pause", backend)
+    if backend == "simpleaudio" and not simpleaudio_usable():
+        # Refused (stock 1.0.4 on CPython 3.12+): one clear error, and pausing and
+        # resuming that engine later changes nothing and crashes nothing (exit 0).
+        assert events(out) == [
+            ["start", "long"],
+            ["error", "long", "AudioDeviceError"],
+            ["finish", "long", False],
+        ]
+        assert out["requests"] == [] and rec.sound() == []
+        return
     assert [e[0] for e in events(out)] == ["start", "finish"]
     loud = rec.sound()
     k = max(range(len(loud) - 1), key=lambda j: loud[j + 1] - loud[j])  # the longest silence
