@@ -13,7 +13,6 @@ from ._cache import CACHE_FOLDER, AudioCache
 from ._chunk import (
     chunk_spans,
     chunk_text,
-    compile_patterns,
     reader_pieces,
     speech_pieces,
     word_spans,
@@ -29,9 +28,9 @@ from ._cues import (
 )
 from ._job import Job, Piece, start_job
 from ._keeper import WARM_DELAY
-from ._markup import MARKUP_MODES, Script
+from ._markup import Script
 from ._markup import parse as parse_markup
-from ._plan import AT_END, Estimate, estimate
+from ._plan import AT_END, Estimate, compile_patterns, estimate
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, VoiceArgs, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
@@ -53,7 +52,6 @@ __all__ = [
     "CACHE_FOLDER",
     "HANDOVER_SECONDS",
     "KEEP_DEVICE_FOR",
-    "MARKUP_MODES",
     "PROPERTY_NAMES",
     "RESUMABLE_BILLED",
     "SUFFIX",

@@ -208,7 +208,7 @@ def word_spans(text: str) -> list[tuple[int, int]]:
     return [(m.start(), m.end() - m.start()) for m in _word_re().finditer(text)]
 
 
-def compile_patterns() -> None:
+def compile_chunk_patterns() -> None:
     """Compile the text patterns now (milliseconds each), ahead of the first utterance,
     on a thread that has time for it."""
     sample = "预热一下，warm up 3.14 https://example.com。"

@@ -13,10 +13,12 @@ one warning; their text is spoken.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from array import array
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from ..errors import InvalidInputError, MarkupError
 from ._tones import Tone, attribute_tone, break_ms, mac_command
@@ -32,22 +34,45 @@ _CONTAINERS = frozenset(
 _EMPTY = frozenset({"break", "mark", "silence", "bookmark"})
 _VOCABULARY = _CONTAINERS | _EMPTY
 _NAME = r"[A-Za-z_][\w.:-]*"
-_TAG = re.compile(
-    rf"<(/?)({_NAME})((?:\s+{_NAME}\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*(/?)>", re.ASCII
-)
-_ATTR = re.compile(rf"({_NAME})\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)')", re.ASCII)
-_OPENING = re.compile(rf"</?({_NAME})", re.ASCII)
-_SKIPPED = re.compile(r"<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>]*>", re.DOTALL)
-_ENTITY = re.compile(r"&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(lt|gt|amp|quot|apos));")
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
-_MAC = re.compile(r"\[\[\s*(slnc|rate|volm)\b([^\]]*)\]\]")
-_SPEAKS_LIKE_MARKUP = re.compile(rf"<\s*/?\s*({'|'.join(map(re.escape, _VOCABULARY))})\b")
-#: The start of an element of ours with an attribute or an end: markup meant, even if
-#: it then turns out malformed (which is then an error, not text read out).
-_MEANT = re.compile(
-    rf"<({'|'.join(map(re.escape, sorted(_VOCABULARY, key=len, reverse=True)))})"
-    r"(?:\s+[\w:-]+\s*=\s*[\"']|\s*/?>)"
-)
+
+
+class _Patterns(NamedTuple):
+    tag: re.Pattern[str]
+    attr: re.Pattern[str]
+    opening: re.Pattern[str]
+    skipped: re.Pattern[str]
+    entity: re.Pattern[str]
+    mac: re.Pattern[str]
+    speaks_like_markup: re.Pattern[str]
+    #: The start of an element of ours with an attribute or an end: markup meant, even
+    #: if it then turns out malformed (which is then an error, not text read out).
+    meant: re.Pattern[str]
+
+
+@functools.cache
+def _patterns() -> _Patterns:
+    # Compiled on first use, as the chunker's are: pyttsx3.init("kuhu") imports this
+    # module, and compiling them costs it 3 ms (the preloading thread warms them).
+    names = "|".join(map(re.escape, sorted(_VOCABULARY, key=len, reverse=True)))
+    return _Patterns(
+        tag=re.compile(
+            rf"<(/?)({_NAME})((?:\s+{_NAME}\s*=\s*(?:\"[^\"<]*\"|'[^'<]*'))*)\s*(/?)>",
+            re.ASCII,
+        ),
+        attr=re.compile(rf"({_NAME})\s*=\s*(?:\"([^\"<]*)\"|'([^'<]*)')", re.ASCII),
+        opening=re.compile(rf"</?({_NAME})", re.ASCII),
+        skipped=re.compile(r"<!--.*?-->|<\?.*?\?>|<!DOCTYPE[^>]*>", re.DOTALL),
+        entity=re.compile(r"&(?:#(\d{1,7})|#x([0-9A-Fa-f]{1,6})|(lt|gt|amp|quot|apos));"),
+        mac=re.compile(r"\[\[\s*(slnc|rate|volm)\b([^\]]*)\]\]"),
+        speaks_like_markup=re.compile(rf"<\s*/?\s*({names})\b"),
+        meant=re.compile(rf"<({names})(?:\s+[\w:-]+\s*=\s*[\"']|\s*/?>)"),
+    )
+
+
+def compile_markup_patterns() -> None:
+    """Compile the parser's patterns now, on a thread that has time for it."""
+    parse('<speak>预热<break time="1ms"/></speak>')
 
 
 @dataclass
@@ -95,26 +120,29 @@ def markup_mode(value: object) -> str:
 
 def looks_like_markup(text: str) -> bool:
     """Whether ``text`` holds markup of the known vocabulary (see the module docstring)."""
-    return bool(text.lstrip().startswith("<speak") or _MAC.search(text) or _has_tag(text))
+    return _xml(text) or _patterns().mac.search(text) is not None
 
 
 def parse(text: str, mode: str = "auto") -> Script:
     """``text`` as a :class:`Script`: markup obeyed when ``mode`` says so (see the
     module docstring). Raises :class:`MarkupError` for malformed markup."""
     mode = markup_mode(mode)
-    if mode == "off" or (mode == "auto" and not looks_like_markup(text)):
+    if mode == "off":
         return Script(text)
-    xml = mode == "ssml" or text.lstrip().startswith("<speak") or _has_tag(text)
+    xml = mode == "ssml" or _xml(text)
+    if not xml and mode == "auto" and _patterns().mac.search(text) is None:
+        return Script(text)
     return _Parser(text, xml=xml).run()
 
 
-def _has_tag(text: str) -> bool:
-    """Whether ``text`` holds an element of ours, well formed or meant to be."""
-    if _MEANT.search(text):
+def _xml(text: str) -> bool:
+    """Whether ``text`` is SSML or holds an element of ours, well formed or meant to be."""
+    p = _patterns()
+    if text.lstrip().startswith("<speak") or p.meant.search(text):
         return True
     return any(
-        (t := _TAG.match(text, m.start())) is not None and t.group(2).lower() in _VOCABULARY
-        for m in _SPEAKS_LIKE_MARKUP.finditer(text)
+        (t := p.tag.match(text, m.start())) is not None and t.group(2).lower() in _VOCABULARY
+        for m in p.speaks_like_markup.finditer(text)
     )
 
 
@@ -221,7 +249,7 @@ class _Parser:
         """Obey what starts at ``j`` (a tag, an entity, a command); the position after."""
         src = self.src
         if src.startswith("[[", j):
-            m = _MAC.match(src, j)
+            m = _patterns().mac.match(src, j)
             if m is None:
                 self.add("[", j)
                 return j + 1
@@ -232,12 +260,12 @@ class _Parser:
         if src[j] == "[":
             self.add("[", j)
             return j + 1
-        skipped = _SKIPPED.match(src, j)
+        skipped = _patterns().skipped.match(src, j)
         if skipped is not None:
             return skipped.end()
-        tag = _TAG.match(src, j)
+        tag = _patterns().tag.match(src, j)
         if tag is None:
-            opening = _OPENING.match(src, j)
+            opening = _patterns().opening.match(src, j)
             if opening is not None and opening.group(1).lower() in _VOCABULARY:
                 raise self.fail(j, f"the tag <{opening.group(1)} is not well formed")
             self.add("<", j)  # a "<" in a sentence
@@ -246,7 +274,7 @@ class _Parser:
         return tag.end()
 
     def _entity(self, j: int) -> int:
-        m = _ENTITY.match(self.src, j)
+        m = _patterns().entity.match(self.src, j)
         if m is None:
             self.add("&", j)  # "AT&T": a character
             return j + 1
@@ -287,7 +315,7 @@ class _Parser:
         )
         attrs = {
             k.lower(): self._decode(v if v is not None else w, at)
-            for k, v, w in _ATTR.findall(attr_text)
+            for k, v, w in _patterns().attr.findall(attr_text)
         }
         if name not in _VOCABULARY:
             self.unknown.add(name)
@@ -311,7 +339,7 @@ class _Parser:
                 raise self.fail(at, f"{m.group(0)} is no character")
             return chr(code)
 
-        return _ENTITY.sub(one, value)
+        return _patterns().entity.sub(one, value)
 
     def _empty(self, name: str, attrs: dict[str, str], at: int) -> None:
         if name in ("mark", "bookmark"):

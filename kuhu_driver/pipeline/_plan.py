@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 
 from .._text import billed_chars, clean_text, yuan
 from ..errors import InvalidInputError
-from ._chunk import speech_pieces
+from ._chunk import compile_chunk_patterns, speech_pieces
 from ._cues import cue_spans
-from ._markup import Script, parse
+from ._markup import Script, compile_markup_patterns, parse
 from ._tones import Tone
 
 #: Characters of a long text in which its first piece is looked for (the first piece
@@ -167,3 +167,10 @@ def estimate(text: str, *, markup: str = "auto") -> Estimate:
         yuan=yuan(billed),
         silence_seconds=script.silence_ms() / 1000,
     )
+
+
+def compile_patterns() -> None:
+    """Compile the chunker's and the markup parser's patterns now (milliseconds each),
+    ahead of the first utterance, on a thread that has time for it."""
+    compile_chunk_patterns()
+    compile_markup_patterns()
