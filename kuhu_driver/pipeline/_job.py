@@ -72,12 +72,12 @@ class Job:
         self.plan, quick = job_plan(
             self.script, format, cues=cues, whole=keep is not None, split=split
         )
-        self.spans = self.plan.spans
         self.cancel_event = CancelToken()
         #: Called once, with the notice, when the local voice takes over.
         self.on_fallback: Callable[[CloudFallback], None] | None = None
         self._fallback = False
         self._local_from: int | None = None  # the first piece the local voice speaks
+        self._aside = False  # set aside (see set_aside): nothing more is fetched
         self._born = time.monotonic()
         self._synth = synth
         self._window = max(1, window)
@@ -121,7 +121,11 @@ class Job:
             else:
                 self._futures += [None] * (len(spans) - 1)
             self.plan = Plan(spans)
-            self.spans = spans
+
+    @property
+    def spans(self) -> list[tuple[int, int]]:
+        """``(start, end)`` in ``text`` of each piece, in order (a break's is empty)."""
+        return self.plan.spans
 
     def allow_fallback(self, allowed: bool) -> None:
         """Whether pieces the cloud cannot give may be spoken by the local voice (PCM)."""
@@ -133,6 +137,7 @@ class Job:
             self._window = max(self._window, window)
             while (
                 self._local_from is None
+                and not self._aside
                 and self._next < len(self.spans)
                 and self._next - self._consumed < self._window
                 and self._room_ahead()
@@ -329,7 +334,7 @@ class Job:
         heard), is kept (``keep_unheard``), so that asked for again (a paused message
         resumed) it is not bought again."""
         with self._submit_lock:
-            self._local_from = self._consumed  # nothing more is submitted
+            self._aside = True
         for piece in handed:
             if piece.index not in self.plan.silences:
                 self._synth.keep_unheard(self._request(piece.index), piece.audio)
