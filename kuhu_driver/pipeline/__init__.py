@@ -30,7 +30,7 @@ from ._job import Job, Piece, start_job
 from ._keeper import WARM_DELAY
 from ._markup import Script
 from ._markup import parse as parse_markup
-from ._plan import AT_END, Estimate, compile_patterns, estimate
+from ._plan import Estimate, compile_patterns, estimate, frame_clock
 from ._play import HANDOVER_SECONDS, play_job
 from ._properties import PROPERTY_NAMES, Properties, VoiceArgs, voicing_of
 from ._resume import SUFFIX, SaveState, save_id
@@ -48,7 +48,6 @@ from ._stream import Speech
 from ._synth import Synthesizer
 
 __all__ = [
-    "AT_END",
     "CACHE_FOLDER",
     "HANDOVER_SECONDS",
     "KEEP_DEVICE_FOR",
@@ -76,6 +75,7 @@ __all__ = [
     "cue_spans",
     "default_session",
     "estimate",
+    "frame_clock",
     "parse_markup",
     "play_job",
     "reader_pieces",

@@ -8,8 +8,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 
-from .._text import billed_chars, clean_text, yuan
+from .._text import billed_chars, char_costs, clean_text, yuan
 from ..errors import InvalidInputError
 from ._chunk import compile_chunk_patterns, speech_pieces
 from ._cues import cue_spans
@@ -35,6 +36,19 @@ class Plan:
     silences: dict[int, int] = field(default_factory=dict)
     tones: dict[int, Tone] = field(default_factory=dict)
     marks: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+
+
+def frame_clock(text: str, frames: int) -> Callable[[int], int]:
+    """For a piece of ``frames`` samples speaking ``text``: the sample where the
+    character at an offset of ``text`` begins (``AT_END``: after the last), reckoned
+    by billed characters, as a word's or a mark's place is heard."""
+    prefix = [0, *accumulate(char_costs(text))]
+    total = prefix[-1] or 1
+
+    def frame(offset: int) -> int:
+        return frames if offset == AT_END else frames * prefix[offset] // total
+
+    return frame
 
 
 def plan_pieces(script: Script, split: Callable[[str], list[tuple[int, int]]]) -> Plan:

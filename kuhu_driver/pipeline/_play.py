@@ -5,14 +5,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from itertools import accumulate
 
-from .._text import char_costs
 from ..audio import Player, Segment
 from ..errors import KuhuError, StoppedError
 from ._chunk import word_spans
 from ._job import Job, Piece
-from ._plan import AT_END
+from ._plan import frame_clock
 
 #: How much of an utterance is left to play when the next one is handed to the player.
 HANDOVER_SECONDS = 0.06
@@ -93,11 +91,7 @@ def _segment(
     frames = len(pcm) // 2
     # Words of this piece only: scanning the whole text per piece is quadratic.
     text = job.text[piece.start : piece.end]
-    prefix = [0, *accumulate(char_costs(text))]
-    total = prefix[-1] or 1
-
-    def frame(loc: int) -> int:
-        return frames if loc == AT_END else frames * prefix[loc] // total
+    frame = frame_clock(text, frames)
 
     events: list[tuple[int, int, Callable[[], None]]] = []
     if on_word is not None:

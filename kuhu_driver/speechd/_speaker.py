@@ -18,18 +18,17 @@ import threading
 import unicodedata
 from collections import deque
 from collections.abc import Callable
-from itertools import accumulate
 
 from .._cancel import CancelToken
-from .._text import char_costs, clean_text
+from .._text import clean_text
 from ..audio import convert_pcm
 from ..errors import InvalidInputError, KuhuError, MarkupError, StoppedError
 from ..pipeline import (
-    AT_END,
     Job,
     Piece,
     Script,
     Synthesizer,
+    frame_clock,
     parse_markup,
     reader_pieces,
     start_job,
@@ -203,13 +202,11 @@ class Speaker:
     def _send_piece(self, msg: Message, job: Job, index: int, pcm: bytes) -> bool:
         """Send one piece's audio, its marks between the chunks where their samples
         fall; True if a PAUSE was asked for and a ``__spd_`` mark was reached."""
-        frames = len(pcm) // 2
         a, b = job.spans[index]
-        prefix = [0, *accumulate(char_costs(job.text[a:b]))]
-        total = prefix[-1] or 1
+        frame_of = frame_clock(job.text[a:b], len(pcm) // 2)
         at = 0
         for offset, name in job.plan.marks.get(index, ()):
-            frame = frames if offset == AT_END else frames * prefix[offset] // total
+            frame = frame_of(offset)
             self._audio(msg, pcm[2 * at : 2 * frame])
             at = max(at, frame)
             self.wire.event(700, "INDEX MARK", name)
