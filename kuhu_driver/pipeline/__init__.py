@@ -20,7 +20,6 @@ from ._chunk import (
 from ._cues import (
     Cue,
     cue_layout,
-    cue_spans,
     render_subtitles,
     subtitle_format,
     timed_cues,
@@ -72,7 +71,6 @@ __all__ = [
     "chunk_text",
     "compile_patterns",
     "cue_layout",
-    "cue_spans",
     "default_session",
     "estimate",
     "frame_clock",

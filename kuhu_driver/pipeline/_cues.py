@@ -11,7 +11,7 @@ break where its two lines meet.
 from __future__ import annotations
 
 import os
-from collections.abc import Container, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,11 +58,6 @@ def _sentence_cues(text: str, a: int, b: int) -> list[Cue]:
     return out
 
 
-def cue_spans(text: str) -> list[tuple[int, int]]:
-    """The request spans of a save with subtitles: one per cue."""
-    return [(c.start, c.end) for c in cue_layout(text)]
-
-
 def subtitle_format(path: str | os.PathLike[str]) -> str:
     """``.srt`` or ``.vtt``, from ``path``'s extension; else :class:`InvalidInputError`."""
     suffix = Path(path).suffix.lower()
@@ -82,28 +77,15 @@ def piece_seconds(audio: bytes, fmt: str, sample_rate: int) -> float:
     return len(audio) // 2 / sample_rate
 
 
-def timed_cues(
-    text: str,
-    seconds: Sequence[float],
-    spans: Sequence[tuple[int, int]] | None = None,
-    silences: Container[int] = (),
-) -> list[Cue]:
-    """The cues of ``text`` with their times, from each piece's length in the file.
-    ``spans``: the pieces, when the text's markup split it (see ``_plan``); a piece in
-    ``silences`` is a break, which shows no cue and moves the next one on."""
-    if spans is None:
-        cues = cue_layout(text)
-    else:  # each piece one cue: laid out on its own
-        cues = [
-            Cue(a, b, lines) if i not in silences else Cue(a, a, ())
-            for i, (a, b) in enumerate(spans)
-            for lines in [tuple(ln for c in cue_layout(text[a:b]) for ln in c.lines)]
-        ]
-    if len(cues) != len(seconds):
-        raise ValueError(f"{len(cues)} cues but {len(seconds)} pieces")
+def timed_cues(cues: Mapping[int, Cue], seconds: Sequence[float]) -> list[Cue]:
+    """``cues`` (by piece: see ``Plan.cues``) with their times, from each piece's length
+    in the file; a piece with no cue (a break) moves the next one on."""
+    if cues and max(cues) >= len(seconds):
+        raise ValueError(f"a cue of piece {max(cues)} but {len(seconds)} pieces")
     out, at = [], 0.0
-    for cue, length in zip(cues, seconds, strict=True):
-        if cue.lines:
+    for i, length in enumerate(seconds):
+        cue = cues.get(i)
+        if cue is not None:
             out.append(Cue(cue.start, cue.end, cue.lines, at, at + length))
         at += length
     return out

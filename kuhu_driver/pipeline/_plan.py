@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import bisect
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from itertools import accumulate
 
 from .._text import billed_chars, char_costs, clean_text, yuan
 from ..errors import InvalidInputError
 from ._chunk import compile_chunk_patterns, speech_pieces
-from ._cues import cue_spans
+from ._cues import Cue, cue_layout
 from ._markup import Script, compile_markup_patterns, parse
 from ._tones import Tone
 
@@ -36,6 +36,8 @@ class Plan:
     silences: dict[int, int] = field(default_factory=dict)
     tones: dict[int, Tone] = field(default_factory=dict)
     marks: dict[int, list[tuple[int, str]]] = field(default_factory=dict)
+    #: With subtitles, each piece of text's cue (its lines laid out once, here).
+    cues: dict[int, Cue] = field(default_factory=dict)
 
 
 def frame_clock(text: str, frames: int) -> Callable[[int], int]:
@@ -153,7 +155,28 @@ def job_plan(
     text = script.text
     if not (cues or whole or script.markup or split) and len(text) > QUICK_PREFIX:
         return Plan(speech_pieces(text[:QUICK_PREFIX])[:1]), True
-    return plan_pieces(script, cue_spans if cues else split or speech_pieces), False
+    if cues:
+        return _cue_plan(script), False
+    return plan_pieces(script, split or speech_pieces), False
+
+
+def _cue_plan(script: Script) -> Plan:
+    """One piece per subtitle cue, each cue kept with its lines (``Plan.cues``)."""
+    laid: list[Cue] = []
+
+    def split(text: str) -> list[tuple[int, int]]:
+        cues = cue_layout(text)
+        laid.extend(cues)
+        return [(c.start, c.end) for c in cues]
+
+    plan = plan_pieces(script, split)
+    texts = iter(laid)  # in the order of the pieces of text
+    plan.cues = {
+        i: replace(next(texts), start=a, end=b)
+        for i, (a, b) in enumerate(plan.spans)
+        if i not in plan.silences
+    }
+    return plan
 
 
 @dataclass(frozen=True)

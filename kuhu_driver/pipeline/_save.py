@@ -93,9 +93,9 @@ def start_save(
         return job, None
     pieces = f"{fmt}+cues" if cues else fmt  # another split: other pieces to resume
     source = script.text
-    if script.markup:  # its markup read: the source is what the save is
+    if script.markup:  # its markup read: the source, markup and all, is what the save is
         pieces += "+markup"
-        source = clean_text(text) if isinstance(text, str) else source
+        source = clean_text(text)
     keep = SaveState(path.expanduser(), save_id(str(synth.client.url), voicing, pieces, source))
     try:
         keep.open()
@@ -154,9 +154,7 @@ def save_text(
     if not write_job(job, path, keep=keep, on_piece=on_piece, seconds=seconds):
         return False
     if subtitles is not None and seconds is not None:
-        plan = job.plan
-        spans = job.spans if job.script.markup else None
-        write_subtitles(subtitles, timed_cues(job.text, seconds, spans, plan.silences))
+        write_subtitles(subtitles, timed_cues(job.plan.cues, seconds))
     return True
 
 
