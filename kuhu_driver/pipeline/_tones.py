@@ -129,13 +129,12 @@ def attribute_tone(name: str, attrs: dict[str, str]) -> Tone:
         if "rate" in attrs:
             tone = replace(tone, rate=_scaled(attrs["rate"], _RATE_WORDS, "rate", {"": 1.0}))
         if "pitch" in attrs:
-            semitone, hz = 2 ** (1 / 12), {"hz": 1.0}
             p = attrs["pitch"].strip().lower()
             if p.endswith("hz"):
                 n = _number(p[:-2], "pitch")
                 tone = replace(tone, pitch=(1 + n / 200) if p[0] in "+-" else n / 200)
-            else:
-                units = {"st": semitone} if p.endswith("st") else hz
+            else:  # a word, a percentage, or semitones
+                units = {"st": 2 ** (1 / 12)}
                 tone = replace(tone, pitch=_scaled(p, _PITCH_WORDS, "pitch", units))
         if "volume" in attrs:
             tone = _volume(tone, attrs["volume"])

@@ -14,6 +14,7 @@ import logging
 import sys
 import threading
 import time
+from collections.abc import Callable
 
 from .._config import speech_settings
 from ..errors import KuhuError
@@ -110,12 +111,20 @@ class Module:
             self.wire.reply(300, "ERR UNKNOWN COMMAND")
         return True
 
-    def _block(self, first: int, receiving: str, done: str, use: object) -> bool:
+    def _block(
+        self,
+        first: int,
+        receiving: str,
+        done: str,
+        use: Callable[[list[str]], None] | None,
+    ) -> bool:
+        """A command followed by a block of lines: its two replies; False at the end of
+        input."""
         self.wire.reply(first, receiving)
         lines = self.wire.block()
         if lines is None:
             return False
-        if callable(use):
+        if use is not None:
             use(lines)
         self.wire.reply(203, done)
         return True
