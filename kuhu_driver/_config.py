@@ -41,6 +41,20 @@ def default_cache_dir(env: Mapping[str, str] | None = None) -> Path:
     return Path(base) / "kuhu_driver"
 
 
+def config_dir(env: Mapping[str, str] | None = None) -> Path:
+    """The user's config folder for kuhu_driver (where the key stored once lives: see
+    ``_keystore``): ``KUHU_CONFIG_DIR``, else by platform convention."""
+    env = os.environ if env is None else env
+    if env.get("KUHU_CONFIG_DIR"):
+        return Path(env["KUHU_CONFIG_DIR"]).expanduser()
+    if sys.platform == "win32":
+        base = env.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
+        return Path(base) / "kuhu_driver"
+    if sys.platform == "darwin":
+        return Path.home() / "Library" / "Application Support" / "kuhu_driver"
+    return Path(env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")) / "kuhu_driver"
+
+
 @dataclass(frozen=True)
 class Settings:
     """Resolved settings. The key and secret are kept out of ``repr``."""
@@ -153,7 +167,7 @@ def _credentials(
     if not key and api_key is None:
         from ._keystore import stored_key  # only when no key is given: no cost otherwise
 
-        stored = stored_key(env)
+        stored = stored_key(config_dir(env))
         if stored is not None:
             key, source = stored.api_key, stored.where
             secret = secret or stored.api_secret

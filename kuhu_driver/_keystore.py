@@ -3,7 +3,7 @@ variables (Speech Dispatcher under a desktop session, GUI programs on every OS).
 
 ``kuhu-say --set-key`` stores them in the OS keyring (the ``keyring`` package: Windows
 Credential Manager, macOS Keychain, Secret Service); where no keyring works, in a file
-only the user can read, in the platform's config folder (``config_dir``), with a
+only the user can read, in the platform's config folder (``_config.config_dir``), with a
 warning. A marker in that folder says which, so that a program whose environment has a
 key, or that has never stored one, never imports ``keyring`` (it costs tens of ms, and
 may talk to D-Bus). The folder and file are checked as every folder of ours is
@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -40,21 +37,7 @@ class Stored:
     where: str
 
 
-def config_dir(env: Mapping[str, str] | None = None) -> Path:
-    """The user's config folder for kuhu_driver (``KUHU_CONFIG_DIR`` overrides it)."""
-    env = os.environ if env is None else env
-    if env.get("KUHU_CONFIG_DIR"):
-        return Path(env["KUHU_CONFIG_DIR"]).expanduser()
-    if sys.platform == "win32":
-        base = env.get("APPDATA") or str(Path.home() / "AppData" / "Roaming")
-        return Path(base) / "kuhu_driver"
-    if sys.platform == "darwin":
-        return Path.home() / "Library" / "Application Support" / "kuhu_driver"
-    return Path(env.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")) / "kuhu_driver"
-
-
-def _folder(env: Mapping[str, str] | None, *, create: bool) -> PrivateDir | None:
-    path = config_dir(env)
+def _folder(path: Path, *, create: bool) -> PrivateDir | None:
     if not create and not path.is_dir():
         return None
     return PrivateDir(path, create=create)
@@ -65,18 +48,17 @@ def _folder(env: Mapping[str, str] | None, *, create: bool) -> PrivateDir | None
 _found: dict[Path, Stored | None] = {}
 
 
-def stored_key(env: Mapping[str, str] | None = None) -> Stored | None:
+def stored_key(folder: Path) -> Stored | None:
     """The key stored by ``--set-key``, or None. A store that cannot be read (a folder
     planted by another user, a keyring that fails) is logged once and skipped."""
-    path = config_dir(env)
-    if path not in _found:
-        _found[path] = _read_stored(env)
-    return _found[path]
+    if folder not in _found:
+        _found[folder] = _read_stored(folder)
+    return _found[folder]
 
 
-def _read_stored(env: Mapping[str, str] | None) -> Stored | None:
+def _read_stored(path: Path) -> Stored | None:
     try:
-        folder = _folder(env, create=False)
+        folder = _folder(path, create=False)
         if folder is None:
             return None
         with folder:
@@ -111,13 +93,13 @@ def _from_keyring() -> Stored | None:
     return Stored(key.strip(), secret or None, f"the OS keyring ({name})")
 
 
-def store_key(api_key: str, api_secret: str | None, env: Mapping[str, str] | None = None) -> str:
+def store_key(api_key: str, api_secret: str | None, path: Path) -> str:
     """Store the key (and secret) for every program of this user; where it went. In the
     OS keyring if one works, else in a file only the user can read (say so)."""
     if not api_key.strip():
         raise ValueError("the key is empty")
     _found.clear()
-    with _folder(env, create=True) as folder:  # type: ignore[union-attr]
+    with _folder(path, create=True) as folder:  # type: ignore[union-attr]
         where = _to_keyring(api_key.strip(), api_secret)
         if where is not None:
             folder.unlink(CREDENTIALS)  # an older store in the file goes
@@ -155,11 +137,11 @@ def _delete(keyring: object, name: str) -> None:
         return
 
 
-def forget_key(env: Mapping[str, str] | None = None) -> list[str]:
+def forget_key(path: Path) -> list[str]:
     """Remove the stored key wherever it is; the places it was removed from."""
     removed: list[str] = []
     _found.clear()
-    folder = _folder(env, create=False)
+    folder = _folder(path, create=False)
     if folder is None:
         return removed
     with folder:

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from kuhu_driver import _keystore
-from kuhu_driver._config import resolve_settings
+from kuhu_driver._config import config_dir, resolve_settings
 from kuhu_driver._private import UnsafeFolderError
 from kuhu_driver.testing import KuhuEmulator
 
@@ -60,7 +60,7 @@ def test_set_key_without_a_keyring_writes_a_file_only_the_user_can_read() -> Non
 def test_an_argument_wins_over_the_environment_which_wins_over_the_stored_key(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    _keystore.store_key("stored-key", "stored-secret")
+    _keystore.store_key("stored-key", "stored-secret", config_dir())
     assert resolve_settings().key_source.startswith("a file")
     monkeypatch.setenv("KUHU_API_KEY", "env-key")
     settings = resolve_settings()
@@ -108,7 +108,7 @@ def test_a_config_folder_another_user_planted_is_never_used(
     assert resolve_settings(require_key=False).api_key == ""
     assert "could not be read" in caplog.text
     with pytest.raises(UnsafeFolderError):
-        _keystore.store_key("mine", None)
+        _keystore.store_key("mine", None, config_dir())
     # A link to a folder of ours is refused too: it could be pointed elsewhere later.
     real = tmp_path / "real"
     real.mkdir(mode=0o700)
@@ -116,7 +116,7 @@ def test_a_config_folder_another_user_planted_is_never_used(
     link.symlink_to(real)
     monkeypatch.setenv("KUHU_CONFIG_DIR", str(link))
     with pytest.raises(UnsafeFolderError):
-        _keystore.store_key("mine", None)
+        _keystore.store_key("mine", None, config_dir())
     assert list(real.iterdir()) == []
 
 

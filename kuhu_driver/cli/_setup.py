@@ -9,6 +9,7 @@ import os
 import sys
 from collections.abc import Callable
 
+from .._config import config_dir
 from .._keystore import forget_key, store_key
 from ._output import shown, tell
 
@@ -30,7 +31,7 @@ def set_key(ask: Ask = _ask_hidden) -> int:
         tell("kuhu-say: error: no key given; nothing stored")
         return 1
     secret = ask("signing secret (Enter if signing is off): ").strip() or None
-    where = store_key(key, secret)
+    where = store_key(key, secret, config_dir())
     tell(f"stored the key (ends in …{key[-4:]}) in {shown(where, quote=False)}")
     if "file" in where:
         tell(
@@ -42,7 +43,7 @@ def set_key(ask: Ask = _ask_hidden) -> int:
 
 
 def forget() -> int:
-    removed = forget_key()
+    removed = forget_key(config_dir())
     if removed:
         tell(f"removed the stored key from {', '.join(shown(r, quote=False) for r in removed)}")
     else:

@@ -276,8 +276,9 @@ def test_the_servers_sentence_marks_end_requests_and_spelling_spells() -> None:
 def test_the_module_uses_the_key_stored_once(kuhu_emulator: KuhuEmulator) -> None:
     """A desktop session starts the server without the user's shell variables."""
     from kuhu_driver import _keystore
+    from kuhu_driver._config import config_dir
 
-    _keystore.store_key(kuhu_emulator.api_key, None)
+    _keystore.store_key(kuhu_emulator.api_key, None, config_dir())
     env = {k: v for k, v in os.environ.items() if k != "KUHU_API_KEY"}
     mod = ModuleProcess(env)
     mod.send("INIT\n")
