@@ -62,9 +62,7 @@ def _read_stored(path: Path) -> Stored | None:
         if folder is None:
             return None
         with folder:
-            if not folder.exists(MARKER):
-                return None
-            marker = folder.read(MARKER, 64).decode("ascii").strip()
+            marker = _marker(folder)
             if marker == "file":
                 data = json.loads(folder.read(CREDENTIALS, _LIMIT))
                 key, secret = data.get("api_key"), data.get("api_secret")
@@ -76,6 +74,13 @@ def _read_stored(path: Path) -> Stored | None:
         logger.warning("the stored key could not be read: %s", exc)
         return None
     return _from_keyring() if marker == "keyring" else None
+
+
+def _marker(folder: PrivateDir) -> str:
+    """Where the key was stored: "keyring", "file", or "" (nothing stored)."""
+    if not folder.exists(MARKER):
+        return ""
+    return folder.read(MARKER, 64).decode("ascii").strip()
 
 
 def _from_keyring() -> Stored | None:
@@ -145,7 +150,7 @@ def forget_key(path: Path) -> list[str]:
     if folder is None:
         return removed
     with folder:
-        marker = folder.read(MARKER, 64).decode("ascii").strip() if folder.exists(MARKER) else ""
+        marker = _marker(folder)
         if marker == "keyring":
             try:
                 import keyring

@@ -53,7 +53,7 @@ class Wire:
         protocol = os.dup(1)
         os.dup2(2, 1)  # a stray print, ALSA's or a helper's output: the server's log
         sys.stdout = sys.stderr
-        return cls(os.fdopen(os.dup(0), "rb", buffering=0), os.fdopen(protocol, "wb"))
+        return cls(os.fdopen(os.dup(0), "rb"), os.fdopen(protocol, "wb"))
 
     # -- reading ---------------------------------------------------------------------
     def line(self) -> str | None:
