@@ -186,9 +186,12 @@ class SlowLink:
                     if not data:
                         dst.shutdown(socket.SHUT_WR)
                         break
-                    dst.sendall(data)
-                    if not handshake:  # the server's as they reach the client
+                    if not handshake:
+                        # The server's, as they reach the client: marked before they
+                        # do, or the client's answer could be read (on the other pipe's
+                        # thread) before the mark, and counted as no flight of its own.
                         self._spoke(spoke, "server", data)
+                    dst.sendall(data)
                 except OSError:
                     with contextlib.suppress(OSError):
                         src.shutdown(socket.SHUT_RDWR)  # the reader ends too
